@@ -1,0 +1,41 @@
+# statline: the two commands are `make demo` and `make test` (see README.md).
+BUILD ?= build
+MESON_OPTS ?=
+
+.PHONY: all deps build test test-unit demo bench clean format checksrc
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# Unit + integration suites against real Redis, PostgreSQL and Kafka, then the
+# unit suite under valgrind and an ASan/UBSan build. Last line: tests: N passed, N failed
+test: deps
+	@tests/run.sh
+
+# Unit tests only: no servers, seconds.
+test-unit: build
+	meson test -C $(BUILD) --suite unit --print-errorlogs
+
+bench: build
+	@bench/run.sh
+
+demo: build
+	@echo "make demo: the six-phase pipeline arrives with issue 4; run 'make test' meanwhile" >&2
+	@exit 1
+
+checksrc:
+	@scripts/checksrc.sh
+
+format:
+	@scripts/format.sh
+
+clean:
+	rm -rf $(BUILD) build-asan build-valgrind

@@ -1,0 +1,384 @@
+#include <sl/bus.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sl_config.h"
+#include "bus_int.h"
+#include <sl/envelope.h>
+#include <sl/err.h>
+#include <sl/log.h>
+#include <sl/util.h>
+
+#define BUS_DEFAULT_PREFIX      "statline"
+#define BUS_DEFAULT_REDIS_URL   "127.0.0.1:6379"
+#define BUS_DEFAULT_KAFKA_URL   "127.0.0.1:9092"
+#define BUS_DLQ_FLUSH_MS        10000 /* wait this long for a dead letter to be confirmed */
+
+/* Backends by name (libseat impls[] pattern). "redis" is kept as an alias of Streams. */
+static const struct {
+        const char *name;
+        const struct sl_bus_ops *ops;
+} backends[] = {
+        {"redis-streams", &sl_bus_redis_streams_ops},
+        {"redis", &sl_bus_redis_streams_ops},
+        {"redis-pubsub", &sl_bus_redis_pubsub_ops},
+#if SL_HAVE_KAFKA
+        {"kafka", &sl_bus_kafka_ops},
+#endif
+        {"mem", &sl_bus_mem_ops},
+};
+
+/* What went wrong with one message, for logs and dead-letter context. */
+struct failure {
+        int rc;              /* last handler (or parse) error */
+        int attempts;        /* handler calls made */
+        int64_t first_ms;    /* wall clock of the first failure */
+        int64_t last_ms;     /* wall clock of the last failure */
+        char reason[512];    /* human-readable error text */
+};
+
+/* Keeps a heap copy of s for the life of the bus; returns it (NULL stays NULL). */
+static const char *own(struct sl_bus *bus, const char *s)
+{
+        char *copy;
+
+        if (!s)
+                return NULL;
+        if (bus->n_owned == (int)(sizeof(bus->owned) / sizeof(bus->owned[0])))
+                abort(); /* more strings than options: a programmer error */
+        copy = sl_xstrdup(s);
+        bus->owned[bus->n_owned++] = copy;
+        return copy;
+}
+
+static const struct sl_bus_ops *find_backend(const char *name)
+{
+        for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+                if (strcmp(backends[i].name, name) == 0)
+                        return backends[i].ops;
+        }
+        return NULL;
+}
+
+/* Copies caller options into bus->opts and fills in every default. */
+static void apply_defaults(struct sl_bus *bus, const struct sl_bus_opts *opts, bool kafka)
+{
+        struct sl_bus_opts *o = &bus->opts;
+        char host[64], consumer[128];
+
+        *o = *opts;
+        o->backend = own(bus, opts->backend ? opts->backend : "redis-streams");
+        o->url = own(bus, opts->url ? opts->url : kafka ? BUS_DEFAULT_KAFKA_URL : BUS_DEFAULT_REDIS_URL);
+        o->username = own(bus, opts->username);
+        o->password = own(bus, opts->password);
+        o->prefix = own(bus, opts->prefix ? opts->prefix : BUS_DEFAULT_PREFIX);
+        o->service = own(bus, opts->service ? opts->service : "statline");
+        o->group = own(bus, opts->group ? opts->group : o->service);
+        if (!opts->consumer) {
+                if (gethostname(host, sizeof(host)) < 0)
+                        snprintf(host, sizeof(host), "host");
+                host[sizeof(host) - 1] = '\0';
+                snprintf(consumer, sizeof(consumer), "%s-%ld", host, (long)getpid());
+        }
+        o->consumer = own(bus, opts->consumer ? opts->consumer : consumer);
+        o->kafka_props = own(bus, opts->kafka_props);
+        for (bus->n_topics = 0; bus->n_topics < SL_BUS_MAX_TOPICS - 1 && opts->topics[bus->n_topics];
+             bus->n_topics++)
+                o->topics[bus->n_topics] = own(bus, opts->topics[bus->n_topics]);
+        o->topics[bus->n_topics] = NULL;
+        if (opts->retry.max_attempts == 0 && opts->retry.n_delays == 0 && opts->retry.base_ms == 0)
+                sl_retry_defaults(&o->retry);
+        if (!o->max_msg_bytes)
+                o->max_msg_bytes = SL_ENVELOPE_MAX_BYTES;
+        if (!o->claim_idle_ms)
+                o->claim_idle_ms = 30000;
+        if (!o->max_deliveries)
+                o->max_deliveries = 5;
+        if (!o->connect_timeout_ms)
+                o->connect_timeout_ms = 5000;
+        if (!o->reconnect_max_ms)
+                o->reconnect_max_ms = 30000;
+        if (!o->pending_max)
+                o->pending_max = 1000;
+        if (o->password)
+                sl_log_add_secret(o->password);
+}
+
+static void bus_free(struct sl_bus *bus)
+{
+        for (int i = 0; i < bus->n_owned; i++)
+                free(bus->owned[i]);
+        free(bus);
+}
+
+struct sl_bus *sl_bus_open(const struct sl_bus_opts *opts, char *errstr, size_t errstr_size)
+{
+        const char *name = opts->backend ? opts->backend : "redis-streams";
+        const struct sl_bus_ops *ops = find_backend(name);
+        struct sl_bus *bus;
+
+        if (!ops) {
+                snprintf(errstr, errstr_size,
+                         "unknown bus backend '%s' (expected redis-streams, redis-pubsub, %smem)", name,
+                         SL_HAVE_KAFKA ? "kafka, " : "");
+                return NULL;
+        }
+        if (opts->topics[0] && opts->topics[SL_BUS_MAX_TOPICS - 1]) {
+                snprintf(errstr, errstr_size, "too many topics (max %d)", SL_BUS_MAX_TOPICS - 1);
+                return NULL;
+        }
+        bus = sl_xcalloc(1, sizeof(*bus));
+        bus->ops = ops;
+        apply_defaults(bus, opts, ops == find_backend("kafka"));
+        if (ops->open(bus, errstr, errstr_size) < 0) {
+                bus_free(bus);
+                return NULL;
+        }
+        sl_log_info("bus.open", "backend=%s url=%s group=%s consumer=%s topics=%d", ops->name,
+                    bus->opts.url, bus->opts.group, bus->opts.consumer, bus->n_topics);
+        return bus;
+}
+
+void sl_bus_close(struct sl_bus *bus)
+{
+        if (!bus)
+                return;
+        bus->ops->close(bus);
+        bus_free(bus);
+}
+
+const char *sl_bus_backend(const struct sl_bus *bus)
+{
+        return bus->ops->name;
+}
+
+void sl_bus_get_stats(const struct sl_bus *bus, struct sl_bus_stats *out)
+{
+        *out = bus->stats;
+}
+
+int sl_bus_topic(char *out, size_t out_size, const char *prefix, const char *sport,
+                 const char *phase)
+{
+        int n = snprintf(out, out_size, "%s.%s.%s.completed", prefix ? prefix : BUS_DEFAULT_PREFIX,
+                         sport, phase);
+        return n < 0 || (size_t)n >= out_size ? -ENAMETOOLONG : 0;
+}
+
+int sl_bus_dlq_topic(char *out, size_t out_size, const char *topic)
+{
+        int n = snprintf(out, out_size, "%s.dlq", topic);
+        return n < 0 || (size_t)n >= out_size ? -ENAMETOOLONG : 0;
+}
+
+int sl_bus_publish_raw(struct sl_bus *bus, const char *topic, const char *key, const void *data,
+                       size_t len, const struct sl_bus_header *headers, int n_headers)
+{
+        int rc;
+
+        if (n_headers < 0 || n_headers > SL_BUS_MAX_HEADERS)
+                return -EINVAL;
+        rc = bus->ops->publish(bus, topic, key, data, len, headers, n_headers);
+        if (rc == 0)
+                bus->stats.published++;
+        return rc;
+}
+
+int sl_bus_publish(struct sl_bus *bus, const char *topic, const struct sl_envelope *env)
+{
+        char key[256];
+        size_t len;
+        char *data = sl_envelope_serialize(env, &len);
+        int rc;
+
+        /* Per-key order: one entity's (or one date's) events share a partition. */
+        if (env->n_entities > 0)
+                snprintf(key, sizeof(key), "%s:%s", env->entities[0].kind, env->entities[0].id);
+        else
+                snprintf(key, sizeof(key), "%s:%s", env->sport, env->game_date);
+        rc = sl_bus_publish_raw(bus, topic, key, data, len, NULL, 0);
+        free(data);
+        return rc;
+}
+
+int sl_bus_flush(struct sl_bus *bus, int64_t timeout_ms)
+{
+        return bus->ops->flush(bus, timeout_ms);
+}
+
+int sl_bus_ack(struct sl_bus *bus, const struct sl_bus_msg *msg)
+{
+        return bus->ops->ack(bus, msg);
+}
+
+int sl_bus_drain(struct sl_bus *bus, int64_t timeout_ms)
+{
+        bus->draining = true;
+        return bus->ops->drain(bus, timeout_ms);
+}
+
+static void fail_note(struct failure *f, int rc, const char *reason)
+{
+        int64_t now = sl_wall_ms();
+
+        if (!f->first_ms)
+                f->first_ms = now;
+        f->last_ms = now;
+        f->rc = rc;
+        snprintf(f->reason, sizeof(f->reason), "%s", reason);
+}
+
+/*
+ * Sends the original bytes of msg to "<topic>.dlq" with the failure as
+ * headers, and waits for the broker to confirm. Returns 0 once it is safe to
+ * ack the original, or a negative errno (the original must then stay unacked).
+ */
+static int dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg, const struct failure *f,
+                       enum sl_err_class cls)
+{
+        char dlq[512], part[16], off[24], attempts[16], first[25], last[25];
+        const char *where = msg->partition >= 0 ? off : msg->id;
+        struct sl_bus_header h[11];
+        int n = 0, rc;
+
+        rc = sl_bus_dlq_topic(dlq, sizeof(dlq), msg->topic);
+        if (rc < 0)
+                return rc;
+        snprintf(part, sizeof(part), "%d", (int)msg->partition);
+        snprintf(off, sizeof(off), "%lld", (long long)msg->offset);
+        snprintf(attempts, sizeof(attempts), "%d", f->attempts);
+        sl_time_rfc3339(f->first_ms, first);
+        sl_time_rfc3339(f->last_ms, last);
+        h[n++] = (struct sl_bus_header){SL_DLQ_H_TOPIC, msg->topic};
+        h[n++] = (struct sl_bus_header){SL_DLQ_H_PARTITION, msg->partition >= 0 ? part : ""};
+        h[n++] = (struct sl_bus_header){SL_DLQ_H_OFFSET, where};
+        h[n++] = (struct sl_bus_header){SL_DLQ_H_GROUP, bus->opts.group};
+        h[n++] = (struct sl_bus_header){SL_DLQ_H_SERVICE, bus->opts.service};
+        h[n++] = (struct sl_bus_header){SL_DLQ_H_ATTEMPTS, attempts};
+        h[n++] = (struct sl_bus_header){SL_DLQ_H_CLASS, sl_err_class_name(cls)};
+        h[n++] = (struct sl_bus_header){SL_DLQ_H_ERROR, f->reason};
+        h[n++] = (struct sl_bus_header){SL_DLQ_H_FIRST, first};
+        h[n++] = (struct sl_bus_header){SL_DLQ_H_LAST, last};
+        h[n++] = (struct sl_bus_header){SL_DLQ_H_KEY, msg->key ? msg->key : ""};
+        rc = sl_bus_publish_raw(bus, dlq, msg->key, msg->data, msg->len, h, n);
+        if (rc == 0)
+                rc = sl_bus_flush(bus, BUS_DLQ_FLUSH_MS);
+        if (rc < 0) {
+                sl_log_error("bus.dlq.publish.error", "topic=%s id=%s: %s (message kept for redelivery)",
+                             msg->topic, msg->id, sl_strerror(rc));
+                return rc;
+        }
+        bus->stats.dead_lettered++;
+        sl_log_warn("bus.dlq", "topic=%s id=%s class=%s attempts=%d error=%s", msg->topic, msg->id,
+                    sl_err_class_name(cls), f->attempts, f->reason);
+        return 0;
+}
+
+/* Finishes msg: acks it, or (if it can't be finished now) asks for redelivery. */
+static int settle(struct sl_bus *bus, const struct sl_bus_msg *msg, int rc)
+{
+        if (rc == 0) {
+                rc = bus->ops->ack(bus, msg);
+                if (rc < 0)
+                        sl_log_warn("bus.ack.error", "topic=%s id=%s: %s", msg->topic, msg->id,
+                                    sl_strerror(rc));
+                return rc < 0 ? rc : 1;
+        }
+        if (bus->ops->nack)
+                bus->ops->nack(bus, msg);
+        return rc;
+}
+
+/*
+ * Calls the handler with retries. Returns 0 when the message is done (handled,
+ * duplicate or dead-lettered), -EBUSY/-EINTR when it must wait (circuit open,
+ * drain), or the dead-letter publish error.
+ */
+static int run_handler(struct sl_bus *bus, const struct sl_envelope *env,
+                       const struct sl_bus_msg *msg, sl_bus_handler_fn *handler, void *opaque,
+                       struct failure *f)
+{
+        int max = sl_retry_max_attempts(&bus->opts.retry);
+        enum sl_err_class cls = SL_ERR_TRANSIENT;
+
+        for (f->attempts = 1;; f->attempts++) {
+                int rc = handler(env, msg, opaque);
+                if (rc == 0 || rc == -EEXIST) {
+                        bus->stats.handled += rc == 0;
+                        bus->stats.duplicates += rc == -EEXIST;
+                        return 0;
+                }
+                if (rc == -EBUSY)
+                        return rc; /* circuit open: nothing attempted, the message waits */
+                fail_note(f, rc, sl_strerror(rc));
+                cls = sl_err_classify(rc);
+                if (cls == SL_ERR_PERMANENT || f->attempts >= max)
+                        break;
+                int64_t delay_ms = sl_retry_delay_ms(&bus->opts.retry, f->attempts);
+                bus->stats.retries++;
+                sl_log_warn("bus.handler.retry", "topic=%s id=%s attempt=%d/%d error=%s delay_ms=%lld",
+                            msg->topic, msg->id, f->attempts, max, f->reason, (long long)delay_ms);
+                if (sl_sleep_ms(delay_ms, bus->opts.stop) < 0)
+                        return -EINTR; /* draining: leave it for redelivery */
+        }
+        if (f->attempts >= max && cls == SL_ERR_TRANSIENT)
+                snprintf(f->reason + strlen(f->reason), sizeof(f->reason) - strlen(f->reason),
+                         " (gave up after %d attempts)", f->attempts);
+        return dead_letter(bus, msg, f, cls);
+}
+
+/* Everything that happens to one fetched message; returns sl_bus_poll()'s value. */
+static int handle(struct sl_bus *bus, const struct sl_bus_msg *msg, sl_bus_handler_fn *handler,
+                  void *opaque)
+{
+        struct failure f = {0};
+        struct sl_envelope *env = NULL;
+        char why[384];
+        int rc;
+
+        if (msg->len > bus->opts.max_msg_bytes) {
+                snprintf(why, sizeof(why), "message of %zu bytes exceeds the %zu byte cap", msg->len,
+                         bus->opts.max_msg_bytes);
+                fail_note(&f, -EMSGSIZE, why);
+                return settle(bus, msg, dead_letter(bus, msg, &f, SL_ERR_PERMANENT));
+        }
+        rc = sl_envelope_parse(msg->data, msg->len, bus->opts.max_msg_bytes, &env, why, sizeof(why));
+        if (rc < 0) {
+                fail_note(&f, rc, why);
+                return settle(bus, msg, dead_letter(bus, msg, &f, SL_ERR_PERMANENT));
+        }
+        if (msg->deliveries > bus->opts.max_deliveries) {
+                snprintf(why, sizeof(why), "delivered %d times without being acked (max %d)",
+                         msg->deliveries, bus->opts.max_deliveries);
+                fail_note(&f, -ELOOP, why);
+                f.attempts = msg->deliveries;
+                rc = dead_letter(bus, msg, &f, SL_ERR_SYSTEM);
+        } else {
+                sl_log_set_event(env);
+                rc = run_handler(bus, env, msg, handler, opaque, &f);
+                sl_log_set_event(NULL);
+        }
+        sl_envelope_free(env);
+        return settle(bus, msg, rc);
+}
+
+int sl_bus_poll(struct sl_bus *bus, sl_bus_handler_fn *handler, void *opaque, int timeout_ms)
+{
+        struct sl_bus_msg msg;
+        int rc;
+
+        if (bus->draining)
+                return 0;
+        memset(&msg, 0, sizeof(msg));
+        rc = bus->ops->fetch(bus, &msg, timeout_ms);
+        if (rc <= 0)
+                return rc;
+        bus->stats.consumed++;
+        rc = handle(bus, &msg, handler, opaque);
+        bus->ops->release(bus, &msg);
+        return rc;
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# The whole test run behind `make test` and CI:
+#   1. build (warnings are errors)
+#   2. start a private redis-server, PostgreSQL 15 cluster and Kafka broker on
+#      free loopback ports (always stopped again, even on failure or Ctrl-C)
+#   3. unit + integration suites against them
+#   4. the unit suite under valgrind, then unit + integration under ASan/UBSan
+# and prints, as its very last line: tests: N passed, N failed
+# Each meson test (one TAP program or script) counts as one test per run.
+# Under CI (CI=true) a skipped test counts as failed: nothing may skip there.
+#
+# Environment: STATLINE_TEST_FAST=1 skips step 4 (quick local loop).
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+. tests/harness/lib.sh
+
+run=$(mktemp -d /tmp/statline-test.XXXXXX)
+chmod 755 "$run" # the PostgreSQL cluster runs as user postgres when we are root
+pass=0
+fail=0
+skip=0
+started=$(date +%s)
+
+cleanup() {
+        trap - EXIT INT TERM
+        tests/harness/kafka.sh stop "$run/kafka" >/dev/null 2>&1
+        tests/harness/pg.sh stop "$run/pg" >/dev/null 2>&1
+        tests/harness/redis.sh stop "$run/redis" >/dev/null 2>&1
+        if [ "$fail" -gt 0 ] && [ -d build ]; then
+                rm -rf build/test-servers && mkdir -p build/test-servers
+                cp -r "$run"/*/ build/test-servers/ 2>/dev/null
+                echo "server logs kept in build/test-servers/" >&2
+        fi
+        rm -rf "$run"
+}
+trap cleanup EXIT
+trap 'echo "interrupted" >&2; exit 130' INT TERM
+
+say() {
+        printf '\n== %s (%ss)\n' "$*" "$(($(date +%s) - started))"
+}
+
+# count NAME LOGJSON: adds a meson testlog's results to the totals.
+count() {
+        local log=$1 p f s
+        [ -f "$log" ] || { fail=$((fail + 1)); return; }
+        p=$(grep -c '"result": "OK"\|"result": "EXPECTEDFAIL"' "$log")
+        f=$(grep -c '"result": "\(FAIL\|TIMEOUT\|ERROR\|UNEXPECTEDPASS\)"' "$log")
+        s=$(grep -c '"result": "SKIP"' "$log")
+        pass=$((pass + p))
+        fail=$((fail + f))
+        if [ -n "${CI:-}" ]; then
+                fail=$((fail + s))
+        else
+                skip=$((skip + s))
+        fi
+}
+
+# suite LOGBASE BUILDDIR MESON-TEST-ARGS...: runs meson test and counts its results.
+suite() {
+        local base=$1 dir=$2
+        shift 2
+        say "$base"
+        meson test -C "$dir" --no-rebuild --print-errorlogs --logbase "$base" "$@"
+        count "$dir/meson-logs/$base.json"
+}
+
+# harness NAME: starts one server and sets $addr to its address (last line
+# printed by the script); a server that won't start counts as one failed test.
+harness() {
+        local name=$1 out
+        say "start $name"
+        if out=$(tests/harness/"$name".sh start "$run/$name"); then
+                addr=$(tail -n 1 <<<"$out")
+                echo "$name: $addr"
+                return 0
+        fi
+        echo "$name: failed to start" >&2
+        fail=$((fail + 1))
+        addr=
+        return 1
+}
+
+summary() {
+        say "done"
+        if [ "$skip" -gt 0 ]; then
+                echo "tests: $pass passed, $fail failed, $skip skipped"
+        else
+                echo "tests: $pass passed, $fail failed"
+        fi
+        [ "$fail" -eq 0 ]
+        exit
+}
+
+say "build"
+if [ ! -f build/build.ninja ]; then
+        meson setup build >/dev/null || { fail=$((fail + 1)); summary; }
+fi
+ninja -C build || { fail=$((fail + 1)); summary; }
+
+tests/harness/kafka.sh fetch || echo "kafka: jars could not be fetched" >&2
+harness redis && export STATLINE_TEST_REDIS=$addr
+harness pg && export STATLINE_TEST_PG_DSN=$addr
+harness kafka && export STATLINE_TEST_KAFKA=$addr
+export STATLINE_TEST_RUN_DIR=$run
+
+suite unit build --suite unit
+suite integration build --suite integration
+
+if [ -z "${STATLINE_TEST_FAST:-}" ]; then
+        suite valgrind-unit build --setup valgrind --suite unit
+        say "build asan+ubsan"
+        if [ ! -f build-asan/build.ninja ]; then
+                meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+        fi
+        if ninja -C build-asan; then
+                export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+                export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+                suite asan-unit build-asan --suite unit
+                suite asan-integration build-asan --suite integration
+        else
+                fail=$((fail + 1))
+        fi
+fi
+summary

@@ -1,0 +1,303 @@
+/*
+ * The generic bus layer (retries, dead-lettering, acks) driven through the
+ * in-process "mem" backend: no network, no real sleeps (delays of 1 ms).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus_int.h"
+#include <cjson/cJSON.h>
+#include <sl/bus.h>
+#include <sl/envelope.h>
+#include <sl/log.h>
+
+#include "sl_test.h"
+
+#define TOPIC "statline.nba.raw.completed"
+#define DLQ   "statline.nba.raw.completed.dlq"
+
+struct script {
+        int calls;     /* handler calls so far */
+        int fail_n;    /* fail the first fail_n calls ... */
+        int rc;        /* ... with this code */
+        char seen[16][64]; /* types of handled envelopes */
+        int n_seen;
+};
+
+static int handler(const struct sl_envelope *env, const struct sl_bus_msg *msg, void *opaque)
+{
+        struct script *s = opaque;
+
+        (void)msg;
+        s->calls++;
+        if (s->calls <= s->fail_n)
+                return s->rc;
+        if (s->n_seen < 16)
+                snprintf(s->seen[s->n_seen++], 64, "%s", env->type);
+        return 0;
+}
+
+static struct sl_bus *open_bus(const char *group, int attempts)
+{
+        struct sl_bus_opts o = {.backend = "mem", .service = "raw", .group = group};
+        char err[256];
+
+        o.topics[0] = TOPIC;
+        o.retry.max_attempts = attempts;
+        o.retry.delays_ms[0] = 1;
+        o.retry.n_delays = 1;
+        o.retry.jitter_pct = -1;
+        return sl_bus_open(&o, err, sizeof(err));
+}
+
+static void publish_env(struct sl_bus *bus, const char *type)
+{
+        struct sl_envelope *env = sl_envelope_new(type, "raw", "nba", "2025-11-05", NULL);
+        sl_envelope_add_entity(env, "game", "0022500165");
+        SL_CHECK(sl_bus_publish(bus, TOPIC, env) == 0);
+        sl_envelope_free(env);
+}
+
+/* Reads one dead letter from the DLQ topic into a caller-provided copy. */
+static int dlq_header(const char *name, char *out, size_t n)
+{
+        struct sl_bus_opts o = {.backend = "mem", .group = "inspector"};
+        struct sl_bus_msg msg = {0};
+        struct sl_bus *bus;
+        char err[128];
+        int found = -1;
+
+        o.topics[0] = DLQ;
+        bus = sl_bus_open(&o, err, sizeof(err));
+        if (bus->ops->fetch(bus, &msg, 0) == 1) {
+                for (int i = 0; i < msg.n_headers; i++) {
+                        if (strcmp(msg.headers[i].name, name) == 0) {
+                                snprintf(out, n, "%s", msg.headers[i].value);
+                                found = 0;
+                        }
+                }
+                bus->ops->nack(bus, &msg); /* leave it for the next look */
+        }
+        sl_bus_close(bus);
+        return found;
+}
+
+static void test_ok_and_order(void)
+{
+        struct sl_bus *pub = open_bus("pub", 3), *sub = open_bus("raw", 3);
+        struct script s = {0};
+        struct sl_bus_stats st;
+
+        publish_env(pub, "raw.completed");
+        publish_env(pub, "scraper.completed");
+        SL_CHECK(sl_bus_flush(pub, 100) == 0);
+        SL_CHECK(sl_bus_poll(sub, handler, &s, 0) == 1);
+        SL_CHECK(sl_bus_poll(sub, handler, &s, 0) == 1);
+        SL_CHECK(sl_bus_poll(sub, handler, &s, 0) == 0); /* acked: nothing comes again */
+        SL_CHECK(s.n_seen == 2 && strcmp(s.seen[0], "raw.completed") == 0 &&
+                 strcmp(s.seen[1], "scraper.completed") == 0);
+        sl_bus_get_stats(sub, &st);
+        SL_CHECK(st.consumed == 2 && st.handled == 2 && st.dead_lettered == 0);
+        sl_bus_close(pub);
+        sl_bus_close(sub);
+        sl_bus_mem_reset();
+}
+
+static void test_transient_then_ok(void)
+{
+        struct sl_bus *bus = open_bus("raw", 3);
+        struct script s = {.fail_n = 2, .rc = -ETIMEDOUT};
+        struct sl_bus_stats st;
+
+        publish_env(bus, "raw.completed");
+        SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == 1);
+        sl_bus_get_stats(bus, &st);
+        SL_CHECK(s.calls == 3 && st.retries == 2 && st.handled == 1 && st.dead_lettered == 0);
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
+static void test_exhausted_retries(void)
+{
+        struct sl_bus *bus = open_bus("raw", 3);
+        struct script s = {.fail_n = 100, .rc = -ECONNREFUSED};
+        char v[256];
+
+        publish_env(bus, "raw.completed");
+        SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == 1); /* dead-lettered, then acked */
+        SL_CHECK(s.calls == 3);
+        SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_CLASS, v, sizeof(v)) == 0 && strcmp(v, "TRANSIENT") == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_ATTEMPTS, v, sizeof(v)) == 0 && strcmp(v, "3") == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_ERROR, v, sizeof(v)) == 0 && strstr(v, "gave up after 3"));
+        SL_CHECK(dlq_header(SL_DLQ_H_TOPIC, v, sizeof(v)) == 0 && strcmp(v, TOPIC) == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_GROUP, v, sizeof(v)) == 0 && strcmp(v, "raw") == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_SERVICE, v, sizeof(v)) == 0 && strcmp(v, "raw") == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_OFFSET, v, sizeof(v)) == 0 && strcmp(v, "1-0") == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_FIRST, v, sizeof(v)) == 0 && strlen(v) == 24);
+        SL_CHECK(dlq_header(SL_DLQ_H_LAST, v, sizeof(v)) == 0 && strlen(v) == 24);
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
+static void test_poison(void)
+{
+        struct sl_bus *bus = open_bus("raw", 3);
+        struct script s = {0};
+        static const char junk[] = "{\"schema_version\":\"1.0\", truncated";
+        struct sl_bus_opts o = {.backend = "mem", .group = "inspector"};
+        struct sl_bus_msg msg = {0};
+        struct sl_bus *dlq;
+        char err[128], v[256];
+
+        publish_env(bus, "scraper.completed");
+        SL_CHECK(sl_bus_publish_raw(bus, TOPIC, "k1", junk, sizeof(junk) - 1, NULL, 0) == 0);
+        publish_env(bus, "raw.completed");
+        for (int i = 0; i < 3; i++)
+                SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == 1);
+        SL_CHECK(s.calls == 2 && s.n_seen == 2); /* neighbours handled, poison never reached handler */
+        SL_CHECK(dlq_header(SL_DLQ_H_CLASS, v, sizeof(v)) == 0 && strcmp(v, "PERMANENT") == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_ATTEMPTS, v, sizeof(v)) == 0 && strcmp(v, "0") == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_ERROR, v, sizeof(v)) == 0 && v[0] != '\0');
+        SL_CHECK(dlq_header(SL_DLQ_H_KEY, v, sizeof(v)) == 0 && strcmp(v, "k1") == 0);
+        /* The dead letter holds the original bytes, byte for byte. */
+        o.topics[0] = DLQ;
+        dlq = sl_bus_open(&o, err, sizeof(err));
+        SL_CHECK(dlq->ops->fetch(dlq, &msg, 0) == 1);
+        SL_CHECK(msg.len == sizeof(junk) - 1 && memcmp(msg.data, junk, msg.len) == 0);
+        sl_bus_close(dlq);
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
+static void test_handler_badmsg_and_dup(void)
+{
+        struct sl_bus *bus = open_bus("raw", 3);
+        struct script bad = {.fail_n = 1, .rc = -EBADMSG};
+        struct script dup = {.fail_n = 1, .rc = -EEXIST};
+        struct sl_bus_stats st;
+
+        publish_env(bus, "raw.completed");
+        publish_env(bus, "raw.completed");
+        SL_CHECK(sl_bus_poll(bus, handler, &bad, 0) == 1 && bad.calls == 1); /* no retry */
+        SL_CHECK(sl_bus_poll(bus, handler, &dup, 0) == 1 && dup.calls == 1);
+        sl_bus_get_stats(bus, &st);
+        SL_CHECK(st.dead_lettered == 1 && st.duplicates == 1 && st.retries == 0);
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
+static void test_busy_waits(void)
+{
+        struct sl_bus *bus = open_bus("raw", 3);
+        struct script s = {.fail_n = 1, .rc = -EBUSY};
+        struct sl_bus_stats st;
+
+        publish_env(bus, "raw.completed");
+        SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == -EBUSY); /* not DLQ'd, not acked */
+        SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == 1);      /* redelivered, handled */
+        sl_bus_get_stats(bus, &st);
+        SL_CHECK(st.dead_lettered == 0 && st.handled == 1 && s.calls == 2);
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
+static void test_dlq_publish_fails(void)
+{
+        struct sl_bus *bus = open_bus("raw", 1);
+        struct script s = {.fail_n = 1, .rc = -EBADMSG};
+        struct sl_bus_stats st;
+
+        publish_env(bus, "raw.completed");
+        sl_bus_mem_inject_publish_errors(1, -ECONNRESET);
+        /* The dead letter could not be written: the original must not be acked. */
+        SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == -ECONNRESET);
+        SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == 1); /* redelivered and handled */
+        sl_bus_get_stats(bus, &st);
+        SL_CHECK(st.dead_lettered == 0 && st.handled == 1);
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
+static void test_caps_and_loops(void)
+{
+        struct sl_bus_opts o = {.backend = "mem", .service = "raw", .max_msg_bytes = 64,
+                                .max_deliveries = 2};
+        struct script s = {0};
+        struct sl_bus_msg msg = {0};
+        struct sl_bus *bus;
+        char err[128], v[256];
+
+        o.topics[0] = TOPIC;
+        bus = sl_bus_open(&o, err, sizeof(err));
+        publish_env(bus, "raw.completed"); /* far over 64 bytes */
+        SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == 1 && s.calls == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_ERROR, v, sizeof(v)) == 0 && strstr(v, "byte cap"));
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+
+        /* A message that keeps coming back unacked (consumer crash loop) is dead-lettered. */
+        o.max_msg_bytes = 0;
+        bus = sl_bus_open(&o, err, sizeof(err));
+        publish_env(bus, "raw.completed");
+        for (int i = 0; i < 2; i++) {
+                SL_CHECK(bus->ops->fetch(bus, &msg, 0) == 1);
+                bus->ops->nack(bus, &msg); /* as if the consumer died */
+        }
+        SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == 1 && s.calls == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_CLASS, v, sizeof(v)) == 0 && strcmp(v, "SYSTEM") == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_ERROR, v, sizeof(v)) == 0 && strstr(v, "delivered 3 times"));
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
+static void test_drain_interrupts_retry(void)
+{
+        struct sl_bus_opts o = {.backend = "mem", .service = "raw"};
+        struct script s = {.fail_n = 1, .rc = -EAGAIN};
+        volatile int stop = 1;
+        struct sl_bus *bus;
+        char err[128];
+
+        o.topics[0] = TOPIC;
+        o.stop = &stop; /* default 2 s delay: must end at once */
+        bus = sl_bus_open(&o, err, sizeof(err));
+        publish_env(bus, "raw.completed");
+        SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == -EINTR);
+        SL_CHECK(sl_bus_drain(bus, 100) == 0);
+        SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == 0); /* draining: nothing more */
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
+static void test_open_errors_and_topics(void)
+{
+        struct sl_bus_opts o = {.backend = "carrier-pigeon"};
+        char err[256], t[64];
+
+        SL_CHECK(sl_bus_open(&o, err, sizeof(err)) == NULL && strstr(err, "carrier-pigeon"));
+        SL_CHECK(sl_bus_topic(t, sizeof(t), NULL, "nba", "raw") == 0 &&
+                 strcmp(t, "statline.nba.raw.completed") == 0);
+        SL_CHECK(sl_bus_topic(t, sizeof(t), "stage", "nhl", "analytics") == 0 &&
+                 strcmp(t, "stage.nhl.analytics.completed") == 0);
+        SL_CHECK(sl_bus_topic(t, 10, NULL, "nba", "raw") == -ENAMETOOLONG);
+        SL_CHECK(sl_bus_dlq_topic(t, sizeof(t), "a.b") == 0 && strcmp(t, "a.b.dlq") == 0);
+        sl_bus_close(NULL);
+}
+
+int main(void)
+{
+        sl_log_init("test", SL_LOG_ERROR);
+        test_ok_and_order();
+        test_transient_then_ok();
+        test_exhausted_retries();
+        test_poison();
+        test_handler_badmsg_and_dup();
+        test_busy_waits();
+        test_dlq_publish_fails();
+        test_caps_and_loops();
+        test_drain_interrupts_retry();
+        test_open_errors_and_topics();
+        return SL_DONE();
+}
