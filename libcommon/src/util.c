@@ -355,7 +355,7 @@ static bool parse_offset(const char *s, int *off_s)
 int sl_time_parse_rfc3339(const char *s, int64_t *wall_ms)
 {
         char date[11];
-        int hh, mi, ss, ms, off_s, y, m, d;
+        int hh, mi, ss, ms, off_s, y = 0, m = 0, d = 0;
         const char *p;
 
         if (!s || strlen(s) < 20)

@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# Shared helpers for the integration test scripts (sourced, not run).
+# TAP output on stdout; everything else is a "# " comment or goes to a log in
+# the test's work dir. See docs/testing.md.
+#
+# A script sources this, calls it_init NAME, then it_backend BACKEND (or
+# it_need VAR), runs steps with it_ok/it_check, and ends with it_done.
+
+set -uo pipefail
+
+IT_SRC=${STATLINE_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+IT_HARNESS=$IT_SRC/tests/harness
+IT_N=0
+IT_FAILED=0
+IT_PIDS=()      # background processes we started (killed by it_cleanup)
+IT_REDIS_DIRS=() # private redis servers we started
+IT_KAFKA_DIRS=() # private kafka brokers we started
+IT_T0=$(date +%s%3N)
+
+# --- TAP -------------------------------------------------------------------
+
+it_ok() {
+        IT_N=$((IT_N + 1))
+        echo "ok $IT_N - $*"
+}
+
+it_not_ok() {
+        IT_N=$((IT_N + 1))
+        IT_FAILED=$((IT_FAILED + 1))
+        echo "not ok $IT_N - $*"
+}
+
+# it_todo DESC: a known gap; reported, does not fail the test (TAP TODO).
+it_todo() {
+        IT_N=$((IT_N + 1))
+        echo "not ok $IT_N - $* # TODO"
+}
+
+# it_check DESC CMD...: ok if CMD succeeds.
+it_check() {
+        local desc=$1
+        shift
+        if "$@"; then it_ok "$desc"; else it_not_ok "$desc"; fi
+}
+
+# it_is DESC GOT WANT: ok if the strings are equal; shows both otherwise.
+it_is() {
+        if [[ $2 == "$3" ]]; then
+                it_ok "$1"
+        else
+                it_not_ok "$1"
+                it_diag "got '$2', want '$3'"
+        fi
+}
+
+# it_like DESC GOT REGEX
+it_like() {
+        if [[ $2 =~ $3 ]]; then
+                it_ok "$1"
+        else
+                it_not_ok "$1"
+                it_diag "got '$2', want /$3/"
+        fi
+}
+
+it_diag() {
+        printf '%s\n' "$@" | sed 's/^/# /'
+}
+
+it_elapsed_ms() {
+        echo $(($(date +%s%3N) - IT_T0))
+}
+
+it_skip_all() {
+        # protocol: 'tap' in meson 1.0 turns exit 77 into ERROR, so a TAP skip
+        # is "1..0 # SKIP" with exit 0 (meson then reports SKIP).
+        echo "1..0 # SKIP $*"
+        IT_SKIPPED=1
+        exit 0
+}
+
+it_bail() {
+        echo "Bail out! $*"
+        exit 1
+}
+
+it_done() {
+        it_diag "$IT_NAME: $(it_elapsed_ms) ms"
+        echo "1..$IT_N"
+        [[ $IT_FAILED -eq 0 ]] && exit 0
+        exit 1
+}
+
+# --- setup and cleanup -------------------------------------------------------
+
+# it_init NAME: work dir, unique names, cleanup trap.
+it_init() {
+        IT_NAME=$1
+        IT_DIR=$(mktemp -d "/tmp/sl-integ-$IT_NAME.XXXXXX") || it_bail "mktemp failed"
+        chmod 755 "$IT_DIR"
+        IT_UNIQ="$$-$RANDOM$RANDOM"
+        IT_TOPIC="itest.$IT_NAME.$IT_UNIQ"
+        IT_GROUP="g-$IT_NAME-$IT_UNIQ"
+        BUSTEST=${SL_BUSTEST:-${STATLINE_BUILD:-$IT_SRC/build}/tests/integration/sl_bustest}
+        [[ -x $BUSTEST ]] || it_bail "driver not found: $BUSTEST (set SL_BUSTEST)"
+        trap it_cleanup EXIT
+        trap 'it_diag "interrupted"; exit 130' INT TERM
+}
+
+it_cleanup() {
+        local rc=$? pid d
+        trap - EXIT
+        for pid in "${IT_PIDS[@]}"; do
+                kill -KILL "$pid" 2>/dev/null
+                wait "$pid" 2>/dev/null
+        done
+        for d in "${IT_REDIS_DIRS[@]}"; do
+                "$IT_HARNESS/redis.sh" stop "$d" >/dev/null 2>&1
+        done
+        for d in "${IT_KAFKA_DIRS[@]}"; do
+                "$IT_HARNESS/kafka.sh" stop "$d" >/dev/null 2>&1
+        done
+        it_drop_keys
+        if [[ ${IT_SKIPPED:-0} == 0 && ($rc -ne 0 || $IT_FAILED -gt 0) ]]; then
+                # Keep the evidence: driver logs and server logs.
+                local keep=${STATLINE_BUILD:-$IT_SRC/build}/integration-logs/$IT_NAME
+                rm -rf "$keep" && mkdir -p "$keep" &&
+                        cp -r "$IT_DIR"/. "$keep"/ 2>/dev/null &&
+                        echo "# logs kept in $keep"
+        fi
+        [[ -n ${IT_DIR:-} ]] && rm -rf "$IT_DIR"
+        exit "$rc"
+}
+
+# Deletes the shared-redis keys a test created (best effort).
+it_drop_keys() {
+        [[ ${IT_BACKEND:-} == redis-* && -n ${IT_URL:-} && -n ${IT_TOPIC:-} ]] || return 0
+        it_redis DEL "$IT_TOPIC" "$IT_TOPIC.dlq" >/dev/null 2>&1
+        return 0
+}
+
+# it_backend BACKEND: picks the server for BACKEND from the environment, or
+# skips the whole test when run outside tests/run.sh.
+it_backend() {
+        IT_BACKEND=$1
+        case $1 in
+        redis-streams | redis-pubsub)
+                [[ -n ${STATLINE_TEST_REDIS:-} ]] || it_skip_all "STATLINE_TEST_REDIS not set"
+                IT_URL=$STATLINE_TEST_REDIS
+                ;;
+        kafka)
+                [[ -n ${STATLINE_TEST_KAFKA:-} ]] || it_skip_all "STATLINE_TEST_KAFKA not set"
+                command -v kcat >/dev/null || it_skip_all "kcat not installed"
+                IT_URL=$STATLINE_TEST_KAFKA
+                ;;
+        *) it_bail "unknown backend $1" ;;
+        esac
+}
+
+# --- running the driver -----------------------------------------------------
+
+# it_run LOG ARGS...: runs sl_bustest in the foreground (bounded by timeout(1)),
+# stdout+stderr to $IT_DIR/LOG; echoes the driver's result line (produce:/consume:)
+# as a diag. Returns the driver's exit status.
+it_run() {
+        local log=$IT_DIR/$1 rc
+        shift
+        timeout -k 5 300 "$BUSTEST" "$@" >"$log.out" 2>"$log.err"
+        rc=$?
+        [[ -s $log.out ]] && it_diag "$(cat "$log.out")"
+        return $rc
+}
+
+# it_spawn LOG ARGS...: same, in the background; sets IT_LAST_PID.
+it_spawn() {
+        local log=$IT_DIR/$1
+        shift
+        timeout -k 5 300 "$BUSTEST" "$@" >"$log.out" 2>"$log.err" &
+        IT_LAST_PID=$!
+        IT_PIDS+=("$IT_LAST_PID")
+}
+
+# it_wait PID LOG: waits for a spawned driver; echoes its result line as a diag.
+it_wait() {
+        local rc
+        wait "$1"
+        rc=$?
+        [[ -s $IT_DIR/$2.out ]] && it_diag "$(cat "$IT_DIR/$2.out")"
+        return $rc
+}
+
+# it_field LOG NAME: value of NAME=... in the driver's result line.
+it_field() {
+        sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$IT_DIR/$1.out" | tail -n 1
+}
+
+# it_produce LOG ARGS...: publishes with the common options.
+it_produce() {
+        local log=$1
+        shift
+        it_run "$log" produce --backend "$IT_BACKEND" --url "$IT_URL" --topic "$IT_TOPIC" "$@"
+}
+
+# it_consume_args CONSUMER: the common consume options (without --out/--expect).
+it_consume_args() {
+        echo --backend "$IT_BACKEND" --url "$IT_URL" --topic "$IT_TOPIC" --group "$IT_GROUP" \
+                --consumer "$1"
+}
+
+# it_check_out DESC ARGS...: runs `sl_bustest check`, diags its lines, TAP ok/not ok.
+it_check_out() {
+        local desc=$1 out rc
+        shift
+        out=$("$BUSTEST" check "$@")
+        rc=$?
+        printf '%s\n' "$out"
+        if [[ $rc -eq 0 ]]; then it_ok "$desc"; else it_not_ok "$desc"; fi
+}
+
+# it_lines FILE: number of lines (0 if absent).
+it_lines() {
+        if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi
+}
+
+# it_lines_ge FILE N: true if FILE has at least N lines.
+it_lines_ge() {
+        (($(it_lines "$1") >= $2))
+}
+
+# it_wait_for SECONDS CMD...: polls CMD every 0.05 s until it succeeds. 0/1.
+it_wait_for() {
+        local deadline=$(($(date +%s%3N) + $1 * 1000))
+        shift
+        until "$@"; do
+                (($(date +%s%3N) < deadline)) || return 1
+                sleep 0.05
+        done
+}
+
+# --- redis helpers -----------------------------------------------------------
+
+# it_redis ARGS...: redis-cli against $IT_URL (or $IT_REDIS_URL when set).
+it_redis() {
+        local url=${IT_REDIS_URL:-$IT_URL}
+        redis-cli -h "${url%:*}" -p "${url##*:}" "$@"
+}
+
+# it_numsub CHANNEL: subscribers on a pubsub channel.
+it_numsub() {
+        it_redis --raw PUBSUB NUMSUB "$1" | sed -n 2p
+}
+
+# it_subscribed CHANNEL N: true if CHANNEL has exactly N subscribers now.
+it_subscribed() {
+        [[ $(it_numsub "$1") == "$2" ]]
+}
+
+# it_start_redis NAME [--aof]: a private redis-server; sets IT_REDIS_DIR and IT_URL.
+it_start_redis() {
+        local dir=$IT_DIR/$1
+        shift
+        mkdir -p "$dir"
+        IT_URL=$("$IT_HARNESS/redis.sh" start "$dir" "$@") || it_bail "private redis did not start"
+        IT_REDIS_DIRS+=("$dir")
+        IT_REDIS_DIR=$dir
+}
