@@ -39,7 +39,7 @@ rb() {
         local port=$1
         shift
         redis-benchmark -h 127.0.0.1 -p "$port" -c 1 -P 64 -n "$count" -q "$@" 2>/dev/null |
-                tr '\r' '\n' | awk '/requests per second/ { v = $(NF - 3) } END { print v + 0 }'
+                tr '\r' '\n' | sed -n 's/.* \([0-9.]*\) requests per second.*/\1/p' | tail -1
 }
 
 row() {
@@ -49,6 +49,7 @@ row() {
 
 bench_redis() {
         local port addr line base pub con lat
+        mkdir -p "$run/redis"
         addr=$(tests/harness/redis.sh start "$run/redis" | tail -1) || die "redis did not start"
         port=${addr##*:}
         base=$(rb "$port" XADD bench-base '*' d "$payload")
@@ -61,7 +62,7 @@ bench_redis() {
         redis-cli -p "$port" XREADGROUP GROUP g c COUNT 64 STREAMS bench-base '>' >/dev/null
         base=$(redis-benchmark -h 127.0.0.1 -p "$port" -c 1 -P 1 -n $((count / 64 + 1)) -q \
                 XREADGROUP GROUP g c COUNT 64 STREAMS bench-base 0 2>/dev/null | tr '\r' '\n' |
-                awk '/requests per second/ { v = $(NF - 3) } END { printf "%.0f", v * 64 }')
+                sed -n 's/.* \([0-9.]*\) requests per second.*/\1/p' | awk '{ v = $1 } END { printf "%.0f", v * 64 }')
         row redis-streams "consume events/s (XREADGROUP x64)" "$con" "$base" "$(ratio "$con" "$base")"
         lat=$($bench --backend redis-streams --url "$addr" --mode latency --rate 1000 --seconds 10)
         row redis-streams "p99 publish-to-handle ms @1000/s" "$(json p99_ms "$lat")" 5 \
@@ -80,6 +81,7 @@ bench_redis() {
 
 bench_kafka() {
         local addr line t0 t1 t2 prod cons pub con msgs
+        mkdir -p "$run/kafka"
         addr=$(tests/harness/kafka.sh start "$run/kafka" | tail -1) || die "kafka did not start"
         msgs=$run/msgs.txt
         for ((i = 0; i < count; i++)); do echo "$payload"; done >"$msgs"

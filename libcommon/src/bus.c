@@ -11,6 +11,7 @@
 #include <sl/envelope.h>
 #include <sl/err.h>
 #include <sl/log.h>
+#include <sl/metrics.h>
 #include <sl/util.h>
 
 #define BUS_DEFAULT_PREFIX      "statline"
@@ -238,7 +239,7 @@ static void fail_note(struct failure *f, int rc, const char *reason)
  * ack the original, or a negative errno (the original must then stay unacked).
  */
 static int dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg, const struct failure *f,
-                       enum sl_err_class cls)
+                       enum sl_err_class cls, const char *why)
 {
         char dlq[512], part[16], off[24], attempts[16], first[25], last[25];
         const char *where = msg->partition >= 0 ? off : msg->id;
@@ -273,6 +274,7 @@ static int dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg, const s
                 return rc;
         }
         bus->stats.dead_lettered++;
+        sl_metric_inc(sl_metrics_std()->events_failed, why);
         sl_log_warn("bus.dlq", "topic=%s id=%s class=%s attempts=%d error=%s", msg->topic, msg->id,
                     sl_err_class_name(cls), f->attempts, f->reason);
         return 0;
@@ -305,11 +307,17 @@ static int run_handler(struct sl_bus *bus, const struct sl_envelope *env,
         int max = sl_retry_max_attempts(&bus->opts.retry);
         enum sl_err_class cls = SL_ERR_TRANSIENT;
 
+        const struct sl_std_metrics *m = sl_metrics_std();
+
         for (f->attempts = 1;; f->attempts++) {
+                int64_t t0_us = sl_mono_us();
                 int rc = handler(env, msg, opaque);
+                sl_metric_observe(m->handler_seconds, (double)(sl_mono_us() - t0_us) / 1e6, env->type);
                 if (rc == 0 || rc == -EEXIST) {
                         bus->stats.handled += rc == 0;
                         bus->stats.duplicates += rc == -EEXIST;
+                        if (rc == -EEXIST)
+                                sl_metric_inc(m->idem_duplicates);
                         return 0;
                 }
                 if (rc == -EBUSY)
@@ -325,10 +333,10 @@ static int run_handler(struct sl_bus *bus, const struct sl_envelope *env,
                 if (sl_sleep_ms(delay_ms, bus->opts.stop) < 0)
                         return -EINTR; /* draining: leave it for redelivery */
         }
-        if (f->attempts >= max && cls == SL_ERR_TRANSIENT)
+        if (f->attempts >= max && cls != SL_ERR_PERMANENT)
                 snprintf(f->reason + strlen(f->reason), sizeof(f->reason) - strlen(f->reason),
                          " (gave up after %d attempts)", f->attempts);
-        return dead_letter(bus, msg, f, cls);
+        return dead_letter(bus, msg, f, cls, cls == SL_ERR_PERMANENT ? "permanent" : "retries_exhausted");
 }
 
 /* Everything that happens to one fetched message; returns sl_bus_poll()'s value. */
@@ -344,19 +352,20 @@ static int handle(struct sl_bus *bus, const struct sl_bus_msg *msg, sl_bus_handl
                 snprintf(why, sizeof(why), "message of %zu bytes exceeds the %zu byte cap", msg->len,
                          bus->opts.max_msg_bytes);
                 fail_note(&f, -EMSGSIZE, why);
-                return settle(bus, msg, dead_letter(bus, msg, &f, SL_ERR_PERMANENT));
+                return settle(bus, msg, dead_letter(bus, msg, &f, SL_ERR_PERMANENT, "oversized"));
         }
         rc = sl_envelope_parse(msg->data, msg->len, bus->opts.max_msg_bytes, &env, why, sizeof(why));
+        sl_metric_inc(sl_metrics_std()->events_consumed, rc == 0 ? env->type : "invalid");
         if (rc < 0) {
                 fail_note(&f, rc, why);
-                return settle(bus, msg, dead_letter(bus, msg, &f, SL_ERR_PERMANENT));
+                return settle(bus, msg, dead_letter(bus, msg, &f, SL_ERR_PERMANENT, "poison"));
         }
         if (msg->deliveries > bus->opts.max_deliveries) {
                 snprintf(why, sizeof(why), "delivered %d times without being acked (max %d)",
                          msg->deliveries, bus->opts.max_deliveries);
                 fail_note(&f, -ELOOP, why);
                 f.attempts = msg->deliveries;
-                rc = dead_letter(bus, msg, &f, SL_ERR_SYSTEM);
+                rc = dead_letter(bus, msg, &f, SL_ERR_SYSTEM, "redelivery_loop");
         } else {
                 sl_log_set_event(env);
                 rc = run_handler(bus, env, msg, handler, opaque, &f);
@@ -380,5 +389,11 @@ int sl_bus_poll(struct sl_bus *bus, sl_bus_handler_fn *handler, void *opaque, in
         bus->stats.consumed++;
         rc = handle(bus, &msg, handler, opaque);
         bus->ops->release(bus, &msg);
+        /*
+         * Circuit open: the message went back to the backend, which hands it out
+         * again at once. Wait out the poll timeout so the loop doesn't spin.
+         */
+        if (rc == -EBUSY && timeout_ms > 0)
+                sl_sleep_ms(timeout_ms, bus->opts.stop);
         return rc;
 }

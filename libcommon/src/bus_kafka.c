@@ -47,35 +47,35 @@
 
 /* An ack waiting for the publish barrier: offsets [first, next) of one partition. */
 struct kafka_deferred {
-        char *topic;     /* owned */
+        char *topic; /* owned */
         int32_t partition;
-        int64_t first;   /* lowest acked offset not yet stored (rewind target) */
-        int64_t next;    /* offset to store: last acked + 1 */
+        int64_t first; /* lowest acked offset not yet stored (rewind target) */
+        int64_t next;  /* offset to store: last acked + 1 */
 };
 
 struct kafka {
-        struct sl_bus *bus;          /* back pointer, for stats and opts */
-        rd_kafka_t *producer;        /* always present */
-        rd_kafka_t *consumer;        /* NULL when the bus is publish-only */
-        rd_kafka_queue_t *closeq;    /* consumer close/commit results, drain only */
-        bool consumer_closed;        /* drain finished rd_kafka_consumer_close */
-        bool closing;                /* close(): purged records are not errors */
+        struct sl_bus *bus;       /* back pointer, for stats and opts */
+        rd_kafka_t *producer;     /* always present */
+        rd_kafka_t *consumer;     /* NULL when the bus is publish-only */
+        rd_kafka_queue_t *closeq; /* consumer close/commit results, drain only */
+        bool consumer_closed;     /* drain finished rd_kafka_consumer_close */
+        bool closing;             /* close(): purged records are not errors */
 
-        uint64_t inflight;           /* records accepted, delivery report not yet seen */
-        int first_err;               /* -errno of first undeliverable record, 0 = none */
-        char first_errstr[160];      /* why, for the log at flush() */
-        uint64_t failed;             /* undeliverable records since last flush() */
-        bool fatal;                  /* producer raised a fatal error: publish refuses */
-        bool broker_down;            /* between ALL_BROKERS_DOWN and the next delivery */
+        uint64_t inflight;      /* records accepted, delivery report not yet seen */
+        int first_err;          /* -errno of first undeliverable record, 0 = none */
+        char first_errstr[160]; /* why, for the log at flush() */
+        uint64_t failed;        /* undeliverable records since last flush() */
+        bool fatal;             /* producer raised a fatal error: publish refuses */
+        bool broker_down;       /* between ALL_BROKERS_DOWN and the next delivery */
 
         struct kafka_deferred *deferred; /* acks waiting for the barrier; owned */
         int n_deferred, cap_deferred;
-        int64_t deferred_since_ms;   /* monotonic time of the oldest deferred ack */
-        bool rewind;                 /* a barrier record failed: seek deferred back */
+        int64_t deferred_since_ms; /* monotonic time of the oldest deferred ack */
+        bool rewind;               /* a barrier record failed: seek deferred back */
 
-        char *arena;                 /* fetch(): data, key, header values; owned */
+        char *arena; /* fetch(): data, key, header values; owned */
         size_t arena_cap;
-        rd_kafka_message_t *held;    /* the fetched message until release() */
+        rd_kafka_message_t *held; /* the fetched message until release() */
 };
 
 /* Maps a librdkafka error to a negative errno (0 for NO_ERROR). */
@@ -131,8 +131,8 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
                 lvl = SL_LOG_WARN;
         else if (level <= 6)
                 lvl = SL_LOG_INFO;
-        sl_log_emit(lvl, __FILE__, __LINE__, "bus.kafka.log", "%s %s: %s", rd_kafka_name(rk),
-                    fac, buf);
+        sl_log_emit(lvl, __FILE__, __LINE__, "bus.kafka.log", "%s %s: %s", rd_kafka_name(rk), fac,
+                    buf);
 }
 
 /*
@@ -224,8 +224,7 @@ static char *value_end(char *value)
  * Applies "k=v,k=v" properties (opts.kafka_props). A comma-separated piece
  * without '=' continues the previous value, so "debug=broker,topic" works.
  */
-static int apply_props(rd_kafka_conf_t *conf, const char *props, char *errstr,
-                       size_t errstr_size)
+static int apply_props(rd_kafka_conf_t *conf, const char *props, char *errstr, size_t errstr_size)
 {
         char *copy = sl_xstrdup(props);
         char *p = copy, *eq, *end;
@@ -251,8 +250,8 @@ static int apply_props(rd_kafka_conf_t *conf, const char *props, char *errstr,
 }
 
 /* Sets n name/value pairs; stops at the first failure. */
-static int conf_set_all(rd_kafka_conf_t *conf, const char *const kv[][2], size_t n,
-                        char *errstr, size_t errstr_size)
+static int conf_set_all(rd_kafka_conf_t *conf, const char *const kv[][2], size_t n, char *errstr,
+                        size_t errstr_size)
 {
         int rc = 0;
 
@@ -271,12 +270,12 @@ static int conf_common(struct kafka *k, rd_kafka_conf_t *conf, char *errstr, siz
         snprintf(connect_ms, sizeof(connect_ms), "%" PRId64,
                  o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000);
         const char *const kv[][2] = {
-                {"bootstrap.servers", o->url ? o->url : KAFKA_DEFAULT_BOOTSTRAP},
-                {"client.id", o->service ? o->service : "statline"},
-                {"socket.connection.setup.timeout.ms", connect_ms},
-                /* come back quickly after a broker restart (default backs off to 10 s) */
-                {"reconnect.backoff.max.ms", "1000"},
-                {"log.connection.close", "false"},
+            {"bootstrap.servers", o->url ? o->url : KAFKA_DEFAULT_BOOTSTRAP},
+            {"client.id", o->service ? o->service : "statline"},
+            {"socket.connection.setup.timeout.ms", connect_ms},
+            /* come back quickly after a broker restart (default backs off to 10 s) */
+            {"reconnect.backoff.max.ms", "1000"},
+            {"log.connection.close", "false"},
         };
         rd_kafka_conf_set_opaque(conf, k);
         rd_kafka_conf_set_log_cb(conf, on_log);
@@ -285,17 +284,17 @@ static int conf_common(struct kafka *k, rd_kafka_conf_t *conf, char *errstr, siz
         if (rc < 0 || !o->username)
                 return rc;
         const char *const sasl[][2] = {
-                {"security.protocol", "SASL_PLAINTEXT"}, /* kafka_props may say SASL_SSL */
-                {"sasl.mechanisms", "PLAIN"},
-                {"sasl.username", o->username},
-                {"sasl.password", o->password ? o->password : ""},
+            {"security.protocol", "SASL_PLAINTEXT"}, /* kafka_props may say SASL_SSL */
+            {"sasl.mechanisms", "PLAIN"},
+            {"sasl.username", o->username},
+            {"sasl.password", o->password ? o->password : ""},
         };
         return conf_set_all(conf, sasl, sizeof(sasl) / sizeof(sasl[0]), errstr, errstr_size);
 }
 
 /* Settings of one client: common ones, then the role's, then opts.kafka_props. */
-static int conf_build(struct kafka *k, rd_kafka_conf_t *conf, const char *const kv[][2],
-                      size_t n, char *errstr, size_t errstr_size)
+static int conf_build(struct kafka *k, rd_kafka_conf_t *conf, const char *const kv[][2], size_t n,
+                      char *errstr, size_t errstr_size)
 {
         int rc = conf_common(k, conf, errstr, errstr_size);
 
@@ -337,8 +336,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
         if (k->first_err == 0 && !k->closing) {
                 k->first_err = err_to_errno(rkm->err);
                 snprintf(k->first_errstr, sizeof(k->first_errstr), "%s [%" PRId32 "]: %s",
-                         rd_kafka_topic_name(rkm->rkt), rkm->partition,
-                         rd_kafka_err2str(rkm->err));
+                         rd_kafka_topic_name(rkm->rkt), rkm->partition, rd_kafka_err2str(rkm->err));
         }
 }
 
@@ -355,11 +353,11 @@ static int producer_new(struct kafka *k, char *errstr, size_t errstr_size)
         snprintf(msg_timeout, sizeof(msg_timeout), "%" PRId64, timeout_ms);
         snprintf(queue_max, sizeof(queue_max), "%d", o->pending_max > 0 ? o->pending_max : 1000);
         const char *const kv[][2] = {
-                {"enable.idempotence", "true"},
-                {"acks", "all"},
-                {"linger.ms", KAFKA_LINGER_MS},
-                {"message.timeout.ms", msg_timeout},         /* librdkafka retries until then */
-                {"queue.buffering.max.messages", queue_max}, /* = opts.pending_max */
+            {"enable.idempotence", "true"},
+            {"acks", "all"},
+            {"linger.ms", KAFKA_LINGER_MS},
+            {"message.timeout.ms", msg_timeout},         /* librdkafka retries until then */
+            {"queue.buffering.max.messages", queue_max}, /* = opts.pending_max */
         };
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
         if (conf_build(k, conf, kv, sizeof(kv) / sizeof(kv[0]), errstr, errstr_size) < 0) {
@@ -455,8 +453,8 @@ static int kafka_flush(struct sl_bus *bus, int64_t timeout_ms)
         err = rd_kafka_flush(k->producer, timeout_ms > INT32_MAX ? INT32_MAX : (int)timeout_ms);
         if (k->first_err != 0) {
                 rc = k->first_err;
-                sl_log_error("bus.kafka.delivery.failed", "%" PRIu64 " record(s) undeliverable; "
-                             "first: %s", k->failed, k->first_errstr);
+                sl_log_error("bus.kafka.delivery.failed", "%" PRIu64 " undeliverable, first: %s",
+                             k->failed, k->first_errstr);
                 k->first_err = 0;
                 k->failed = 0;
                 return rc;
@@ -489,7 +487,7 @@ static void deferred_store(struct kafka *k)
         for (int i = 0; i < k->n_deferred; i++)
                 rd_kafka_topic_partition_list_add(parts, k->deferred[i].topic,
                                                   k->deferred[i].partition)
-                        ->offset = k->deferred[i].next;
+                    ->offset = k->deferred[i].next;
         err = rd_kafka_offsets_store(k->consumer, parts);
         for (int i = 0; i < parts->cnt; i++)
                 if (parts->elems[i].err)
@@ -505,6 +503,11 @@ static void deferred_store(struct kafka *k)
         deferred_clear(k);
 }
 
+/*
+ * The barrier itself: inflight == 0 means every record published before the
+ * deferred acks was confirmed, so their inputs are really done. Not while a
+ * rewind is pending (a record failed: those inputs must come again).
+ */
 static void barrier_try_store(struct kafka *k)
 {
         if (k->inflight == 0 && k->n_deferred > 0 && !k->rewind && k->consumer)
@@ -524,11 +527,11 @@ static void deferred_rewind(struct kafka *k)
         for (int i = 0; i < k->n_deferred; i++) {
                 rd_kafka_topic_partition_list_add(parts, k->deferred[i].topic,
                                                   k->deferred[i].partition)
-                        ->offset = k->deferred[i].first;
+                    ->offset = k->deferred[i].first;
                 free(k->deferred[i].topic);
         }
-        sl_log_warn("bus.kafka.rewind", "a publish failed: redelivering %d partition(s) from "
-                    "their last unconfirmed ack", parts->cnt);
+        sl_log_warn("bus.kafka.rewind", "a publish failed: redelivering %d partition(s)",
+                    parts->cnt);
         k->n_deferred = 0;
         k->rewind = false;
         error = rd_kafka_seek_partitions(k->consumer, parts, KAFKA_SEEK_TIMEOUT_MS);
@@ -593,15 +596,15 @@ static int consumer_new(struct kafka *k, char *errstr, size_t errstr_size)
         const struct sl_bus_opts *o = &k->bus->opts;
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         const char *const kv[][2] = {
-                {"group.id", group_name(o)},
-                {"enable.auto.offset.store", "false"}, /* ack() stores */
-                {"enable.auto.commit", "true"},        /* ...and this commits what was stored */
-                {"auto.commit.interval.ms", "1000"},
-                {"auto.offset.reset", o->from_beginning ? "earliest" : "latest"},
-                {"allow.auto.create.topics", "true"},
-                /* a crashed member's partitions move on after 10 s, not 45 s */
-                {"session.timeout.ms", "10000"},
-                {"heartbeat.interval.ms", "3000"},
+            {"group.id", group_name(o)},
+            {"enable.auto.offset.store", "false"}, /* ack() stores */
+            {"enable.auto.commit", "true"},        /* ...and this commits what was stored */
+            {"auto.commit.interval.ms", "1000"},
+            {"auto.offset.reset", o->from_beginning ? "earliest" : "latest"},
+            {"allow.auto.create.topics", "true"},
+            /* a crashed member's partitions move on after 10 s, not 45 s */
+            {"session.timeout.ms", "10000"},
+            {"heartbeat.interval.ms", "3000"},
         };
 
         if (conf_build(k, conf, kv, sizeof(kv) / sizeof(kv[0]), errstr, errstr_size) < 0) {
@@ -876,8 +879,8 @@ static int consumer_close(struct kafka *k, int64_t deadline)
         while (!rd_kafka_consumer_closed(k->consumer)) {
                 if (left_ms(deadline) == 0)
                         return -ETIMEDOUT;
-                ev = rd_kafka_queue_poll(k->closeq, left_ms(deadline) < 100 ? left_ms(deadline)
-                                                                             : 100);
+                ev = rd_kafka_queue_poll(k->closeq,
+                                         left_ms(deadline) < 100 ? left_ms(deadline) : 100);
                 if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
                         close_rebalance(k, ev);
                 if (ev)
@@ -926,12 +929,11 @@ static void kafka_close(struct sl_bus *bus)
         if (k->closeq)
                 rd_kafka_queue_destroy(k->closeq);
         if (k->consumer)
-                rd_kafka_destroy_flags(k->consumer, k->consumer_closed
-                                                            ? 0
-                                                            : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+                rd_kafka_destroy_flags(
+                    k->consumer, k->consumer_closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
         if (k->producer) {
                 rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
-                                                    RD_KAFKA_PURGE_F_NON_BLOCKING);
+                                                RD_KAFKA_PURGE_F_NON_BLOCKING);
                 rd_kafka_destroy(k->producer);
         }
         deferred_clear(k);
@@ -939,6 +941,29 @@ static void kafka_close(struct sl_bus *bus)
         free(k->arena);
         free(k);
         bus->impl = NULL;
+}
+
+/*
+ * Asks a broker for metadata within connect_timeout_ms, so a wrong address
+ * or bad credentials fail open() instead of hanging the first publish.
+ * Later outages are ridden out by librdkafka's reconnects.
+ */
+static int probe_broker(struct kafka *k, char *errstr, size_t errstr_size)
+{
+        const struct sl_bus_opts *o = &k->bus->opts;
+        int64_t timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err;
+
+        err = rd_kafka_metadata(k->producer, 0, NULL, &md,
+                                timeout_ms > INT32_MAX ? INT32_MAX : (int)timeout_ms);
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                return 0;
+        snprintf(errstr, errstr_size, "kafka: no broker answered at %s within %" PRId64 " ms: %s",
+                 o->url ? o->url : KAFKA_DEFAULT_BOOTSTRAP, timeout_ms, rd_kafka_err2str(err));
+        return err == RD_KAFKA_RESP_ERR__TIMED_OUT ? -ETIMEDOUT : err_to_errno(err);
 }
 
 /* open(): the producer always, the consumer when opts.topics has entries. */
@@ -952,6 +977,8 @@ static int kafka_open(struct sl_bus *bus, char *errstr, size_t errstr_size)
         if (bus->opts.password)
                 sl_log_add_secret(bus->opts.password);
         rc = producer_new(k, errstr, errstr_size);
+        if (rc == 0)
+                rc = probe_broker(k, errstr, errstr_size);
         if (rc == 0 && bus->n_topics > 0)
                 rc = consumer_new(k, errstr, errstr_size);
         if (rc == 0 && bus->n_topics > 0)
@@ -967,14 +994,14 @@ static int kafka_open(struct sl_bus *bus, char *errstr, size_t errstr_size)
 }
 
 const struct sl_bus_ops sl_bus_kafka_ops = {
-        .name = "kafka",
-        .open = kafka_open,
-        .publish = kafka_publish,
-        .flush = kafka_flush,
-        .fetch = kafka_fetch,
-        .ack = kafka_ack,
-        .nack = kafka_nack,
-        .release = kafka_release,
-        .drain = kafka_drain,
-        .close = kafka_close,
+    .name = "kafka",
+    .open = kafka_open,
+    .publish = kafka_publish,
+    .flush = kafka_flush,
+    .fetch = kafka_fetch,
+    .ack = kafka_ack,
+    .nack = kafka_nack,
+    .release = kafka_release,
+    .drain = kafka_drain,
+    .close = kafka_close,
 };

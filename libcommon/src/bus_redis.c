@@ -18,6 +18,13 @@
  * An error reply (OOM, WRONGTYPE, NOPERM) rejects the record: it is logged and
  * the next flush() returns -EIO, so nothing vanishes silently.
  *
+ * Consuming (Streams): one XREADGROUP ... COUNT 64 batch is buffered and
+ * handed out one message per fetch(); at most 64 entries (of any size: an
+ * oversized one is still returned, bus.c dead-letters it) are held at once.
+ * Order of sources per refill: our own PEL after a (re)connect, XAUTOCLAIM
+ * of entries abandoned by dead consumers, then new entries. XACKs are
+ * pipelined: their replies are read before the next command's.
+ *
  * SIGPIPE: hiredis writes with write(2), so a process using this backend must
  * ignore SIGPIPE (sl_signals_install() does) or a broker restart kills it.
  * Threads: like every bus, one thread at a time.
@@ -455,11 +462,13 @@ static int conn_try(struct sl_bus *bus, struct conn *conn)
 /* Publishing (both backends)                                                */
 /* ------------------------------------------------------------------------ */
 
+/* The i-th oldest unconfirmed record (0 = the one the next reply confirms). */
 static struct pub_rec *pub_at(struct pub_state *pub, size_t i)
 {
         return &pub->q[(pub->head + i) % pub->cap];
 }
 
+/* Frees what a record owns; the slot itself belongs to the ring. */
 static void pub_rec_free(struct pub_rec *rec)
 {
         redisFreeCommand(rec->cmd);
@@ -484,6 +493,7 @@ static void pub_push(struct pub_state *pub, const struct pub_rec *rec)
         pub->count++;
 }
 
+/* Drops the oldest record: its reply arrived (confirmed or rejected). */
 static void pub_pop(struct pub_state *pub)
 {
         pub_rec_free(pub_at(pub, 0));
@@ -554,6 +564,10 @@ static void pub_append(struct sl_bus *bus, struct pub_rec *rec)
         pub->unwritten += rec->len;
 }
 
+/*
+ * The publish connection broke. Records stay queued: pub_reconnect() sends
+ * them all again, because any of them may or may not have been applied.
+ */
 static void pub_lost(struct sl_bus *bus, int rc)
 {
         struct pub_state *pub = &((struct redis_bus *)bus->impl)->pub;
@@ -615,29 +629,37 @@ static int pub_collect(struct sl_bus *bus, int64_t deadline)
 }
 
 /*
- * Gets the publish connection back: waits out the backoff until deadline, but
- * not past reconnect_max_ms into the outage, then queues every unconfirmed
- * record again. Returns 0, or the last connect error.
+ * Gets the publish connection back, then queues every unconfirmed record
+ * again. Waits out the backoff until deadline, but never longer than
+ * reconnect_max_ms per call. A call that may wait gets at least one attempt
+ * (at its deadline if the backoff would be later); a call that may not
+ * (deadline now) only tries when the backoff is due. Returns 0, or the last
+ * connect error (records stay queued).
  */
 static int pub_reconnect(struct sl_bus *bus, int64_t deadline)
 {
         struct pub_state *pub = &((struct redis_bus *)bus->impl)->pub;
         struct conn *conn = &pub->conn;
-        int64_t give_up_ms = conn->down_since_ms + max_i64(bus->opts.reconnect_max_ms, 0);
+        int64_t start_ms = sl_mono_ms();
+        bool may_wait;
         int rc;
 
-        deadline = min_i64(deadline, give_up_ms);
+        deadline = min_i64(deadline, start_ms + max_i64(bus->opts.reconnect_max_ms, 0));
+        may_wait = deadline > start_ms;
         for (;;) {
+                int64_t at_ms = may_wait ? min_i64(conn->next_try_ms, deadline) : conn->next_try_ms;
                 int64_t now = sl_mono_ms();
-                if (now >= conn->next_try_ms) {
-                        rc = conn_try(bus, conn);
-                        if (rc == 0)
-                                break;
+                if (now < at_ms) {
+                        if (!may_wait)
+                                return conn->last_err;
+                        sl_sleep_ms(at_ms - now, NULL); /* no stop flag: drain flushes too */
                         continue;
                 }
-                if (conn->next_try_ms > deadline)
-                        return conn->last_err;
-                sl_sleep_ms(conn->next_try_ms - now, NULL); /* no stop flag: drain flushes too */
+                rc = conn_try(bus, conn);
+                if (rc == 0)
+                        break;
+                if (sl_mono_ms() >= deadline)
+                        return rc;
         }
         for (size_t i = 0; i < pub->count; i++)
                 pub_append(bus, pub_at(pub, i));
@@ -690,6 +712,12 @@ static void pub_nudge(struct sl_bus *bus)
                 pub_lost(bus, rc);
 }
 
+/*
+ * ops->publish: copies the record into the queue and, when connected, into
+ * hiredis's output buffer. Accepting never waits for Redis, except when
+ * pending_max records are already unconfirmed (bounded memory): then it waits
+ * up to reconnect_max_ms for room and returns that error if none came.
+ */
 static int redis_publish(struct sl_bus *bus, const char *topic, const char *key, const void *data,
                          size_t len, const struct sl_bus_header *headers, int n_headers)
 {
@@ -719,6 +747,11 @@ static int redis_publish(struct sl_bus *bus, const char *topic, const char *key,
         return 0;
 }
 
+/*
+ * ops->flush: waits until every accepted record is confirmed. -EIO if any
+ * was rejected since the last flush (already logged), else 0, -ETIMEDOUT or
+ * the connect error; unconfirmed records stay queued for the next call.
+ */
 static int redis_flush(struct sl_bus *bus, int64_t timeout_ms)
 {
         struct pub_state *pub = &((struct redis_bus *)bus->impl)->pub;
@@ -738,11 +771,13 @@ static int redis_flush(struct sl_bus *bus, int64_t timeout_ms)
 /* Consumed messages                                                         */
 /* ------------------------------------------------------------------------ */
 
+/* Bytes to copy for s, NUL included; 0 for NULL (optional key). */
 static size_t str_size(const char *s)
 {
         return s ? strlen(s) + 1 : 0;
 }
 
+/* Copies size bytes to *at, advances it, returns where they went. */
 static char *str_put(char **at, const char *s, size_t size)
 {
         char *start = *at;
@@ -778,6 +813,7 @@ static void msg_own(struct sl_bus_msg *msg)
         msg->backend_ref = block;
 }
 
+/* ops->release: frees the block msg_own() made. NULL-safe, idempotent. */
 static void redis_release(struct sl_bus *bus, struct sl_bus_msg *msg)
 {
         (void)bus;
@@ -824,6 +860,7 @@ static int redis_nack(struct sl_bus *bus, const struct sl_bus_msg *msg)
 /* Consume connection                                                        */
 /* ------------------------------------------------------------------------ */
 
+/* Notes that one more reply of kind is due on the consume connection. */
 static void sub_out_push(struct sub_state *sub, enum out_kind kind)
 {
         assert(sub->out_count < REDIS_OUT_MAX);
@@ -831,6 +868,7 @@ static void sub_out_push(struct sub_state *sub, enum out_kind kind)
         sub->out_count++;
 }
 
+/* Replaces the buffered batch (NULL: none) and rewinds the cursor. */
 static void sub_batch_set(struct sub_state *sub, redisReply *batch, enum batch_kind kind)
 {
         freeReplyObject(sub->batch);
@@ -1381,6 +1419,12 @@ static int streams_next(struct sl_bus *bus, struct sl_bus_msg *msg)
         return 0;
 }
 
+/*
+ * ops->fetch for Streams: one message per call from the buffered batch,
+ * refilling it when empty. deliveries is 1 for a first delivery, else the
+ * count from XPENDING. Returns 1, 0 (nothing within timeout_ms, or
+ * draining) or a retriable -errno while Redis is away; -EINVAL without topics.
+ */
 static int streams_fetch(struct sl_bus *bus, struct sl_bus_msg *msg, int timeout_ms)
 {
         struct redis_bus *rb = bus->impl;
@@ -1405,6 +1449,11 @@ static int streams_fetch(struct sl_bus *bus, struct sl_bus_msg *msg, int timeout
         }
 }
 
+/*
+ * ops->ack for Streams: XACK, pipelined (0 = sent or queued, not yet
+ * confirmed). A lost XACK only means one more delivery of an entry that was
+ * handled: handlers are idempotent.
+ */
 static int streams_ack(struct sl_bus *bus, const struct sl_bus_msg *msg)
 {
         struct redis_bus *rb = bus->impl;
@@ -1521,6 +1570,11 @@ static int pubsub_subscribe(struct sl_bus *bus, char *errstr, size_t errstr_size
         return rc;
 }
 
+/*
+ * ops->fetch for Pub/Sub: waits (poll, never a socket timeout) up to
+ * timeout_ms for the next "message" push. msg->id is a local counter
+ * ("ps-<n>"); key and headers are always empty. Returns 1, 0 or -errno.
+ */
 static int pubsub_fetch(struct sl_bus *bus, struct sl_bus_msg *msg, int timeout_ms)
 {
         struct redis_bus *rb = bus->impl;
@@ -1596,8 +1650,9 @@ static int sub_ready(struct sl_bus *bus, int64_t deadline)
 {
         struct redis_bus *rb = bus->impl;
         struct conn *conn = &rb->sub.conn;
-        char errstr[256];
+        int64_t down_since_ms = conn->down_since_ms;
         bool reconnected = false;
+        char errstr[256];
         int rc;
 
         if (!conn->redis) {
@@ -1616,7 +1671,6 @@ static int sub_ready(struct sl_bus *bus, int64_t deadline)
         }
         /* A lost group is recreated at 0: whatever was added since Redis lost it is read. */
         if (reconnected || rb->sub.need_groups) {
-                int64_t down_ms = sl_mono_ms() - conn->down_since_ms;
                 rc = sub_setup(bus, "0", errstr, sizeof(errstr));
                 if (rc < 0) {
                         sl_log_warn("bus.redis.consume.setup", "%s", errstr);
@@ -1626,9 +1680,9 @@ static int sub_ready(struct sl_bus *bus, int64_t deadline)
                 }
                 if (rb->pubsub && reconnected)
                         sl_log_warn("bus.redis.pubsub.gap",
-                                    "resubscribed after %lld ms; messages "
-                                    "published meanwhile are lost (at-most-once)",
-                                    (long long)down_ms);
+                                    "resubscribed after %lld ms; messages published meanwhile "
+                                    "are lost (at-most-once)",
+                                    (long long)(sl_mono_ms() - down_since_ms));
         }
         conn_ready(conn);
         return 0;
@@ -1665,6 +1719,7 @@ static int parse_url(const char *url, struct redis_bus *rb, char *errstr, size_t
         return 0;
 }
 
+/* ops->close: frees everything; unconfirmed records are dropped (logged). NULL-safe. */
 static void redis_close(struct sl_bus *bus)
 {
         struct redis_bus *rb = bus ? bus->impl : NULL;
@@ -1723,11 +1778,16 @@ static int redis_open(struct sl_bus *bus, bool pubsub, char *errstr, size_t errs
         return 0;
 }
 
+/*
+ * ops->open for "redis-streams". Fails (errstr) when Redis is unreachable,
+ * AUTH fails, or a topic's key holds another type.
+ */
 static int streams_open(struct sl_bus *bus, char *errstr, size_t errstr_size)
 {
         return redis_open(bus, false, errstr, errstr_size);
 }
 
+/* ops->open for "redis-pubsub". */
 static int pubsub_open(struct sl_bus *bus, char *errstr, size_t errstr_size)
 {
         return redis_open(bus, true, errstr, errstr_size);

@@ -15,35 +15,35 @@
 
 extern char **environ;
 
-#define ENV_NAME_MAX    160     /* "STATLINE_" + service + key + "_FILE" */
-#define SERVICE_MAX     32      /* bytes in a service name */
-#define ERRS_MAX_BYTES  32768   /* cap on the collected error text */
-#define ECHO_MAX        64      /* bytes of a bad value quoted back in an error */
+#define ENV_NAME_MAX   160   /* "STATLINE_" + service + key + "_FILE" */
+#define SERVICE_MAX    32    /* bytes in a service name */
+#define ERRS_MAX_BYTES 32768 /* cap on the collected error text */
+#define ECHO_MAX       64    /* bytes of a bad value quoted back in an error */
 
 /* Precedence levels, lowest first (see sl/cfg.h). */
 enum level { LV_DEFAULT, LV_FILE, LV_ENV_SHARED, LV_ENV_SERVICE, LV_SET };
 
 /* The value collected so far for one option while loading. */
 struct slot {
-        char *val;      /* raw text, owned; NULL = unset */
-        char *src;      /* where val came from, owned */
-        enum level lv;  /* level that set val */
-        int file_line;  /* config file line that set it, for duplicate reports */
+        char *val;     /* raw text, owned; NULL = unset */
+        char *src;     /* where val came from, owned */
+        enum level lv; /* level that set val */
+        int file_line; /* config file line that set it, for duplicate reports */
 };
 
 /* State of one sl_cfg_load() call. */
 struct loader {
         const struct sl_cfg_opt *opts;
         const char *service;
-        size_t n;              /* options in the table */
-        struct slot *slots;    /* n entries, owned */
-        struct sl_buf errs;    /* collected errors, one per line */
+        size_t n;           /* options in the table */
+        struct slot *slots; /* n entries, owned */
+        struct sl_buf errs; /* collected errors, one per line */
         int n_errs;
-        const char *config;    /* --config argument (borrowed from argv), or NULL */
-        const char **sets;     /* --set arguments in order (borrowed from argv) */
+        const char *config; /* --config argument (borrowed from argv), or NULL */
+        const char **sets;  /* --set arguments in order (borrowed from argv) */
         int n_sets;
-        int help;              /* 0, SL_CFG_HELP_CONFIG or SL_CFG_HELP */
-        bool markdown;         /* --help-config=markdown */
+        int help;      /* 0, SL_CFG_HELP_CONFIG or SL_CFG_HELP */
+        bool markdown; /* --help-config=markdown */
 };
 
 /*
@@ -69,11 +69,11 @@ static void add_err(struct loader *ld, const char *fmt, ...)
         vsnprintf(line, sizeof(line), fmt, ap); /* truncating one long message is fine */
         va_end(ap);
         ld->n_errs++;
-        /* The buffer is capped; errors past the cap are still counted. */
-        if (sl_buf_printf(&ld->errs, "%s\n", line) < 0)
-                return;
+        /* The text is capped (-E2BIG drops the line); the count stays exact. */
+        sl_buf_printf(&ld->errs, "%s\n", line);
 }
 
+/* Forgets the source recorded for dest, if any. */
 static void reg_remove(const void *dest)
 {
         for (size_t i = 0; i < src_n; i++) {
@@ -85,6 +85,7 @@ static void reg_remove(const void *dest)
         }
 }
 
+/* Records (a copy of) src as the source of the value at dest, replacing an older one. */
 static void reg_set(const void *dest, const char *src)
 {
         reg_remove(dest);
@@ -97,6 +98,7 @@ static void reg_set(const void *dest, const char *src)
         src_n++;
 }
 
+/* Returns the recorded source of the value at dest, or NULL. */
 static const char *reg_get(const void *dest)
 {
         for (size_t i = 0; i < src_n; i++) {
@@ -117,6 +119,7 @@ int sl_cfg_env_name(const char *service, const char *key, char *out, size_t out_
                 n = snprintf(out, out_size, "STATLINE_%s", key);
         if (n < 0 || (size_t)n >= out_size)
                 return -ENAMETOOLONG;
+        /* Shells only allow [A-Z0-9_] in names: "drain.timeout_ms" -> "DRAIN_TIMEOUT_MS". */
         for (i = 0; out[i]; i++) {
                 if (out[i] == '.' || out[i] == '-')
                         out[i] = '_';
@@ -136,6 +139,7 @@ static bool is_int_type(const struct sl_cfg_opt *opt)
         return opt->type == SL_CFG_T_INT || opt->type == SL_CFG_T_I64;
 }
 
+/* Type as shown in --help-config and docs (int and int64_t both read "int"). */
 static const char *type_name(const struct sl_cfg_opt *opt)
 {
         switch (opt->type) {
@@ -182,6 +186,7 @@ static const char *enum_find(const char *choices, const char *val, size_t *len)
         return NULL;
 }
 
+/* Accepts the spellings found in env files and compose files, in any case. */
 static int parse_bool(const char *s, bool *out)
 {
         static const char *const yes[] = {"true", "yes", "on", "1"};
@@ -216,8 +221,9 @@ static int check_value(const struct sl_cfg_opt *opt, const char *val, char *why,
         case SL_CFG_T_I64:
                 rc = sl_parse_i64(val, opt->min, opt->max, &i64);
                 if (rc == -ERANGE)
-                        snprintf(why, why_size, "\"%.*s\" is out of range [%" PRId64 ", %" PRId64 "]",
-                                 ECHO_MAX, val, opt->min, opt->max);
+                        snprintf(why, why_size,
+                                 "\"%.*s\" is out of range [%" PRId64 ", %" PRId64 "]", ECHO_MAX,
+                                 val, opt->min, opt->max);
                 else if (rc < 0)
                         snprintf(why, why_size, "\"%.*s\" is not an integer", ECHO_MAX, val);
                 return rc < 0 ? -EINVAL : 0;
@@ -321,8 +327,8 @@ static void set_from_file(struct loader *ld, size_t i, const char *path, enum le
 
         rc = read_file_capped(path, SL_CFG_SECRET_MAX_BYTES, &val);
         if (rc == -EFBIG)
-                add_err(ld, "%s: secret file %s is larger than %d bytes (from %s)",
-                        ld->opts[i].key, path, SL_CFG_SECRET_MAX_BYTES, src);
+                add_err(ld, "%s: secret file %s is larger than %d bytes (from %s)", ld->opts[i].key,
+                        path, SL_CFG_SECRET_MAX_BYTES, src);
         else if (rc == -EBADMSG)
                 add_err(ld, "%s: secret file %s contains a NUL byte (from %s)", ld->opts[i].key,
                         path, src);
@@ -375,6 +381,7 @@ static void apply_kv(struct loader *ld, const char *key, const char *val, enum l
                 return;
         }
         slot = &ld->slots[i];
+        /* In a file a repeated key is almost always a mistake; --set may repeat (last wins). */
         if (lv == LV_FILE && slot->lv == LV_FILE) {
                 add_err(ld, "%s: duplicate key %s (first set on line %d)", src, ld->opts[i].key,
                         slot->file_line);
@@ -435,6 +442,10 @@ static void file_line(struct loader *ld, const char *path, int lineno, char *lin
         apply_kv(ld, key, val, LV_FILE, src, lineno);
 }
 
+/*
+ * Reads the whole config file (capped) and applies it line by line, so error
+ * messages can name exact line numbers. A missing final newline is fine.
+ */
 static void load_file(struct loader *ld, const char *path)
 {
         char *data = NULL, *line, *nl;
@@ -487,6 +498,7 @@ static void env_pair(struct loader *ld, size_t i, const char *name, enum level l
         }
 }
 
+/* Shared variables first, so the service-specific ones override them. */
 static void load_env(struct loader *ld)
 {
         char name[ENV_NAME_MAX];
@@ -541,6 +553,7 @@ static void check_unknown_env(struct loader *ld)
         }
 }
 
+/* Applies the --set arguments in command-line order, after file and environment. */
 static void apply_sets(struct loader *ld)
 {
         for (int k = 0; k < ld->n_sets; k++) {
@@ -574,6 +587,11 @@ static const char *flag_value(struct loader *ld, int argc, char **argv, int *k, 
         return NULL;
 }
 
+/*
+ * Sorts argv into --config, --set and help requests before any value is
+ * read, so --help-config works even when the configuration is incomplete.
+ * --set values are applied later, at their precedence level.
+ */
 static void parse_args(struct loader *ld, int argc, char **argv)
 {
         ld->sets = sl_xcalloc((size_t)(argc > 0 ? argc : 1), sizeof(*ld->sets));
@@ -604,6 +622,10 @@ static void parse_args(struct loader *ld, int argc, char **argv)
         }
 }
 
+/*
+ * Keys are lower-case [a-z0-9_-] plus '.', so that the upper-cased
+ * environment name maps back to exactly one key (see check_collisions).
+ */
 static bool valid_name(const char *s, size_t max, bool dots)
 {
         size_t len = strlen(s);
@@ -631,15 +653,14 @@ static void check_row(struct loader *ld, const struct sl_cfg_opt *opt)
                 add_err(ld, "table: %s has no help text", opt->key);
         if ((opt->flags & SL_CFG_SECRET) && opt->type != SL_CFG_T_STR)
                 add_err(ld, "table: %s: only string options can be secret", opt->key);
-        if (is_int_type(opt) && (opt->min > opt->max || opt->def_int < opt->min ||
-                                 opt->def_int > opt->max))
+        if (is_int_type(opt) &&
+            (opt->min > opt->max || opt->def_int < opt->min || opt->def_int > opt->max))
                 add_err(ld, "table: %s: default %" PRId64 " outside [%" PRId64 ", %" PRId64 "]",
                         opt->key, opt->def_int, opt->min, opt->max);
         if (opt->type == SL_CFG_T_INT && (opt->min < INT_MIN || opt->max > INT_MAX))
                 add_err(ld, "table: %s: range does not fit an int", opt->key);
-        if (opt->type == SL_CFG_T_ENUM &&
-            (!opt->choices || !*opt->choices || !opt->def_str ||
-             !enum_find(opt->choices, opt->def_str, &len)))
+        if (opt->type == SL_CFG_T_ENUM && (!opt->choices || !*opt->choices || !opt->def_str ||
+                                           !enum_find(opt->choices, opt->def_str, &len)))
                 add_err(ld, "table: %s: default must be one of the choices", opt->key);
 }
 
@@ -652,8 +673,8 @@ static void check_collisions(struct loader *ld)
                 if (sl_cfg_env_name(ld->service, ld->opts[i].key, a, sizeof(a)) < 0)
                         continue;
                 for (size_t j = 0; j < ld->n; j++) {
-                        if (j == i || sl_cfg_env_name(ld->service, ld->opts[j].key, b,
-                                                      sizeof(b)) < 0)
+                        if (j == i ||
+                            sl_cfg_env_name(ld->service, ld->opts[j].key, b, sizeof(b)) < 0)
                                 continue;
                         if (j > i && strcmp(a, b) == 0)
                                 add_err(ld, "table: keys %s and %s collide (%s)", ld->opts[i].key,
@@ -666,6 +687,7 @@ static void check_collisions(struct loader *ld)
         }
 }
 
+/* Validates the service name and the table before anything is read. */
 static void check_table(struct loader *ld)
 {
         if (!ld->service || !valid_name(ld->service, SERVICE_MAX, false))
@@ -682,6 +704,10 @@ static void check_table(struct loader *ld)
                 check_collisions(ld);
 }
 
+/*
+ * Defaults are stored as text like every other source, so all levels share
+ * one validation and one commit path.
+ */
 static void set_defaults(struct loader *ld)
 {
         for (size_t i = 0; i < ld->n; i++) {
@@ -699,6 +725,7 @@ static void set_defaults(struct loader *ld)
         }
 }
 
+/* A required option must end up non-empty; the message says where to set it. */
 static void check_required(struct loader *ld)
 {
         char env[ENV_NAME_MAX];
@@ -753,25 +780,30 @@ static void format_errors(struct loader *ld, char *errstr, size_t errstr_size)
 {
         static const char more[] = "\n  ... (more errors not shown)";
         struct sl_buf out;
-        const char *p = ld->errs.data ? ld->errs.data : "";
+        const char *p = ld->errs.data ? ld->errs.data : "", *text;
         size_t keep;
 
         if (errstr_size == 0)
                 return;
         sl_buf_init(&out, 0);
         if (ld->n_errs == 1)
-                sl_buf_printf(&out, "invalid configuration: %.*s", (int)strcspn(p, "\n"), p);
+                sl_buf_puts(&out, "invalid configuration: ");
         else
                 sl_buf_printf(&out, "invalid configuration (%d errors):", ld->n_errs);
-        for (; ld->n_errs > 1 && *p; p += strcspn(p, "\n") + 1)
-                sl_buf_printf(&out, "\n  %.*s", (int)strcspn(p, "\n"), p);
+        for (size_t len; *p; p += len + (p[len] == '\n')) {
+                len = strcspn(p, "\n");
+                if (ld->n_errs > 1)
+                        sl_buf_puts(&out, "\n  ");
+                sl_buf_append(&out, p, len);
+        }
+        text = out.data ? out.data : "";
         if (out.len < errstr_size) {
-                memcpy(errstr, out.data, out.len + 1);
+                memcpy(errstr, text, out.len + 1);
         } else {
                 keep = errstr_size > sizeof(more) ? errstr_size - sizeof(more) : 0;
-                while (keep > 0 && out.data[keep] != '\n')
+                while (keep > 0 && text[keep] != '\n')
                         keep--;
-                snprintf(errstr, errstr_size, "%.*s%s", (int)keep, out.data, keep ? more : "");
+                snprintf(errstr, errstr_size, "%.*s%s", (int)keep, text, keep ? more : "");
         }
         sl_buf_fini(&out);
 }
@@ -966,6 +998,7 @@ void sl_cfg_print_usage(const char *prog, FILE *out)
                 prog);
 }
 
+/* Frees the loader's own allocations (the destinations are not touched). */
 static void loader_fini(struct loader *ld)
 {
         for (size_t i = 0; ld->slots && i < ld->n; i++) {
@@ -1012,6 +1045,7 @@ int sl_cfg_load(const struct sl_cfg_opt *opts, const char *service, int argc, ch
                 rc = SL_CFG_HELP;
                 goto out;
         }
+        /* Lowest precedence first: each level overwrites the slots it names. */
         set_defaults(&ld);
         path = ld.config ? ld.config : getenv("STATLINE_CONFIG");
         if (path && *path)
@@ -1020,6 +1054,7 @@ int sl_cfg_load(const struct sl_cfg_opt *opts, const char *service, int argc, ch
         check_unknown_env(&ld);
         apply_sets(&ld);
         check_required(&ld);
+        /* All or nothing: destinations are written only when every check passed. */
         if (ld.n_errs > 0)
                 goto out;
         commit(&ld);
@@ -1035,6 +1070,7 @@ void sl_cfg_free(const struct sl_cfg_opt *opts)
 {
         if (!opts)
                 return;
+        /* Every STR/ENUM destination holds a cfg-owned copy or NULL (sl_cfg_load contract). */
         for (const struct sl_cfg_opt *opt = opts; opt->type != SL_CFG_T_END; opt++) {
                 if (!opt->dest)
                         continue;
@@ -1044,6 +1080,7 @@ void sl_cfg_free(const struct sl_cfg_opt *opts)
                 }
                 reg_remove(opt->dest);
         }
+        /* Release the registry itself once empty, so tests end with nothing allocated. */
         if (src_n == 0) {
                 free(src_reg);
                 src_reg = NULL;
@@ -1079,6 +1116,7 @@ static void fmt_value(const struct sl_cfg_opt *opt, char *out, size_t out_size)
                 snprintf(out, out_size, "%s", s);
 }
 
+/* One line per option keeps each log line short (log lines are capped at 4 KiB). */
 void sl_cfg_log(const struct sl_cfg_opt *opts)
 {
         char val[512];

@@ -30,14 +30,18 @@
  */
 
 /* Field length caps in bytes (see proto/envelope.schema.json). */
-#define VERSION_MAX   16
-#define TYPE_MAX      64
-#define SPORT_MAX     16
-#define KIND_MAX      32
-#define PRODUCED_MAX  40
+#define VERSION_MAX     16
+#define TYPE_MAX        64
+#define SPORT_MAX       16
+#define KIND_MAX        32
+#define PRODUCED_MAX    40
 #define TRACEPARENT_LEN 55
-#define NUMBER_MAX    63 /* cJSON copies at most 63 number characters */
+#define NUMBER_MAX      63 /* cJSON copies at most 63 number characters */
 
+/*
+ * Accepted values of "phase": the six services, then "ops" for operator
+ * tools (DLQ replay, manual triggers) and "backfill" for historical re-runs.
+ */
 static const char *const phases[] = {"scraper",    "raw",        "analytics", "precompute",
                                      "prediction", "publishing", "ops",       "backfill"};
 
@@ -81,6 +85,7 @@ static const char *sanitize(const char *s, char out[48])
         return out;
 }
 
+/* JSON type of item as named in error messages ("payload: expected object, got array"). */
 static const char *json_type_name(const cJSON *item)
 {
         switch (item->type & 0xff) {
@@ -104,17 +109,18 @@ static const char *json_type_name(const cJSON *item)
 
 /* ---- pass 1: raw byte scan ------------------------------------------------------------- */
 
+/* State of pass 1; every error goes through fail() with errstr. */
 struct scan {
         const unsigned char *p; /* input, borrowed */
         size_t len;             /* bytes at p */
         size_t i;               /* current offset */
         int depth;              /* open objects/arrays */
         size_t values;          /* upper bound on JSON values seen so far */
-        char *errstr;
+        char *errstr;           /* caller's buffer for the reason, may be NULL */
         size_t errstr_size;
 };
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, surrogates, > U+10FFFF), or 0. */
+/* Length of the valid UTF-8 sequence at p, or 0 (RFC 3629: no overlong, surrogate, > U+10FFFF). */
 static size_t utf8_seq_len(const unsigned char *p, size_t avail)
 {
         unsigned char c = p[0], lo = 0x80, hi = 0xbf;
@@ -159,8 +165,8 @@ static int scan_string(struct scan *sc)
                 }
                 if (*c < 0x20)
                         return fail(sc->errstr, sc->errstr_size,
-                                    "JSON: unescaped control byte 0x%02x in string at byte %zu",
-                                    *c, sc->i);
+                                    "JSON: unescaped control byte 0x%02x in string at byte %zu", *c,
+                                    sc->i);
                 if (*c == '\\') {
                         /* cJSON checks the escape itself; we only refuse U+0000 */
                         if (sc->len - sc->i >= 6 && c[1] == 'u' && !memcmp(c + 2, "0000", 4))
@@ -199,12 +205,17 @@ static bool is_digit(unsigned char c)
         return c >= '0' && c <= '9';
 }
 
+/* Bytes cJSON's number scanner consumes (it hands [0-9+-.eE]* to strtod). */
 static bool is_number_char(unsigned char c)
 {
         return is_digit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
 
-/* Length of an RFC 8259 number at p, or 0. */
+/*
+ * Length of an RFC 8259 number at p, or 0:
+ *   -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+ * cJSON alone would also take "01", "1." and "-.5" (strtod does).
+ */
 static size_t number_len(const unsigned char *p, size_t avail)
 {
         size_t i = 0, start;
@@ -237,13 +248,13 @@ static size_t number_len(const unsigned char *p, size_t avail)
         return i;
 }
 
+/* Checks the number at sc->i; a number char right after it ("01", "1.2.3") makes it invalid. */
 static int scan_number(struct scan *sc)
 {
         size_t n = number_len(sc->p + sc->i, sc->len - sc->i);
 
         if (n == 0 || (sc->i + n < sc->len && is_number_char(sc->p[sc->i + n])))
-                return fail(sc->errstr, sc->errstr_size, "JSON: invalid number at byte %zu",
-                            sc->i);
+                return fail(sc->errstr, sc->errstr_size, "JSON: invalid number at byte %zu", sc->i);
         if (n > NUMBER_MAX)
                 return fail(sc->errstr, sc->errstr_size,
                             "JSON: number at byte %zu is longer than %d characters", sc->i,
@@ -252,7 +263,12 @@ static int scan_number(struct scan *sc)
         return 0;
 }
 
-/* Handles one structural byte outside strings: brackets, commas, whitespace, literal letters. */
+/*
+ * Handles one byte outside strings: brackets, commas, colons, whitespace and
+ * the letters of true/false/null (cJSON checks the literals). Values are
+ * bounded by 1 + brackets + commas, since every value but the first is
+ * either a container or follows a comma.
+ */
 static int scan_structural(struct scan *sc)
 {
         unsigned char c = sc->p[sc->i];
@@ -265,8 +281,8 @@ static int scan_structural(struct scan *sc)
                 sc->values++;
         } else if (c == '}' || c == ']') {
                 if (sc->depth-- == 0)
-                        return fail(sc->errstr, sc->errstr_size, "JSON: unbalanced '%c' at byte %zu",
-                                    c, sc->i);
+                        return fail(sc->errstr, sc->errstr_size,
+                                    "JSON: unbalanced '%c' at byte %zu", c, sc->i);
         } else if (c == ',') {
                 sc->values++;
         } else if (c >= 0x80) {
@@ -286,8 +302,8 @@ static int scan_structural(struct scan *sc)
 /* Pass 1 (see the top of this file). Structure proper is left to cJSON. */
 static int scan_document(const unsigned char *p, size_t len, char *errstr, size_t errstr_size)
 {
-        struct scan sc = {.p = p, .len = len, .values = 1, .errstr = errstr,
-                          .errstr_size = errstr_size};
+        struct scan sc = {
+            .p = p, .len = len, .values = 1, .errstr = errstr, .errstr_size = errstr_size};
         int rc = 0;
 
         if (len >= 3 && p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
@@ -312,11 +328,13 @@ static int scan_document(const unsigned char *p, size_t len, char *errstr, size_
 
 /* ---- pass 3a: duplicate keys ------------------------------------------------------------ */
 
+/* Scratch array for member names, reused by every object (sorted, then discarded). */
 struct names {
         const char **v; /* borrowed member names, owned by the cJSON tree */
         size_t cap;
 };
 
+/* qsort() comparator over const char * elements. */
 static int cmp_names(const void *a, const void *b)
 {
         return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -373,6 +391,7 @@ static int check_dups(const cJSON *item, struct names *nm, const char *where, ch
 
 /* ---- field validators (shared by parse and the builders) ------------------------------- */
 
+/* ASCII-only classifiers: the locale must not change what a valid id is. */
 static bool is_lower_alnum(char c)
 {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -415,6 +434,7 @@ static bool valid_type(const char *s)
         return segs > 0 && seglen > 0;
 }
 
+/* True if s is one of phases[]. */
 static bool valid_phase(const char *s)
 {
         for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
@@ -438,29 +458,37 @@ static bool valid_ident(const char *s, size_t min_tail, size_t max_tail)
         return n >= min_tail && n <= max_tail;
 }
 
+/* Sport keys: "nba", "nhl", "ncaab"; at least two characters. */
 static bool valid_sport(const char *s)
 {
         return valid_ident(s, 1, SPORT_MAX - 1);
 }
 
+/* Entity kinds: "game", "team", "player", ... */
 static bool valid_kind(const char *s)
 {
         return valid_ident(s, 0, KIND_MAX - 1);
 }
 
+/* League ids are opaque strings ("0022500165", "2544"): only length and control bytes checked. */
 static bool valid_entity_id(const char *s)
 {
         size_t len = strlen(s);
         return len > 0 && len <= SL_ENVELOPE_MAX_ENTITY_ID && no_controls(s);
 }
 
+/* Idempotency keys end up in Redis keys and SQL rows: bounded, printable. */
 static bool valid_idem_key(const char *s)
 {
         size_t len = strlen(s);
         return len > 0 && len <= SL_ENVELOPE_MAX_IDEM_KEY && no_controls(s);
 }
 
-/* Canonical lower-case UUID text that is not the nil UUID. */
+/*
+ * Canonical lower-case UUID text that is not the nil UUID. Ids are compared
+ * and stored as strings (idempotency keys, log fields, SQL), so only one
+ * spelling is accepted on the wire; writers use lower case (RFC 9562).
+ */
 static bool valid_uuid(const char *s)
 {
         if (!sl_uuid_valid(s) || strcmp(s, "00000000-0000-0000-0000-000000000000") == 0)
@@ -484,6 +512,7 @@ static const char *uuid7_problem(const char *s)
         return NULL;
 }
 
+/* True if the n hex digits at s are all '0' (W3C forbids all-zero trace and parent ids). */
 static bool all_zero(const char *s, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
@@ -493,7 +522,7 @@ static bool all_zero(const char *s, size_t n)
         return true;
 }
 
-/* Returns NULL if s is "00-<32 hex>-<16 hex>-<2 hex>" (lower case, ids not all zero), else why not. */
+/* NULL if s is "00-<32 hex>-<16 hex>-<2 hex>" (lower-case, ids not all zero), else why not. */
 static const char *traceparent_problem(const char *s)
 {
         if (strlen(s) != TRACEPARENT_LEN || s[0] != '0' || s[1] != '0' || s[2] != '-' ||
@@ -510,7 +539,11 @@ static const char *traceparent_problem(const char *s)
         return NULL;
 }
 
-/* "MAJOR.MINOR", decimal without leading zeros, each at most 9 digits. Sets *major. */
+/*
+ * "MAJOR.MINOR", decimal without leading zeros, each at most 9 digits (so a
+ * long fits). Sets *major. Leading zeros are refused so that one version has
+ * exactly one spelling.
+ */
 static bool parse_version(const char *s, long *major)
 {
         const char *dot = strchr(s, '.');
@@ -562,6 +595,7 @@ static int get_str(const cJSON *root, const char *name, size_t max_len, bool nul
         return 0;
 }
 
+/* schema_version is decoded first: a reader must not judge a major it does not know. */
 static int decode_version(const cJSON *root, struct sl_envelope *env, char *errstr, size_t n)
 {
         const char *s;
@@ -601,6 +635,7 @@ static int decode_uuid(const cJSON *root, const char *name, bool v7, bool nullab
         return 0;
 }
 
+/* type, phase and sport: the routing fields (topic is <prefix>.<sport>.<phase>.completed). */
 static int decode_names(const cJSON *root, struct sl_envelope *env, char *errstr, size_t n)
 {
         const char *s;
@@ -615,8 +650,9 @@ static int decode_names(const cJSON *root, struct sl_envelope *env, char *errstr
         if (rc < 0)
                 return rc;
         if (!valid_phase(s))
-                return fail(errstr, n, "phase: not one of scraper raw analytics precompute "
-                                       "prediction publishing ops backfill");
+                return fail(errstr, n,
+                            "phase: not one of scraper raw analytics precompute "
+                            "prediction publishing ops backfill");
         env->phase = sl_xstrdup(s);
         rc = get_str(root, "sport", SPORT_MAX, false, &s, errstr, n);
         if (rc < 0)
@@ -627,6 +663,7 @@ static int decode_names(const cJSON *root, struct sl_envelope *env, char *errstr
         return 0;
 }
 
+/* traceparent must be version 00 exactly; W3C's future-version leniency is not needed here. */
 static int decode_trace(const cJSON *root, struct sl_envelope *env, char *errstr, size_t n)
 {
         const char *s, *why;
@@ -641,6 +678,7 @@ static int decode_trace(const cJSON *root, struct sl_envelope *env, char *errstr
         return 0;
 }
 
+/* game_date: a real calendar date (no 2025-02-30) or null, stored as "" when null. */
 static int decode_date(const cJSON *root, struct sl_envelope *env, char *errstr, size_t n)
 {
         const char *s;
@@ -665,8 +703,8 @@ static size_t entity_cap(size_t n)
         return cap;
 }
 
-static int decode_entity(const cJSON *item, size_t i, struct sl_entity *ent, char *errstr,
-                         size_t n)
+/* One {"kind":..,"id":..} object; other members are ignored (forward compatible). */
+static int decode_entity(const cJSON *item, size_t i, struct sl_entity *ent, char *errstr, size_t n)
 {
         const char *field[2] = {"kind", "id"};
         const char *val[2];
@@ -684,13 +722,15 @@ static int decode_entity(const cJSON *item, size_t i, struct sl_entity *ent, cha
                 val[k] = v->valuestring;
         }
         if (!valid_kind(val[0]))
-                return fail(errstr, n, "affected_entities[%zu].kind: does not match "
-                                       "^[a-z][a-z0-9_]{0,31}$", i);
+                return fail(errstr, n,
+                            "affected_entities[%zu].kind: does not match "
+                            "^[a-z][a-z0-9_]{0,31}$",
+                            i);
         if (!valid_entity_id(val[1])) {
                 size_t len = strlen(val[1]);
                 if (len == 0 || len > SL_ENVELOPE_MAX_ENTITY_ID)
-                        return fail(errstr, n, "affected_entities[%zu].id: %zu bytes, not 1..%d",
-                                    i, len, SL_ENVELOPE_MAX_ENTITY_ID);
+                        return fail(errstr, n, "affected_entities[%zu].id: %zu bytes, not 1..%d", i,
+                                    len, SL_ENVELOPE_MAX_ENTITY_ID);
                 return fail(errstr, n, "affected_entities[%zu].id: has control characters", i);
         }
         ent->kind = sl_xstrdup(val[0]);
@@ -698,6 +738,7 @@ static int decode_entity(const cJSON *item, size_t i, struct sl_entity *ent, cha
         return 0;
 }
 
+/* The cap is checked on the count before anything is allocated or copied. */
 static int decode_entities(const cJSON *root, struct sl_envelope *env, char *errstr, size_t n)
 {
         const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "affected_entities");
@@ -725,6 +766,7 @@ static int decode_entities(const cJSON *root, struct sl_envelope *env, char *err
         return rc;
 }
 
+/* idempotency_key: string of 1..512 bytes without control characters, or null. */
 static int decode_idem(const cJSON *root, struct sl_envelope *env, char *errstr, size_t n)
 {
         const char *s;
@@ -739,6 +781,7 @@ static int decode_idem(const cJSON *root, struct sl_envelope *env, char *errstr,
         return 0;
 }
 
+/* produced_at is kept as ms: finer fractions are accepted and truncated. */
 static int decode_produced(const cJSON *root, struct sl_envelope *env, char *errstr, size_t n)
 {
         const char *s;
@@ -751,11 +794,13 @@ static int decode_produced(const cJSON *root, struct sl_envelope *env, char *err
         /* UTC only, upper-case 'T' and 'Z': one spelling per instant on the wire */
         if (len < 20 || s[10] != 'T' || s[len - 1] != 'Z' ||
             sl_time_parse_rfc3339(s, &env->produced_at_ms) < 0)
-                return fail(errstr, n, "produced_at: not an RFC 3339 UTC timestamp "
-                                       "(YYYY-MM-DDTHH:MM:SS[.fff]Z)");
+                return fail(errstr, n,
+                            "produced_at: not an RFC 3339 UTC timestamp "
+                            "(YYYY-MM-DDTHH:MM:SS[.fff]Z)");
         return 0;
 }
 
+/* Optional replay_count: a JSON number with an integral value ("2" and "2.0" alike). */
 static int decode_replay(const cJSON *root, struct sl_envelope *env, char *errstr, size_t n)
 {
         const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "replay_count");
@@ -785,8 +830,8 @@ static int decode_fields(cJSON *root, struct sl_envelope *env, char *errstr, siz
         if (rc == 0)
                 rc = decode_names(root, env, errstr, n);
         if (rc == 0)
-                rc = decode_uuid(root, "correlation_id", false, false, env->correlation_id,
-                                 errstr, n);
+                rc = decode_uuid(root, "correlation_id", false, false, env->correlation_id, errstr,
+                                 n);
         if (rc == 0)
                 rc = decode_uuid(root, "causation_id", false, true, env->causation_id, errstr, n);
         if (rc == 0)
@@ -807,8 +852,7 @@ static int decode_fields(cJSON *root, struct sl_envelope *env, char *errstr, siz
         if (!payload)
                 return fail(errstr, n, "payload: missing");
         if (!cJSON_IsObject(payload))
-                return fail(errstr, n, "payload: expected object, got %s",
-                            json_type_name(payload));
+                return fail(errstr, n, "payload: expected object, got %s", json_type_name(payload));
         env->payload = cJSON_DetachItemViaPointer(root, payload);
         return 0;
 }
@@ -823,7 +867,12 @@ static cJSON *parse_json(const char *buf, size_t len, char *errstr, size_t n)
 
         if (scan_document((const unsigned char *)buf, len, errstr, n) < 0)
                 return NULL;
-        /* NUL-terminated copy: cJSON never sees bytes past len, and pass 1 ruled out NULs */
+        /*
+         * NUL-terminated copy: cJSON is given length len and never reads past
+         * it, and since pass 1 ruled out NUL bytes the terminator is the only
+         * one. Trailing bytes are checked below rather than with
+         * require_null_terminated, to report where the garbage starts.
+         */
         copy = sl_xmalloc(len + 1);
         memcpy(copy, buf, len);
         copy[len] = '\0';
@@ -857,6 +906,7 @@ int sl_envelope_parse(const char *buf, size_t len, size_t max_bytes, struct sl_e
         if (!out)
                 return -EINVAL;
         *out = NULL;
+        /* the cap comes first: nothing of an oversized input is read */
         if (errstr && errstr_size > 0)
                 errstr[0] = '\0';
         if (len > cap || len >= SIZE_MAX - 1)
@@ -890,6 +940,7 @@ out:
 
 /* ---- building --------------------------------------------------------------------------- */
 
+/* Writes 2*n lower-case hex digits (no NUL). */
 static void hex_encode(const unsigned char *in, size_t n, char *out)
 {
         static const char hex[] = "0123456789abcdef";
@@ -948,6 +999,7 @@ struct sl_envelope *sl_envelope_new(const char *type, const char *phase, const c
         env->type = sl_xstrdup(type);
         env->phase = sl_xstrdup(phase);
         env->sport = sl_xstrdup(sport);
+        /* one correlation id per pipeline run: inherited, or a new v7 for a root event */
         if (parent && valid_uuid(parent->correlation_id))
                 memcpy(env->correlation_id, parent->correlation_id, sizeof(env->correlation_id));
         else
@@ -962,6 +1014,7 @@ struct sl_envelope *sl_envelope_new(const char *type, const char *phase, const c
         return env;
 }
 
+/* Frees the owned strings, entities and payload (safe on a half-decoded env). */
 void sl_envelope_free(struct sl_envelope *env)
 {
         if (!env)
@@ -980,11 +1033,13 @@ void sl_envelope_free(struct sl_envelope *env)
         free(env);
 }
 
+/* sl_xstrdup() that passes NULL through. */
 static char *dup_or_null(const char *s)
 {
         return s ? sl_xstrdup(s) : NULL;
 }
 
+/* Entity capacity follows entity_cap(), so add_entity() works on the copy too. */
 struct sl_envelope *sl_envelope_dup(const struct sl_envelope *env)
 {
         struct sl_envelope *copy;
@@ -1020,8 +1075,8 @@ int sl_envelope_add_entity(struct sl_envelope *env, const char *kind, const char
                 return -E2BIG;
         /* capacity is entity_cap(n) for n > 0: grow when the next slot crosses it */
         if (n == 0 || n + 1 > entity_cap(n))
-                env->entities = sl_xrealloc(env->entities,
-                                            entity_cap(n + 1) * sizeof(*env->entities));
+                env->entities =
+                    sl_xrealloc(env->entities, entity_cap(n + 1) * sizeof(*env->entities));
         env->entities[n].kind = sl_xstrdup(kind);
         env->entities[n].id = sl_xstrdup(id);
         env->n_entities = n + 1;
@@ -1050,11 +1105,13 @@ int sl_envelope_set_payload(struct sl_envelope *env, struct cJSON *payload)
 
 /* ---- serializing ------------------------------------------------------------------------ */
 
+/* Adds name: s, or name: null when s is NULL. */
 static void add_str(cJSON *obj, const char *name, const char *s)
 {
         must(s ? cJSON_AddStringToObject(obj, name, s) : cJSON_AddNullToObject(obj, name));
 }
 
+/* Adds "affected_entities" (always present, [] when empty: empty means the whole date). */
 static void add_entities(cJSON *root, const struct sl_envelope *env)
 {
         cJSON *arr = must(cJSON_AddArrayToObject(root, "affected_entities"));
@@ -1074,8 +1131,8 @@ char *sl_envelope_serialize(const struct sl_envelope *env, size_t *len)
         char *out;
 
         /* field order is part of the contract: docs/events.md, proto/envelope.schema.json */
-        add_str(root, "schema_version", env->schema_version ? env->schema_version
-                                                            : SL_ENVELOPE_VERSION);
+        add_str(root, "schema_version",
+                env->schema_version ? env->schema_version : SL_ENVELOPE_VERSION);
         add_str(root, "event_id", env->event_id);
         add_str(root, "type", env->type ? env->type : "");
         add_str(root, "phase", env->phase ? env->phase : "");

@@ -28,29 +28,30 @@
 
 /* An extra GET path added with sl_http_handle(). Immutable once added. */
 struct handler {
-        char *path;          /* owned */
-        char *content_type;  /* owned */
-        bool prefix;         /* path ends in '/': matches everything below */
+        char *path;         /* owned */
+        char *content_type; /* owned */
+        bool prefix;        /* path ends in '/': matches everything below */
         sl_http_handler_fn *fn;
-        void *opaque;        /* borrowed from the caller */
+        void *opaque; /* borrowed from the caller */
 };
 
 struct sl_http {
         struct MHD_Daemon *mhd;
-        int port;                          /* bound TCP port */
-        int64_t stale_ms;                  /* /healthz threshold */
-        int64_t (*now_ms)(void *opaque);   /* clock for ticks and the stale check */
+        int port;                        /* bound TCP port */
+        int64_t stale_ms;                /* /healthz threshold */
+        int64_t (*now_ms)(void *opaque); /* clock for ticks and the stale check */
         void *clock_opaque;
-        _Atomic int64_t last_tick_ms;      /* now_ms() at the last sl_http_tick() */
-        atomic_bool ready;                 /* set by the service */
-        atomic_bool draining;              /* set once, never cleared */
-        pthread_mutex_t lock;              /* guards reason, handlers, n_handlers, start_err */
-        char reason[SL_HTTP_REASON_MAX];   /* why not ready */
+        _Atomic int64_t last_tick_ms;    /* now_ms() at the last sl_http_tick() */
+        atomic_bool ready;               /* set by the service */
+        atomic_bool draining;            /* set once, never cleared */
+        pthread_mutex_t lock;            /* guards reason, handlers, n_handlers, start_err */
+        char reason[SL_HTTP_REASON_MAX]; /* why not ready */
         struct handler handlers[SL_HTTP_MAX_HANDLERS];
         int n_handlers;
-        char start_err[256];               /* last libmicrohttpd message (explains a failed start) */
+        char start_err[256]; /* last libmicrohttpd message (explains a failed start) */
 };
 
+/* Default clock: monotonic, so wall-clock jumps never make /healthz flap. */
 static int64_t mono_clock(void *opaque)
 {
         (void)opaque;
@@ -109,6 +110,7 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
         return ret;
 }
 
+/* 200 while the loop ticked within stale_ms, else 503; the age helps debugging. */
 static enum MHD_Result serve_healthz(struct sl_http *http, struct MHD_Connection *conn)
 {
         int64_t age_ms = http->now_ms(http->clock_opaque) - atomic_load(&http->last_tick_ms);
@@ -117,14 +119,16 @@ static enum MHD_Result serve_healthz(struct sl_http *http, struct MHD_Connection
         enum MHD_Result ret;
 
         sl_buf_init(&body, 0);
-        sl_buf_printf(&body, "{\"status\":\"%s\",\"last_tick_age_ms\":%lld,\"stale_after_ms\":%lld}",
+        sl_buf_printf(&body,
+                      "{\"status\":\"%s\",\"last_tick_age_ms\":%lld,\"stale_after_ms\":%lld}",
                       ok ? "ok" : "stale", (long long)age_ms, (long long)http->stale_ms);
-        ret = reply(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, JSON_CONTENT_TYPE,
-                    &body);
+        ret =
+            reply(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, JSON_CONTENT_TYPE, &body);
         sl_buf_fini(&body);
         return ret;
 }
 
+/* 200 when ready and not draining; otherwise 503 with the reason (draining wins). */
 static enum MHD_Result serve_readyz(struct sl_http *http, struct MHD_Connection *conn)
 {
         char reason[SL_HTTP_REASON_MAX];
@@ -153,6 +157,7 @@ static enum MHD_Result serve_readyz(struct sl_http *http, struct MHD_Connection 
         return ret;
 }
 
+/* Renders the process-wide registry; a render over the cap is a 500, not a cut-off body. */
 static enum MHD_Result serve_metrics(struct MHD_Connection *conn)
 {
         struct sl_buf body;
@@ -188,6 +193,10 @@ static bool find_handler(struct sl_http *http, const char *path, struct handler 
         return found;
 }
 
+/*
+ * Runs an extra handler with a capped body. A failed handler's partial
+ * output is discarded and replaced by a JSON error.
+ */
 static enum MHD_Result serve_handler(const struct handler *h, struct MHD_Connection *conn,
                                      const char *path, const char *method)
 {
@@ -215,9 +224,8 @@ static enum MHD_Result serve_handler(const struct handler *h, struct MHD_Connect
 
 /* libmicrohttpd access handler: runs on the HTTP thread, once per request. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
         struct sl_http *http = cls;
         struct handler h;
@@ -244,8 +252,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
  * Splits "host:port", "[v6]:port" or ":port" into host and port; an empty
  * or NULL addr means "127.0.0.1:0", an empty host means 127.0.0.1.
  */
-static int split_addr(const char *addr, char *host, size_t host_size, char *port,
-                      size_t port_size)
+static int split_addr(const char *addr, char *host, size_t host_size, char *port, size_t port_size)
 {
         const char *colon, *h = addr;
         size_t hlen;
@@ -279,8 +286,8 @@ static int split_addr(const char *addr, char *host, size_t host_size, char *port
 /* Resolves addr to a socket address. The result must be freed with freeaddrinfo(). */
 static int resolve(const char *addr, struct addrinfo **ai, char *errstr, size_t errstr_size)
 {
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                                 .ai_flags = AI_NUMERICSERV};
+        struct addrinfo hints = {
+            .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
         char host[256], port[8];
         int rc;
 
@@ -321,14 +328,12 @@ static struct MHD_Daemon *start_mhd(struct sl_http *http, const struct sl_http_o
                 port = ntohs(((const struct sockaddr_in *)(const void *)ai->ai_addr)->sin_port);
         }
         sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        mhd = MHD_start_daemon(flags, port, NULL, NULL, on_request, http,
-                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, http,
-                               MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                               MHD_OPTION_CONNECTION_LIMIT, max_conn,
-                               MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-                               MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                               (size_t)SL_HTTP_REQUEST_MAX_BYTES, MHD_OPTION_END);
+        pthread_sigmask(SIG_SETMASK, &all, &old); /* restored right after the thread exists */
+        mhd = MHD_start_daemon(
+            flags, port, NULL, NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, http,
+            MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, max_conn,
+            MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+            (size_t)SL_HTTP_REQUEST_MAX_BYTES, MHD_OPTION_END);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return mhd;
 }
@@ -385,6 +390,7 @@ struct sl_http *sl_http_start(const char *addr, char *errstr, size_t errstr_size
         return sl_http_start_opts(&opts, errstr, errstr_size);
 }
 
+/* Written before the HTTP thread serves anything and never changed: no lock needed. */
 int sl_http_port(const struct sl_http *http)
 {
         return http ? http->port : 0;
@@ -428,6 +434,7 @@ const char *sl_http_query(const struct sl_http_req *req, const char *name)
         return MHD_lookup_connection_value(req->conn_, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* The operational endpoints cannot be shadowed by a service handler. */
 static bool builtin_path(const char *path)
 {
         return !strcmp(path, "/healthz") || !strcmp(path, "/readyz") || !strcmp(path, "/metrics");
@@ -450,6 +457,7 @@ int sl_http_handle(struct sl_http *http, const char *path, const char *content_t
                 rc = -EEXIST;
         if (rc == 0 && http->n_handlers == SL_HTTP_MAX_HANDLERS)
                 rc = -ENOSPC;
+        /* Entries are append-only and never freed before stop, so readers may copy them. */
         if (rc == 0) {
                 h = &http->handlers[http->n_handlers++];
                 h->path = sl_xstrdup(path);

@@ -29,17 +29,17 @@ struct series {
 };
 
 struct sl_metric {
-        char *name;                               /* owned */
-        char *help;                               /* owned */
+        char *name; /* owned */
+        char *help; /* owned */
         enum mtype type;
         int n_labels;
-        char *labels[SL_METRICS_MAX_LABELS];      /* owned label names */
-        double *bounds;                           /* histogram upper bounds, owned */
+        char *labels[SL_METRICS_MAX_LABELS]; /* owned label names */
+        double *bounds;                      /* histogram upper bounds, owned */
         size_t n_bounds;
-        struct series *series;                    /* sorted by label values, owned */
+        struct series *series; /* sorted by label values, owned */
         size_t n_series, cap_series;
-        bool warned;                              /* a dropped update was logged */
-        struct sl_metric *next;                   /* registry list, sorted by name */
+        bool warned;            /* a dropped update was logged */
+        struct sl_metric *next; /* registry list, sorted by name */
 };
 
 /*
@@ -53,6 +53,8 @@ static bool std_ready;
 
 static const double default_bounds[] = {SL_METRICS_LATENCY_BUCKETS};
 
+/* One character of a Prometheus name: letters, '_', ':' (metric names only), digits after the
+ * first. */
 static bool name_char(char c, bool first, bool colon)
 {
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':'))
@@ -99,6 +101,7 @@ static int parse_labels(const char *labels, enum mtype type, char *out[SL_METRIC
         return n;
 }
 
+/* Frees a series' label values and buckets (the series lives in its family's array). */
 static void series_free(struct series *s, int n_labels)
 {
         for (int i = 0; i < n_labels; i++)
@@ -106,6 +109,7 @@ static void series_free(struct series *s, int n_labels)
         free(s->buckets);
 }
 
+/* Frees a family and all its series. Caller holds reg_lock and has unlinked m. */
 static void metric_free(struct sl_metric *m)
 {
         for (size_t i = 0; i < m->n_series; i++)
@@ -167,6 +171,7 @@ static struct series *series_get(struct sl_metric *m, const char *const *lv)
         return s;
 }
 
+/* Histogram bounds: 1..SL_METRICS_MAX_BUCKETS finite values, strictly increasing. */
 static bool bounds_valid(const double *b, size_t n)
 {
         if (n == 0 || n > SL_METRICS_MAX_BUCKETS)
@@ -205,6 +210,7 @@ static void reg_insert(struct sl_metric *m)
         *pp = m;
 }
 
+/* Looks a family up by name. Caller holds reg_lock. */
 static struct sl_metric *reg_find(const char *name)
 {
         for (struct sl_metric *m = reg_head; m; m = m->next) {
@@ -259,6 +265,7 @@ static struct sl_metric *reg_locked(enum mtype type, const char *name, const cha
         return m;
 }
 
+/* Locked wrapper used by the three public registration functions. */
 static struct sl_metric *reg_public(enum mtype type, const char *name, const char *help,
                                     const char *labels, const double *bounds, size_t n_bounds)
 {
@@ -300,6 +307,90 @@ static void warn_once(struct sl_metric *m, const char *why)
                     why);
 }
 
+/* Length of the valid UTF-8 sequence at p (overlongs, surrogates rejected), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+        uint32_t cp;
+        size_t n;
+
+        if (p[0] < 0x80)
+                return 1;
+        if (p[0] >= 0xC2 && p[0] <= 0xDF) {
+                n = 2;
+                cp = p[0] & 0x1Fu;
+        } else if ((p[0] & 0xF0) == 0xE0) {
+                n = 3;
+                cp = p[0] & 0x0Fu;
+        } else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
+                n = 4;
+                cp = p[0] & 0x07u;
+        } else {
+                return 0;
+        }
+        for (size_t i = 1; i < n; i++) {
+                if ((p[i] & 0xC0) != 0x80) /* also stops at the NUL */
+                        return 0;
+                cp = (cp << 6) | (p[i] & 0x3Fu);
+        }
+        if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+                return 0;
+        return n;
+}
+
+static bool label_ok(const char *s)
+{
+        size_t len = 0, n;
+
+        for (const unsigned char *p = (const unsigned char *)s; *p; p += n, len += n) {
+                n = utf8_len(p);
+                if (n == 0 || len + n > SL_METRICS_LABEL_MAX)
+                        return false;
+        }
+        return true;
+}
+
+/*
+ * Returns a copy of s cut to SL_METRICS_LABEL_MAX bytes with invalid UTF-8
+ * replaced by U+FFFD: one bad label value (a poison event's type) must not
+ * make the whole exposition unparseable. free() the result.
+ */
+static char *label_fix(const char *s)
+{
+        char *cut = sl_xstrndup(s, SL_METRICS_LABEL_MAX);
+        struct sl_buf b;
+        size_t n;
+
+        sl_buf_init(&b, 0);
+        for (const unsigned char *p = (const unsigned char *)cut; *p; p += n ? n : 1) {
+                n = utf8_len(p);
+                if (n)
+                        sl_buf_append(&b, p, n);
+                else
+                        sl_buf_puts(&b, "\xEF\xBF\xBD");
+        }
+        free(cut);
+        return sl_buf_steal(&b);
+}
+
+/* Replaces bad label values in lv by fixed copies (kept in fixed[] to be freed). */
+static void fix_labels(int n_labels, const char *lv[], char *fixed[])
+{
+        for (int i = 0; i < n_labels; i++) {
+                fixed[i] = NULL;
+                if (!label_ok(lv[i])) {
+                        fixed[i] = label_fix(lv[i]);
+                        lv[i] = fixed[i];
+                }
+        }
+}
+
+static void free_fixed(int n_labels, char *fixed[])
+{
+        for (int i = 0; i < n_labels; i++)
+                free(fixed[i]);
+}
+
 /*
  * Reads exactly m->n_labels label values from ap, which must then hold the
  * end marker. Returns false on a count mismatch. NULL values become "".
@@ -317,12 +408,14 @@ static bool read_labels(const struct sl_metric *m, va_list ap, const char *lv[])
         return false; /* not reached */
 }
 
+/* What an update does: add to a counter/gauge, set a gauge, observe into a histogram. */
 enum op { OP_ADD, OP_SET, OP_OBSERVE };
 
 /* Applies one update. Caller holds reg_lock. */
 static void update_locked(struct sl_metric *m, enum op op, double v, va_list ap)
 {
         const char *lv[SL_METRICS_MAX_LABELS];
+        char *fixed[SL_METRICS_MAX_LABELS] = {NULL};
         const char *why = NULL;
         struct series *s;
         size_t b;
@@ -334,7 +427,10 @@ static void update_locked(struct sl_metric *m, enum op op, double v, va_list ap)
                 why = "operation does not fit the metric type";
         else if (isnan(v) || (m->type == M_COUNTER && v < 0))
                 why = "NaN, or a negative counter increment";
+        if (!why)
+                fix_labels(m->n_labels, lv, fixed);
         s = why ? NULL : series_get(m, lv);
+        free_fixed(m->n_labels, fixed); /* series_get() copied what it keeps */
         if (!s) {
                 warn_once(m, why ? why : "too many label-value combinations");
                 return;
@@ -344,6 +440,7 @@ static void update_locked(struct sl_metric *m, enum op op, double v, va_list ap)
         } else if (op == OP_ADD) {
                 s->value += v;
         } else {
+                /* First bucket whose upper bound is >= v ("le" is inclusive); else +Inf. */
                 for (b = 0; b < m->n_bounds && v > m->bounds[b]; b++)
                         ;
                 s->buckets[b]++;
@@ -352,6 +449,7 @@ static void update_locked(struct sl_metric *m, enum op op, double v, va_list ap)
         }
 }
 
+/* Common path of the update functions; a NULL family is a no-op. */
 static void update(struct sl_metric *m, enum op op, double v, va_list ap)
 {
         if (!m)
@@ -400,6 +498,7 @@ void sl_metric_observe_(struct sl_metric *m, double v, ...)
 double sl_metric_get_(struct sl_metric *m, ...)
 {
         const char *lv[SL_METRICS_MAX_LABELS];
+        char *fixed[SL_METRICS_MAX_LABELS] = {NULL};
         double v = 0;
         va_list ap;
 
@@ -408,11 +507,13 @@ double sl_metric_get_(struct sl_metric *m, ...)
         va_start(ap, m);
         pthread_mutex_lock(&reg_lock);
         if (read_labels(m, ap, lv)) {
+                fix_labels(m->n_labels, lv, fixed);
                 for (size_t i = 0; i < m->n_series; i++) {
                         const struct series *s = &m->series[i];
                         if (cmp_lv(s, lv, m->n_labels) == 0)
                                 v = m->type == M_HISTOGRAM ? (double)s->count : s->value;
                 }
+                free_fixed(m->n_labels, fixed);
         }
         pthread_mutex_unlock(&reg_lock);
         va_end(ap);
@@ -430,6 +531,7 @@ static void fmt_double(double v, char out[32])
         } else if (isinf(v)) {
                 snprintf(out, 32, "%s", v > 0 ? "+Inf" : "-Inf");
         } else {
+                /* %.15g is exact for most values people write (0.1, 2.5); else 17 digits. */
                 snprintf(out, 32, "%.15g", v);
                 if (strtod(out, NULL) != v)
                         snprintf(out, 32, "%.17g", v);
@@ -518,9 +620,10 @@ static int put_histogram(struct sl_buf *out, const struct sl_metric *m, const st
         return rc;
 }
 
+/* Appends one family: HELP and TYPE lines, then its series in label order. */
 static int put_family(struct sl_buf *out, const struct sl_metric *m)
 {
-        int rc = sl_buf_printf(out, "# HELP %s ", m->name);
+        int rc = sl_buf_printf(out, "# HELP %s%s", m->name, *m->help ? " " : "");
 
         if (rc == 0)
                 rc = put_escaped(out, m->help, true);
@@ -564,18 +667,18 @@ const struct sl_std_metrics *sl_metrics_std(void)
         const size_t nb = sizeof(default_bounds) / sizeof(default_bounds[0]);
         struct sl_std_metrics *sm = &std_metrics;
 
+        /* Registered under one lock hold so two threads' first calls see one complete set. */
         pthread_mutex_lock(&reg_lock);
         if (!std_ready) {
-                sm->events_consumed = reg_locked(M_COUNTER, "sl_events_consumed_total",
-                                                 "Events consumed from the bus, by event type.",
-                                                 "type", NULL, 0);
-                sm->events_failed = reg_locked(M_COUNTER, "sl_events_failed_total",
-                                               "Events whose handling failed, by reason.",
-                                               "reason", NULL, 0);
-                sm->idem_duplicates =
-                        reg_locked(M_COUNTER, "sl_idem_duplicates_total",
-                                   "Events skipped because their idempotency key was done.", NULL,
-                                   NULL, 0);
+                sm->events_consumed =
+                    reg_locked(M_COUNTER, "sl_events_consumed_total",
+                               "Events consumed from the bus, by event type.", "type", NULL, 0);
+                sm->events_failed =
+                    reg_locked(M_COUNTER, "sl_events_failed_total",
+                               "Events whose handling failed, by reason.", "reason", NULL, 0);
+                sm->idem_duplicates = reg_locked(
+                    M_COUNTER, "sl_idem_duplicates_total",
+                    "Events skipped because their idempotency key was done.", NULL, NULL, 0);
                 sm->cb_state = reg_locked(M_GAUGE, "sl_cb_state",
                                           "Circuit breaker state per dependency "
                                           "(0 closed, 1 open, 2 half-open).",

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,10 +396,9 @@ int sl_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
         return 0;
 }
 
-void sl_random_bytes(void *buf, size_t len)
+/* Fills buf straight from the kernel. */
+static void getrandom_all(unsigned char *p, size_t len)
 {
-        unsigned char *p = buf;
-
         while (len > 0) {
                 ssize_t n = getrandom(p, len, 0);
                 if (n < 0) {
@@ -408,6 +408,51 @@ void sl_random_bytes(void *buf, size_t len)
                 }
                 p += n;
                 len -= (size_t)n;
+        }
+}
+
+/*
+ * Random bytes come from getrandom(2) in 256-byte refills of a per-thread
+ * pool: every id still gets kernel-quality randomness, without a system call
+ * per event (three per envelope otherwise: event id, trace id, span id).
+ * A forked child must not replay its parent's pool: an atfork handler
+ * empties it in the child (the only thread there is the one that forked).
+ */
+static _Thread_local unsigned char pool[256];
+static _Thread_local size_t avail;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_child(void)
+{
+        avail = 0;
+}
+
+static void pool_init(void)
+{
+        pthread_atfork(NULL, NULL, pool_child);
+}
+
+void sl_random_bytes(void *buf, size_t len)
+{
+        unsigned char *p = buf;
+
+        if (len > sizeof(pool)) {
+                getrandom_all(p, len);
+                return;
+        }
+        pthread_once(&pool_once, pool_init);
+        while (len > 0) {
+                size_t n;
+                if (avail == 0) {
+                        getrandom_all(pool, sizeof(pool));
+                        avail = sizeof(pool);
+                }
+                n = len < avail ? len : avail;
+                memcpy(p, pool + sizeof(pool) - avail, n);
+                memset(pool + sizeof(pool) - avail, 0, n); /* never hand out the same bytes twice */
+                avail -= n;
+                p += n;
+                len -= n;
         }
 }
 

@@ -20,7 +20,7 @@
 #   STATLINE_KAFKA_LIBS       jar cache (default ~/.cache/statline/kafka-libs)
 #   STATLINE_KAFKA_VERSION    force one Kafka version (default: 3.9.2, then 3.9.1,
 #                             then 4.0.1 if 3.9.x will not resolve)
-#   STATLINE_KAFKA_JAVA_OPTS  JVM options (default: small heap, serial GC)
+#   STATLINE_KAFKA_JAVA_OPTS  JVM options (default: -Xms256m -Xmx512m)
 #   STATLINE_KAFKA_START_TIMEOUT  readiness timeout in seconds (default 60)
 #   STATLINE_MVN_ARGS         extra Maven arguments (e.g. -Dmaven.repo.local=...)
 #
@@ -34,7 +34,7 @@ POM="$HERE/kafka/pom.xml"
 LIBS=${STATLINE_KAFKA_LIBS:-${HOME:-/tmp}/.cache/statline/kafka-libs}
 STAMP="$LIBS/.statline-kafka-stamp"
 START_TIMEOUT=${STATLINE_KAFKA_START_TIMEOUT:-60}
-JAVA_OPTS=${STATLINE_KAFKA_JAVA_OPTS:--Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1}
+JAVA_OPTS=${STATLINE_KAFKA_JAVA_OPTS:--Xms256m -Xmx512m}
 
 log() { printf 'kafka.sh: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }

@@ -87,12 +87,20 @@ server_args() {
 }
 
 # Launches redis-server detached from the caller's stdio (a caller running
-# "addr=$(redis.sh start DIR)" must not wait for the server to exit).
+# "addr=$(redis.sh start DIR)" must not wait for the server to exit). $! is
+# the forked shell until it execs redis-server; wait for the exec, so that
+# every later check of the pid file sees redis-server (or nothing).
 launch() {
-        local dir=$1 port=$2 aof=$3 args
+        local dir=$1 port=$2 aof=$3 args pid i
         mapfile -t args < <(server_args "$dir" "$port" "$aof")
         redis-server "${args[@]}" </dev/null >>"$dir/redis.log" 2>&1 &
-        echo $! >"$dir/redis.pid"
+        pid=$!
+        echo "$pid" >"$dir/redis.pid"
+        for ((i = 0; i < 200; i++)); do
+                [[ -e /proc/$pid ]] || return 0
+                tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'redis-server' && return 0
+                sleep 0.01
+        done
 }
 
 # Waits until our server answers PING on PORT. Returns 0 when ready, 1 when
@@ -138,11 +146,13 @@ kill_server() {
 # Starts on PORT if given (restart), else on a fresh free port, retrying
 # when another process grabbed the port between pick and bind.
 start_server() {
-        local dir=$1 aof=$2 port=${3:-} tries rc
+        local dir=$1 aof=$2 port=${3:-} tries rc log_off
         for ((tries = 0; tries < PORT_TRIES; tries++)); do
                 if [[ -z ${3:-} ]]; then
                         port=$(pick_port) || die "no free loopback port found"
                 fi
+                # Only this attempt's part of the log tells why it failed.
+                log_off=$(stat -c %s "$dir/redis.log" 2>/dev/null || echo 0)
                 launch "$dir" "$port" "$aof"
                 rc=0
                 wait_ready "$dir" "$port" || rc=$?
@@ -158,7 +168,8 @@ start_server() {
                         tail -n 20 "$dir/redis.log" >&2 || true
                         die "redis-server on port $port not ready after ${START_TIMEOUT}s"
                 fi
-                if [[ -n ${3:-} ]] || ! grep -q 'Address already in use' "$dir/redis.log"; then
+                if [[ -n ${3:-} ]] ||
+                        ! tail -c +$((log_off + 1)) "$dir/redis.log" | grep -q 'Address already in use'; then
                         tail -n 20 "$dir/redis.log" >&2 || true
                         die "redis-server failed to start on port $port"
                 fi

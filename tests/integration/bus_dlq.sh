@@ -7,12 +7,14 @@
 # processed; the poison is acked, never redelivered.
 # BACKEND: redis-streams, redis-pubsub (dead letters go to a durable stream),
 # kafka. Reads the DLQ with redis-cli / kcat, independently of the bus code.
+# Part 2: events whose handler fails on every attempt are dead-lettered once
+# the retries run out (class TRANSIENT, attempts = max, original bytes).
 . "$(dirname "$0")/lib.sh"
 
 COUNT=1000
 KEYS=8
-EVERY=250
-POISON=$((COUNT / EVERY))
+EVERY=200
+POISON=$(((COUNT - 1) / EVERY))
 RFC3339='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$'
 
 it_init "dlq-${1:?usage: bus_dlq.sh BACKEND}"
@@ -41,7 +43,13 @@ dlq_fetch() {
                         sed 's/,dlq\./\ndlq./g' >"$d.headers"
         else
                 # Entry fields: d <data>, k <key>, h:<name> <value> (bus_redis.c).
-                id=$(it_redis XRANGE "$DLQ" - + | grep -E '^[0-9]+-[0-9]+$' | sed -n "$((i + 1))p")
+                # Walk to the i-th entry with exclusive ranges: an id pattern
+                # would also match the dlq.original_offset values.
+                local start=- j
+                for ((j = 0; j <= i; j++)); do
+                        id=$(it_redis XRANGE "$DLQ" "$start" + COUNT 1 | head -n 1)
+                        start="($id"
+                done
                 it_redis --raw XRANGE "$DLQ" "$id" "$id" >"$d.raw"
                 sed -n '/^d$/{n;p;q}' "$d.raw" | head -c -1 >"$d.data"
                 awk 'f { print name "=" $0; f = 0; next }
@@ -67,14 +75,14 @@ original_bytes() {
 
 t_start=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
 consume=(consume $(it_consume_args c1) --expect "$COUNT" --out "$out" --timeout-s 60)
-produce=(produce --count "$COUNT" --keys "$KEYS" --poison-every "$EVERY" --poison-dir "$IT_DIR/poison")
+produce=(--count "$COUNT" --keys "$KEYS" --poison-every "$EVERY" --poison-dir "$IT_DIR/poison")
 if [[ $IT_BACKEND == redis-pubsub ]]; then
         it_spawn consume "${consume[@]}"
         cpid=$IT_LAST_PID
         it_check "subscriber is subscribed" it_wait_for 10 it_subscribed "$IT_TOPIC" 1
-        it_check "producer: $COUNT events + $POISON poison confirmed" it_produce produce "${produce[@]}"
+        it_must "producer: $COUNT events + $POISON poison confirmed" it_produce produce "${produce[@]}"
 else
-        it_check "producer: $COUNT events + $POISON poison confirmed" it_produce produce "${produce[@]}"
+        it_must "producer: $COUNT events + $POISON poison confirmed" it_produce produce "${produce[@]}"
         it_spawn consume "${consume[@]}"
         cpid=$IT_LAST_PID
 fi
@@ -126,6 +134,51 @@ for ((i = 0; i < POISON; i++)); do
                 it_diag "dead letter 0 headers:" "$(cat "$IT_DIR/dlq/0.headers")"
         fi
 done
+
+# --- part 2: a handler that always fails: retries run out, then the DLQ -------
+# 20 events; seq 0, 7 and 14 fail on every attempt (-EAGAIN, 3 attempts with
+# 1 ms and 2 ms waits): dead-lettered as TRANSIENT with attempts=3 and the
+# original envelope bytes; the 17 others are handled.
+main_topic=$IT_TOPIC
+IT_TOPIC=$main_topic.x
+DLQ=$IT_TOPIC.dlq
+IT_EXTRA_KEYS+=("$IT_TOPIC" "$DLQ")
+out2=$IT_DIR/events2.txt
+rm -f "$IT_DIR"/dlq/*
+consume=(consume $(it_consume_args c1) --expect 17 --out "$out2" --timeout-s 30
+         --fail-always-every 7 --retry-delays-ms 1,2)
+if [[ $IT_BACKEND == redis-pubsub ]]; then
+        it_spawn consumex "${consume[@]}"
+        cpid=$IT_LAST_PID
+        it_check "retry part: subscriber is subscribed" it_wait_for 10 it_subscribed "$IT_TOPIC" 1
+        it_must "retry part: 20 events confirmed" it_produce producex --count 20 --keys "$KEYS"
+else
+        it_must "retry part: 20 events confirmed" it_produce producex --count 20 --keys "$KEYS"
+        it_spawn consumex "${consume[@]}"
+        cpid=$IT_LAST_PID
+fi
+it_check "retry part: the 17 other events were handled" it_wait "$cpid" consumex
+it_is "retry part: 3 events dead-lettered" "$(it_field consumex dead_lettered)" 3
+it_is "retry part: $DLQ holds 3 entries" "$(dlq_count)" 3
+for ((i = 0; i < 3; i++)); do
+        dlq_fetch "$i"
+        it_is "retry dead letter $i: error class" "$(hdr "$i" dlq.error_class)" TRANSIENT
+        it_is "retry dead letter $i: attempts" "$(hdr "$i" dlq.attempts)" 3
+        it_like "retry dead letter $i: error text says it gave up" "$(hdr "$i" dlq.error)" \
+                'gave up after 3 attempts'
+        seq=$(grep -ao '"seq":[0-9]*' "$IT_DIR/dlq/$i.data" | cut -d: -f2)
+        it_is "retry dead letter $i: carries the failing event" "$seq" $((i * 7))
+        if [[ $IT_BACKEND != redis-pubsub ]]; then
+                original_bytes "$(hdr "$i" dlq.original_offset)" "$IT_DIR/dlq/$i.orig"
+                it_check "retry dead letter $i: byte-for-byte the original message" \
+                        cmp -s "$IT_DIR/dlq/$i.orig" "$IT_DIR/dlq/$i.data"
+        fi
+        if ((i == 0)); then
+                it_diag "retry dead letter 0 headers:" "$(cat "$IT_DIR/dlq/0.headers")"
+        fi
+done
+IT_TOPIC=$main_topic
+DLQ=$IT_TOPIC.dlq
 
 case $IT_BACKEND in
 redis-streams)

@@ -23,12 +23,12 @@ if [[ $IT_BACKEND == redis-pubsub ]]; then
         it_check "subscriber is subscribed before publishing" \
                 it_wait_for 10 it_subscribed "$IT_TOPIC" 1
         t0=$(date +%s%3N)
-        it_check "producer: $COUNT published and confirmed" \
+        it_must "producer: $COUNT published and confirmed" \
                 it_produce produce --count "$COUNT" --keys "$KEYS"
         it_check "consumer got all $COUNT events" it_wait "$cpid" consume
 else
         t0=$(date +%s%3N)
-        it_check "producer: $COUNT published and confirmed" \
+        it_must "producer: $COUNT published and confirmed" \
                 it_produce produce --count "$COUNT" --keys "$KEYS"
         it_spawn consume "${consume[@]}"
         it_check "consumer got all $COUNT events" it_wait "$IT_LAST_PID" consume

@@ -17,7 +17,7 @@ it_backend "$1"
 [[ $IT_BACKEND != redis-pubsub ]] || it_bail "pubsub is at-most-once: no kill test"
 out=$IT_DIR/events.txt
 
-it_check "producer: $COUNT published and confirmed" \
+it_must "producer: $COUNT published and confirmed" \
         it_produce produce --count "$COUNT" --keys "$KEYS"
 
 # The first consumer is slowed (0.4 ms per event) so the kill lands mid-stream.

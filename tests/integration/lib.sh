@@ -15,6 +15,7 @@ IT_FAILED=0
 IT_PIDS=()      # background processes we started (killed by it_cleanup)
 IT_REDIS_DIRS=() # private redis servers we started
 IT_KAFKA_DIRS=() # private kafka brokers we started
+IT_EXTRA_KEYS=() # more shared-redis keys to delete at exit
 IT_T0=$(date +%s%3N)
 
 # --- TAP -------------------------------------------------------------------
@@ -41,6 +42,19 @@ it_check() {
         local desc=$1
         shift
         if "$@"; then it_ok "$desc"; else it_not_ok "$desc"; fi
+}
+
+# it_must DESC CMD...: like it_check, but a failure ends the test (Bail out!):
+# for steps everything after depends on (a producer, a server start).
+it_must() {
+        local desc=$1
+        shift
+        if "$@"; then
+                it_ok "$desc"
+        else
+                it_not_ok "$desc"
+                it_bail "$desc: failed, nothing after it can pass"
+        fi
 }
 
 # it_is DESC GOT WANT: ok if the strings are equal; shows both otherwise.
@@ -135,7 +149,7 @@ it_cleanup() {
 # Deletes the shared-redis keys a test created (best effort).
 it_drop_keys() {
         [[ ${IT_BACKEND:-} == redis-* && -n ${IT_URL:-} && -n ${IT_TOPIC:-} ]] || return 0
-        it_redis DEL "$IT_TOPIC" "$IT_TOPIC.dlq" >/dev/null 2>&1
+        it_redis DEL "$IT_TOPIC" "$IT_TOPIC.dlq" "${IT_EXTRA_KEYS[@]}" >/dev/null 2>&1
         return 0
 }
 
@@ -171,11 +185,13 @@ it_run() {
         return $rc
 }
 
-# it_spawn LOG ARGS...: same, in the background; sets IT_LAST_PID.
+# it_spawn LOG ARGS...: same, in the background; sets IT_LAST_PID to the
+# driver's own pid (no timeout(1) in between, so a SIGKILL hits the driver;
+# its --timeout-s bounds it, and it_cleanup kills it on any exit).
 it_spawn() {
         local log=$IT_DIR/$1
         shift
-        timeout -k 5 300 "$BUSTEST" "$@" >"$log.out" 2>"$log.err" &
+        "$BUSTEST" "$@" >"$log.out" 2>"$log.err" &
         IT_LAST_PID=$!
         IT_PIDS+=("$IT_LAST_PID")
 }

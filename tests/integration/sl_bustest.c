@@ -7,7 +7,8 @@
  *                      [--start S] [--rate R] [--poison-every M] [--poison-dir D]
  *                      [--publish-timeout-s S]
  *       Publishes N envelopes (seq S..S+N-1, key = seq % K, entity "game:<key>",
- *       payload {"key":k,"seq":s}), plus, after every M-th one, a poison
+ *       payload {"key":k,"seq":s}), plus, after every M-th one (never after
+ *       the last, so a consumer that saw all N passed every poison), a poison
  *       message (invalid envelope bytes via sl_bus_publish_raw, also written to
  *       D/poison.<n> for byte-for-byte comparison). Publish errors are retried
  *       (never dropped) until the deadline. Flushes and prints one line:
@@ -17,6 +18,7 @@
  *
  *   sl_bustest consume --backend B --url U --topic T --group G --consumer C
  *                      --expect N --out FILE [--timeout-s S] [--fail-every M]
+ *                      [--fail-always-every M]
  *                      [--claim-idle-ms X] [--retry-delays-ms 1,2,3]
  *                      [--delay-us D] [--max-deliveries M] [--fsync]
  *       Polls until N distinct sequence numbers are in FILE (lines already in
@@ -27,7 +29,10 @@
  *       just before a kill whose ack never happened appears again after the
  *       restart: that is at-least-once, and `check` counts it as a duplicate.
  *       --fail-every M makes the first attempt of every M-th seq fail with
- *       -EAGAIN (exercises handler retries). Prints "consume: ..." stats.
+ *       -EAGAIN (exercises handler retries); --fail-always-every M makes every
+ *       attempt fail, so those events are dead-lettered once retries run out
+ *       (they never reach FILE: count them out of --expect). Prints
+ *       "consume: ..." stats.
  *       Exit 0 when N was reached (or N is 0 and the timeout ended the run),
  *       1 on timeout, 2 on a setup error.
  *
@@ -89,6 +94,7 @@ struct args {
         int64_t timeout_s;
         int64_t publish_timeout_s;
         int64_t fail_every;     /* 0 = never */
+        int64_t fail_always_every; /* 0 = never */
         int64_t claim_idle_ms;  /* 0 = bus default */
         int64_t delay_us;       /* per handled event */
         int64_t max_deliveries; /* 0 = bus default */
@@ -128,7 +134,8 @@ static void usage(void)
                 "                  [--publish-timeout-s S]\n"
                 "       sl_bustest consume --backend B --url U --topic T --group G --consumer C\n"
                 "                  --expect N --out FILE [--timeout-s S] [--fail-every M]\n"
-                "                  [--claim-idle-ms X] [--retry-delays-ms 1,2,3] [--delay-us D]\n"
+                "                  [--fail-always-every M] [--claim-idle-ms X]\n"
+                "                  [--retry-delays-ms 1,2,3] [--delay-us D]\n"
                 "                  [--max-deliveries M] [--fsync]\n"
                 "       sl_bustest check --out FILE --count N --keys K [--start S] [--allow-reorder]\n");
 }
@@ -158,6 +165,7 @@ static const struct {
         {"--timeout-s", offsetof(struct args, timeout_s), 1, 86400},
         {"--publish-timeout-s", offsetof(struct args, publish_timeout_s), 1, 86400},
         {"--fail-every", offsetof(struct args, fail_every), 0, MAX_SEQ},
+        {"--fail-always-every", offsetof(struct args, fail_always_every), 0, MAX_SEQ},
         {"--claim-idle-ms", offsetof(struct args, claim_idle_ms), 0, 86400000},
         {"--delay-us", offsetof(struct args, delay_us), 0, 10000000},
         {"--max-deliveries", offsetof(struct args, max_deliveries), 0, 1000},
@@ -423,7 +431,7 @@ static int cmd_produce(const struct args *a, struct sl_bus *bus)
                 if (rc < 0)
                         break;
                 st.published++;
-                if (a->poison_every > 0 && (i + 1) % a->poison_every == 0) {
+                if (a->poison_every > 0 && (i + 1) % a->poison_every == 0 && i + 1 < a->count) {
                         size_t len = poison_bytes(poison, sizeof(poison), st.poison);
                         if (a->poison_dir && save_poison(a->poison_dir, st.poison, poison, len) < 0)
                                 fprintf(stderr, "sl_bustest: could not save poison %lld\n",
@@ -517,6 +525,10 @@ static int handle_event(const struct sl_envelope *env, const struct sl_bus_msg *
                 return -EBADMSG;
         }
         s = (int64_t)seq->valuedouble;
+        if (ctx->a->fail_always_every > 0 && s % ctx->a->fail_always_every == 0) {
+                ctx->injected++;
+                return -EAGAIN; /* every attempt: retries run out, then the DLQ */
+        }
         if (ctx->a->fail_every > 0 && s % ctx->a->fail_every == 0 && seqset_add(&ctx->failed, s)) {
                 ctx->injected++;
                 return -EAGAIN;

@@ -11,6 +11,8 @@
 #include <sl/bus.h>
 #include <sl/envelope.h>
 #include <sl/log.h>
+#include <sl/metrics.h>
+#include <sl/util.h>
 
 #include "sl_test.h"
 
@@ -143,6 +145,7 @@ static void test_exhausted_retries(void)
 
 static void test_poison(void)
 {
+        sl_metrics_reset();
         struct sl_bus *bus = open_bus("raw", 3);
         struct script s = {0};
         static const char junk[] = "{\"schema_version\":\"1.0\", truncated";
@@ -157,6 +160,9 @@ static void test_poison(void)
         for (int i = 0; i < 3; i++)
                 SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == 1);
         SL_CHECK(s.calls == 2 && s.n_seen == 2); /* neighbours handled, poison never reached handler */
+        SL_CHECK(sl_metric_get(sl_metrics_std()->events_failed, "poison") == 1);
+        SL_CHECK(sl_metric_get(sl_metrics_std()->events_consumed, "invalid") == 1);
+        SL_CHECK(sl_metric_get(sl_metrics_std()->events_consumed, "raw.completed") >= 1);
         SL_CHECK(dlq_header(SL_DLQ_H_CLASS, v, sizeof(v)) == 0 && strcmp(v, "PERMANENT") == 0);
         SL_CHECK(dlq_header(SL_DLQ_H_ATTEMPTS, v, sizeof(v)) == 0 && strcmp(v, "0") == 0);
         SL_CHECK(dlq_header(SL_DLQ_H_ERROR, v, sizeof(v)) == 0 && v[0] != '\0');
@@ -173,6 +179,7 @@ static void test_poison(void)
 
 static void test_handler_badmsg_and_dup(void)
 {
+        sl_metrics_reset();
         struct sl_bus *bus = open_bus("raw", 3);
         struct script bad = {.fail_n = 1, .rc = -EBADMSG};
         struct script dup = {.fail_n = 1, .rc = -EEXIST};
@@ -184,6 +191,7 @@ static void test_handler_badmsg_and_dup(void)
         SL_CHECK(sl_bus_poll(bus, handler, &dup, 0) == 1 && dup.calls == 1);
         sl_bus_get_stats(bus, &st);
         SL_CHECK(st.dead_lettered == 1 && st.duplicates == 1 && st.retries == 0);
+        SL_CHECK(sl_metric_get(sl_metrics_std()->idem_duplicates) == 1);
         sl_bus_close(bus);
         sl_bus_mem_reset();
 }
@@ -196,9 +204,13 @@ static void test_busy_waits(void)
 
         publish_env(bus, "raw.completed");
         SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == -EBUSY); /* not DLQ'd, not acked */
+        s.fail_n = 2;
+        int64_t t0 = sl_mono_ms();
+        SL_CHECK(sl_bus_poll(bus, handler, &s, 20) == -EBUSY);
+        SL_CHECK(sl_mono_ms() - t0 >= 20); /* waits out the timeout instead of spinning */
         SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == 1);      /* redelivered, handled */
         sl_bus_get_stats(bus, &st);
-        SL_CHECK(st.dead_lettered == 0 && st.handled == 1 && s.calls == 2);
+        SL_CHECK(st.dead_lettered == 0 && st.handled == 1 && s.calls == 3);
         sl_bus_close(bus);
         sl_bus_mem_reset();
 }

@@ -34,8 +34,8 @@
 /* The mock group coordinator waits out old members' sessions on a rejoin: keep them short. */
 #define CONSUMER_PROPS "session.timeout.ms=3000,heartbeat.interval.ms=500"
 
-static rd_kafka_t *mock_rk;            /* owns the mock cluster */
-static rd_kafka_mock_cluster_t *mock;  /* two brokers, ids 1 and 2 */
+static rd_kafka_t *mock_rk;           /* owns the mock cluster */
+static rd_kafka_mock_cluster_t *mock; /* two brokers, ids 1 and 2 */
 static char bootstrap[256];
 
 /* Starts the mock cluster and creates the topics (1 partition each). */
@@ -114,12 +114,11 @@ static void test_config_errors(void)
         bus = open_bus(NULL, NULL, "socket.timeout.ms=soon", errstr, sizeof(errstr));
         SL_CHECKF(!bus && strstr(errstr, "socket.timeout.ms"), "errstr: %s", errstr);
         /* a secret's value never reaches errstr */
-        bus = open_bus(NULL, NULL, "sasl.password=hunter2secret,ssl.key.password=x,acks=-7",
-                       errstr, sizeof(errstr));
+        bus = open_bus(NULL, NULL, "sasl.password=hunter2secret,ssl.key.password=x,acks=-7", errstr,
+                       sizeof(errstr));
         SL_CHECKF(!bus && !strstr(errstr, "hunter2secret"), "errstr: %s", errstr);
         /* a comma inside a value ("debug=a,b") continues the value */
-        bus = open_bus("rt", "g-cfg", " debug=broker,topic , log_level=0", errstr,
-                       sizeof(errstr));
+        bus = open_bus("rt", "g-cfg", " debug=broker,topic , log_level=0", errstr, sizeof(errstr));
         SL_CHECKF(bus != NULL, "errstr: %s", errstr);
         SL_CHECK(bus && strcmp(sl_bus_backend(bus), "kafka") == 0);
         sl_bus_close(bus);
@@ -162,8 +161,8 @@ static bool msg_ok(const struct sl_bus_msg *msg, int i)
         return strcmp(msg->topic, "rt") == 0 && strcmp(msg->data, want) == 0 &&
                msg->len == strlen(want) && msg->key && strcmp(msg->key, key) == 0 &&
                strcmp(msg->id, id) == 0 && msg->partition == 0 && msg->offset == i &&
-               msg->deliveries == 1 && msg->n_headers == 2 && one && strcmp(one, "1") == 0 &&
-               seq && strcmp(seq, want) == 0;
+               msg->deliveries == 1 && msg->n_headers == 2 && one && strcmp(one, "1") == 0 && seq &&
+               strcmp(seq, want) == 0;
 }
 
 /* Consumes what test_publish() sent, in order, acking each; one nack. */
@@ -218,7 +217,8 @@ static int on_event(const struct sl_envelope *env, const struct sl_bus_msg *msg,
 static void test_resume_and_poll(void)
 {
         char errstr[256] = "";
-        struct sl_envelope *env = sl_envelope_new("raw.completed", "raw", "nba", "2024-01-15", NULL);
+        struct sl_envelope *env =
+            sl_envelope_new("raw.completed", "raw", "nba", "2024-01-15", NULL);
         struct sl_bus *pub = open_bus(NULL, NULL, NULL, errstr, sizeof(errstr));
         struct sl_bus *bus = open_bus("rt", "g-rt", NULL, errstr, sizeof(errstr));
         int rc = 0;
@@ -230,8 +230,8 @@ static void test_resume_and_poll(void)
         SL_CHECK(sl_bus_flush(pub, 10000) == 0);
         for (int64_t end = sl_mono_ms() + 20000; rc == 0 && sl_mono_ms() < end;)
                 rc = sl_bus_poll(bus, on_event, NULL, 200);
-        SL_CHECKF(rc == 1 && seen_type_ok, "rc=%d seen=%d (offset %d expected)", rc,
-                  seen_type_ok, N_MSGS);
+        SL_CHECKF(rc == 1 && seen_type_ok, "rc=%d seen=%d (offset %d expected)", rc, seen_type_ok,
+                  N_MSGS);
         SL_CHECK(sl_bus_drain(bus, 10000) == 0);
 out:
         sl_bus_close(bus);
@@ -244,8 +244,8 @@ static void test_leader_down(void)
 {
         char errstr[256] = "";
         struct sl_bus *bus = open_bus(NULL, NULL, NULL, errstr, sizeof(errstr));
-        struct sl_bus *shortbus = open_bus(NULL, NULL, "message.timeout.ms=1500", errstr,
-                                           sizeof(errstr));
+        struct sl_bus *shortbus =
+            open_bus(NULL, NULL, "message.timeout.ms=1500", errstr, sizeof(errstr));
         struct sl_bus_stats st;
         int rc;
 

@@ -24,28 +24,37 @@ static struct tcfg {
 } cfg;
 
 static const struct sl_cfg_opt opts[] = {
-        SL_CFG_STR("bus.backend", &cfg.backend, "redis-streams", SL_CFG_REQUIRED | SL_CFG_SHARED,
-                   "Message bus backend."),
-        SL_CFG_INT("drain.timeout_ms", &cfg.drain_ms, 8000, 100, 60000, 0,
-                   "Time allowed to drain."),
-        SL_CFG_INT("workers", &cfg.workers, 2, 1, 64, 0, "Worker count."),
-        SL_CFG_STR("pg.dsn", &cfg.dsn, NULL, SL_CFG_REQUIRED | SL_CFG_SECRET, "PostgreSQL DSN."),
-        SL_CFG_BOOL("bus.from_beginning", &cfg.from_beginning, false, 0,
-                    "New groups start at the oldest event."),
-        SL_CFG_ENUM("log.level", &cfg.level, "info", "debug|info|warn|error", SL_CFG_SHARED,
-                    "Minimum log level."),
-        SL_CFG_STR("name", &cfg.name, NULL, 0, "Optional name, a|b allowed."),
-        SL_CFG_END,
+    SL_CFG_STR("bus.backend", &cfg.backend, "redis-streams", SL_CFG_REQUIRED | SL_CFG_SHARED,
+               "Message bus backend."),
+    SL_CFG_INT("drain.timeout_ms", &cfg.drain_ms, 8000, 100, 60000, 0, "Time allowed to drain."),
+    SL_CFG_INT("workers", &cfg.workers, 2, 1, 64, 0, "Worker count."),
+    SL_CFG_STR("pg.dsn", &cfg.dsn, NULL, SL_CFG_REQUIRED | SL_CFG_SECRET, "PostgreSQL DSN."),
+    SL_CFG_BOOL("bus.from_beginning", &cfg.from_beginning, false, 0,
+                "New groups start at the oldest event."),
+    SL_CFG_ENUM("log.level", &cfg.level, "info", "debug|info|warn|error", SL_CFG_SHARED,
+                "Minimum log level."),
+    SL_CFG_STR("name", &cfg.name, NULL, 0, "Optional name, a|b allowed."),
+    SL_CFG_END,
 };
 
 static char dir[] = "/tmp/sl_test_cfg_XXXXXX";
 static char errstr[SL_CFG_ERRSTR_SIZE];
 
 static const char *const env_vars[] = {
-        "STATLINE_CONFIG", "STATLINE_BUS_BACKEND", "STATLINE_LOG_LEVEL", "STATLINE_T_BUS_BACKEND",
-        "STATLINE_T_DRAIN_TIMEOUT_MS", "STATLINE_T_WORKERS", "STATLINE_T_PG_DSN",
-        "STATLINE_T_PG_DSN_FILE", "STATLINE_PG_DSN", "STATLINE_T_BUS_FROM_BEGINNING",
-        "STATLINE_T_LOG_LEVEL", "STATLINE_T_NAME", "STATLINE_T_TYPO", "STATLINE_T_NAME_FILE",
+    "STATLINE_CONFIG",
+    "STATLINE_BUS_BACKEND",
+    "STATLINE_LOG_LEVEL",
+    "STATLINE_T_BUS_BACKEND",
+    "STATLINE_T_DRAIN_TIMEOUT_MS",
+    "STATLINE_T_WORKERS",
+    "STATLINE_T_PG_DSN",
+    "STATLINE_T_PG_DSN_FILE",
+    "STATLINE_PG_DSN",
+    "STATLINE_T_BUS_FROM_BEGINNING",
+    "STATLINE_T_LOG_LEVEL",
+    "STATLINE_T_NAME",
+    "STATLINE_T_TYPO",
+    "STATLINE_T_NAME_FILE",
 };
 
 static void clear_env(void)
@@ -371,9 +380,10 @@ static void test_help(void)
         text = capture_stdout(help_config, &rc);
         SL_CHECK(rc == SL_CFG_HELP_CONFIG);
         SL_CHECK(cfg.backend == NULL);
-        SL_CHECKF(strstr(text, "\ndrain.timeout_ms\n    int, default 8000, range 100..60000\n"
-                               "    env STATLINE_T_DRAIN_TIMEOUT_MS\n    Time allowed to drain.\n") !=
-                          NULL,
+        SL_CHECKF(strstr(text,
+                         "\ndrain.timeout_ms\n    int, default 8000, range 100..60000\n"
+                         "    env STATLINE_T_DRAIN_TIMEOUT_MS\n    Time allowed to drain.\n") !=
+                      NULL,
                   "%s", text);
         SL_CHECK(strstr(text, "\npg.dsn\n    string, default <secret>, required, secret\n") !=
                  NULL);
@@ -396,21 +406,21 @@ static void test_help(void)
 static void test_markdown(void)
 {
         static const char want[] =
-                "| Key | Type | Default | Range / values | Environment | Description |\n"
-                "|---|---|---|---|---|---|\n"
-                "| `bus.backend` | string | `redis-streams` |  | `STATLINE_T_BUS_BACKEND`<br>"
-                "`STATLINE_BUS_BACKEND` | **Required.** Message bus backend. |\n"
-                "| `drain.timeout_ms` | int | `8000` | 100..60000 | `STATLINE_T_DRAIN_TIMEOUT_MS` "
-                "| Time allowed to drain. |\n"
-                "| `workers` | int | `2` | 1..64 | `STATLINE_T_WORKERS` | Worker count. |\n"
-                "| `pg.dsn` | string | `<secret>` |  | `STATLINE_T_PG_DSN` | **Required.** "
-                "**Secret**; also `pg.dsn_file`, `STATLINE_T_PG_DSN_FILE`. PostgreSQL DSN. |\n"
-                "| `bus.from_beginning` | bool | `false` |  | `STATLINE_T_BUS_FROM_BEGINNING` | "
-                "New groups start at the oldest event. |\n"
-                "| `log.level` | enum | `info` | `debug`, `info`, `warn`, `error` | "
-                "`STATLINE_T_LOG_LEVEL`<br>`STATLINE_LOG_LEVEL` | Minimum log level. |\n"
-                "| `name` | string | (none) |  | `STATLINE_T_NAME` | Optional name, a\\|b "
-                "allowed. |\n";
+            "| Key | Type | Default | Range / values | Environment | Description |\n"
+            "|---|---|---|---|---|---|\n"
+            "| `bus.backend` | string | `redis-streams` |  | `STATLINE_T_BUS_BACKEND`<br>"
+            "`STATLINE_BUS_BACKEND` | **Required.** Message bus backend. |\n"
+            "| `drain.timeout_ms` | int | `8000` | 100..60000 | `STATLINE_T_DRAIN_TIMEOUT_MS` "
+            "| Time allowed to drain. |\n"
+            "| `workers` | int | `2` | 1..64 | `STATLINE_T_WORKERS` | Worker count. |\n"
+            "| `pg.dsn` | string | `<secret>` |  | `STATLINE_T_PG_DSN` | **Required.** "
+            "**Secret**; also `pg.dsn_file`, `STATLINE_T_PG_DSN_FILE`. PostgreSQL DSN. |\n"
+            "| `bus.from_beginning` | bool | `false` |  | `STATLINE_T_BUS_FROM_BEGINNING` | "
+            "New groups start at the oldest event. |\n"
+            "| `log.level` | enum | `info` | `debug`, `info`, `warn`, `error` | "
+            "`STATLINE_T_LOG_LEVEL`<br>`STATLINE_LOG_LEVEL` | Minimum log level. |\n"
+            "| `name` | string | (none) |  | `STATLINE_T_NAME` | Optional name, a\\|b "
+            "allowed. |\n";
         struct sl_buf md, tiny;
         char missing[256];
 
@@ -451,15 +461,14 @@ static void test_table_errors(void)
         const struct sl_cfg_opt range[] = {SL_CFG_INT("i", &t_i, 5, 10, 20, 0, "I."), SL_CFG_END};
         const struct sl_cfg_opt en[] = {SL_CFG_ENUM("e", &t_a, "x", "a|b", 0, "E."), SL_CFG_END};
         const struct sl_cfg_opt nohelp[] = {SL_CFG_BOOL("b", &t_bool, true, 0, ""), SL_CFG_END};
-        const struct sl_cfg_opt badkey[] = {SL_CFG_STR("Bad Key", &t_a, NULL, 0, "A."),
-                                            SL_CFG_END};
+        const struct sl_cfg_opt badkey[] = {SL_CFG_STR("Bad Key", &t_a, NULL, 0, "A."), SL_CFG_END};
         const struct sl_cfg_opt secret_int[] = {
-                SL_CFG_INT("n", &t_int, 1, 0, 2, SL_CFG_SECRET, "N."), SL_CFG_END};
-        const struct sl_cfg_opt int_range[] = {
-                SL_CFG_INT("n", &t_int, 1, 0, 1LL << 40, 0, "N."), SL_CFG_END};
-        const struct sl_cfg_opt file_clash[] = {
-                SL_CFG_STR("k", &t_a, NULL, SL_CFG_SECRET, "K."),
-                SL_CFG_STR("k_file", &t_b, NULL, 0, "K file."), SL_CFG_END};
+            SL_CFG_INT("n", &t_int, 1, 0, 2, SL_CFG_SECRET, "N."), SL_CFG_END};
+        const struct sl_cfg_opt int_range[] = {SL_CFG_INT("n", &t_int, 1, 0, 1LL << 40, 0, "N."),
+                                               SL_CFG_END};
+        const struct sl_cfg_opt file_clash[] = {SL_CFG_STR("k", &t_a, NULL, SL_CFG_SECRET, "K."),
+                                                SL_CFG_STR("k_file", &t_b, NULL, 0, "K file."),
+                                                SL_CFG_END};
 
         check_table_error(dup, "x", "table: keys a.b and a_b collide (STATLINE_X_A_B)");
         check_table_error(range, "x", "table: i: default 5 outside [10, 20]");
@@ -488,8 +497,8 @@ static void test_env_name(void)
 
 static void cleanup_dir(void)
 {
-        static const char *const names[] = {"a.conf", "bad.conf", "dsn", "s.conf", "big",
-                                            "log.txt", "stdout.txt"};
+        static const char *const names[] = {"a.conf", "bad.conf", "dsn",       "s.conf",
+                                            "big",    "log.txt",  "stdout.txt"};
 
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
                 char *path = path_in_dir(names[i]);

@@ -155,15 +155,15 @@ static void test_invalid_files(void)
 /* The six golden examples parse, round-trip and form one causal chain with one trace. */
 static void test_examples(void)
 {
-        static const char *const order[] = {"scraper", "raw", "analytics", "precompute",
-                                            "prediction", "publishing"};
+        static const char *const order[] = {"scraper",    "raw",        "analytics",
+                                            "precompute", "prediction", "publishing"};
         struct sl_envelope *prev = NULL;
 
         for (size_t i = 0; i < 6; i++) {
                 struct sl_envelope *env = NULL;
                 char err[256] = "", why[1024] = "", t1[33], t2[33];
-                char *path = sl_xasprintf("%s/proto/examples/%s.completed.json", src_root(),
-                                          order[i]);
+                char *path =
+                    sl_xasprintf("%s/proto/examples/%s.completed.json", src_root(), order[i]);
                 size_t len = 0;
                 char *buf = read_file(path, &len);
                 int rc = buf ? sl_envelope_parse(buf, len, 0, &env, err, sizeof(err)) : -ENOENT;
@@ -312,8 +312,8 @@ static void test_value_and_entity_caps(void)
 
 static void test_new(void)
 {
-        struct sl_envelope *root = sl_envelope_new("scraper.completed", "scraper", "nba",
-                                                   "2025-11-03", NULL);
+        struct sl_envelope *root =
+            sl_envelope_new("scraper.completed", "scraper", "nba", "2025-11-03", NULL);
         struct sl_envelope *child, *copy;
         char t1[33], t2[33], why[1024] = "";
         char *s1, *s2;
@@ -344,8 +344,8 @@ static void test_new(void)
         SL_CHECKF(round_trips(child, why, sizeof(why)), "child: %s", why);
 
         /* two roots get different traces and correlation ids */
-        struct sl_envelope *other = sl_envelope_new("scraper.completed", "scraper", "nba", NULL,
-                                                    NULL);
+        struct sl_envelope *other =
+            sl_envelope_new("scraper.completed", "scraper", "nba", NULL, NULL);
         sl_envelope_trace_id(other, t2);
         SL_CHECK(strcmp(t1, t2) != 0);
         SL_CHECK(strcmp(other->correlation_id, root->correlation_id) != 0);
@@ -402,34 +402,35 @@ static void test_reasons(void)
         static const struct {
                 const char *file, *want;
         } cases[] = {
-                {"schema_version_unknown_major_2.0.json",
-                 "unsupported schema_version 2.0 (this build reads major 1)"},
-                {"event_id_uuid_v4.json", "event_id: not a UUIDv7"},
-                {"payload_array.json", "payload: expected object, got array"},
-                {"game_date_feb_30.json", "game_date: "},
-                {"traceparent_all_zero_trace_id.json", "traceparent: all-zero trace id"},
-                {"affected_entities_over_cap_10001.json", "affected_entities: 10001 entries"},
-                {"duplicate_key_event_id.json", "duplicate key \"event_id\""},
-                {"duplicate_key_in_payload.json", "payload: duplicate key \"rows\""},
-                {"nested_depth_bomb.json", "nesting deeper than 64"},
-                {"trailing_garbage.json", "trailing data"},
-                {"invalid_utf8_in_string.json", "invalid UTF-8"},
-                {"empty_file.json", "empty input"},
-                {"truncated_mid_string.json", "truncated"},
-                {"affected_entities_id_number.json", "affected_entities[0].id: expected string, got number"},
+            {"schema_version_unknown_major_2.0.json",
+             "unsupported schema_version 2.0 (this build reads major 1)"},
+            {"event_id_uuid_v4.json", "event_id: not a UUIDv7"},
+            {"payload_array.json", "payload: expected object, got array"},
+            {"game_date_feb_30.json", "game_date: "},
+            {"traceparent_all_zero_trace_id.json", "traceparent: all-zero trace id"},
+            {"affected_entities_over_cap_10001.json", "affected_entities: 10001 entries"},
+            {"duplicate_key_event_id.json", "duplicate key \"event_id\""},
+            {"duplicate_key_in_payload.json", "payload: duplicate key \"rows\""},
+            {"nested_depth_bomb.json", "nesting deeper than 64"},
+            {"trailing_garbage.json", "trailing data"},
+            {"invalid_utf8_in_string.json", "invalid UTF-8"},
+            {"empty_file.json", "empty input"},
+            {"truncated_mid_string.json", "truncated"},
+            {"affected_entities_id_number.json",
+             "affected_entities[0].id: expected string, got number"},
         };
 
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct sl_envelope *env = NULL;
                 char err[256] = "";
-                char *path = sl_xasprintf("%s/tests/data/envelope/invalid/%s", src_root(),
-                                          cases[i].file);
+                char *path =
+                    sl_xasprintf("%s/tests/data/envelope/invalid/%s", src_root(), cases[i].file);
                 size_t len = 0;
                 char *buf = read_file(path, &len);
                 if (buf)
                         sl_envelope_parse(buf, len, 0, &env, err, sizeof(err));
-                SL_CHECKF(strstr(err, cases[i].want) != NULL,
-                          "%s: want \"%s\", got \"%s\"", cases[i].file, cases[i].want, err);
+                SL_CHECKF(strstr(err, cases[i].want) != NULL, "%s: want \"%s\", got \"%s\"",
+                          cases[i].file, cases[i].want, err);
                 free(buf);
                 free(path);
         }
@@ -485,10 +486,9 @@ static size_t mutate(unsigned char *buf, size_t len, size_t cap)
 
 static void test_fuzz(void)
 {
-        static const char *const names[] = {"scraper.completed.json", "raw.completed.json",
-                                            "analytics.completed.json", "precompute.completed.json",
-                                            "prediction.completed.json",
-                                            "publishing.completed.json"};
+        static const char *const names[] = {
+            "scraper.completed.json",    "raw.completed.json",        "analytics.completed.json",
+            "precompute.completed.json", "prediction.completed.json", "publishing.completed.json"};
         const char *env_iters = getenv("SL_FUZZ_ITERS"); /* longer local runs */
         int64_t iters = 20000;
         int bad_rc = 0, accepted = 0, unstable = 0;

@@ -221,8 +221,7 @@ static void test_handlers(struct sl_http *http, int port)
         char path[32];
 
         SL_CHECK(sl_http_handle(http, "/v1/echo", NULL, echo_handler, NULL) == 0);
-        SL_CHECK(sl_http_handle(http, "/v1/players/", "application/json", echo_handler, NULL) ==
-                 0);
+        SL_CHECK(sl_http_handle(http, "/v1/players/", "application/json", echo_handler, NULL) == 0);
         SL_CHECK(sl_http_handle(http, "/v1/fail", NULL, fail_handler, &fail_rc) == 0);
         SL_CHECK(sl_http_handle(http, "/v1/bad", NULL, fail_handler, &bad_status) == 0);
         SL_CHECK(sl_http_handle(http, "/v1/teapot", "text/plain", fail_handler, &teapot) == 0);

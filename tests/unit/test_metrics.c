@@ -153,6 +153,36 @@ static void test_escaping(void)
                      "esc_total{a=\"say \\\"hi\\\"\",b=\"C:\\\\dir\\nnext\"} 1\n");
 }
 
+static void test_label_sanitizing(void)
+{
+        char long_lv[300];
+        struct sl_metric *c;
+        char *text;
+
+        sl_metrics_reset();
+        c = sl_metrics_counter("u_total", "", "t");
+        sl_metric_inc(c, "ok\xc3\xa9");      /* valid UTF-8 (e acute) kept */
+        sl_metric_inc(c, "bad\xff\xc3");     /* invalid bytes become U+FFFD */
+        sl_metric_inc(c, "bad\xff\xc3");     /* ...and find the same series again */
+        sl_metric_inc(c, "sur\xed\xa0\x80"); /* encoded surrogate: invalid */
+        memset(long_lv, 'x', sizeof(long_lv) - 1);
+        long_lv[sizeof(long_lv) - 1] = '\0';
+        sl_metric_inc(c, long_lv);
+        SL_CHECK(sl_metric_get(c, "bad\xff\xc3") == 2);
+        text = render();
+        SL_CHECKF(strncmp(text, "# HELP u_total\n# TYPE u_total counter\n", 38) == 0, "%s", text);
+        SL_CHECK(strstr(text, "u_total{t=\"bad\xef\xbf\xbd\xef\xbf\xbd\"} 2\n") != NULL);
+        SL_CHECK(strstr(text, "u_total{t=\"ok\xc3\xa9\"} 1\n") != NULL);
+        SL_CHECK(strstr(text, "u_total{t=\"sur\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"} 1\n") !=
+                 NULL);
+        long_lv[SL_METRICS_LABEL_MAX] = '\0';
+        SL_CHECK(strstr(text, long_lv) != NULL);
+        long_lv[SL_METRICS_LABEL_MAX] = 'x';
+        long_lv[SL_METRICS_LABEL_MAX + 1] = '\0';
+        SL_CHECK(strstr(text, long_lv) == NULL);
+        free(text);
+}
+
 static void test_registration(void)
 {
         struct sl_metric *a, *b;
@@ -161,7 +191,7 @@ static void test_registration(void)
         a = sl_metrics_counter("x_total", "X.", "type");
         b = sl_metrics_counter("x_total", "other help is fine", "type");
         SL_CHECK(a != NULL && a == b);
-        SL_CHECK(sl_metrics_gauge("x_total", "X.", "type") == NULL);    /* type differs */
+        SL_CHECK(sl_metrics_gauge("x_total", "X.", "type") == NULL);     /* type differs */
         SL_CHECK(sl_metrics_counter("x_total", "X.", "reason") == NULL); /* labels differ */
         SL_CHECK(sl_metrics_counter("9bad", "X.", NULL) == NULL);
         SL_CHECK(sl_metrics_counter("bad-name", "X.", NULL) == NULL);
@@ -178,7 +208,8 @@ static void test_registration(void)
                 static const double one[] = {1};
                 SL_CHECK(sl_metrics_histogram("h2", "H.", NULL, unsorted, 2) == NULL);
                 SL_CHECK(sl_metrics_histogram("h3", "H.", NULL, one, 1) != NULL);
-                SL_CHECK(sl_metrics_histogram("h3", "H.", NULL, NULL, 0) == NULL); /* buckets differ */
+                SL_CHECK(sl_metrics_histogram("h3", "H.", NULL, NULL, 0) ==
+                         NULL); /* buckets differ */
         }
 }
 
@@ -191,12 +222,12 @@ static void test_bad_updates(void)
         c = sl_metrics_counter("c_total", "C.", "type");
         g = sl_metrics_gauge("g", "G.", NULL);
         h = sl_metrics_histogram("h_seconds", "H.", NULL, NULL, 0);
-        sl_metric_inc(c);                 /* too few labels: dropped */
-        sl_metric_inc(c, "a", "b");       /* too many: dropped */
-        sl_metric_add(c, -1, "a");        /* counters never go down */
-        sl_metric_set(c, 5, "a");         /* set is for gauges */
-        sl_metric_observe(g, 1.0);        /* observe is for histograms */
-        sl_metric_add(h, 1.0);            /* add is not for histograms */
+        sl_metric_inc(c);                             /* too few labels: dropped */
+        sl_metric_inc(c, "a", "b");                   /* too many: dropped */
+        sl_metric_add(c, -1, "a");                    /* counters never go down */
+        sl_metric_set(c, 5, "a");                     /* set is for gauges */
+        sl_metric_observe(g, 1.0);                    /* observe is for histograms */
+        sl_metric_add(h, 1.0);                        /* add is not for histograms */
         sl_metric_inc((struct sl_metric *)NULL, "x"); /* NULL metric: no-op */
         SL_CHECK(sl_metric_get(c, "a") == 0);
         SL_CHECK(sl_metric_get(g) == 0);
@@ -224,9 +255,10 @@ static void test_std_and_cap(void)
 
         sl_metrics_reset();
         sm = sl_metrics_std();
-        SL_CHECK(sm->events_consumed && sm->events_failed && sm->idem_duplicates &&
-                 sm->cb_state && sm->handler_seconds);
-        SL_CHECK(sl_metrics_std() == sm && sl_metrics_std()->events_consumed == sm->events_consumed);
+        SL_CHECK(sm->events_consumed && sm->events_failed && sm->idem_duplicates && sm->cb_state &&
+                 sm->handler_seconds);
+        SL_CHECK(sl_metrics_std() == sm &&
+                 sl_metrics_std()->events_consumed == sm->events_consumed);
         /* The bus may also register by name and get the same family. */
         SL_CHECK(sl_metrics_counter("sl_events_consumed_total", "x", "type") ==
                  sm->events_consumed);
@@ -260,7 +292,7 @@ struct worker {
 static void *hammer(void *arg)
 {
         struct worker *w = arg;
-        char lv[8];
+        char lv[16];
 
         for (int i = 0; i < w->n; i++) {
                 snprintf(lv, sizeof(lv), "t%d", i % 7);
@@ -276,7 +308,7 @@ static void test_threads(void)
         pthread_t tid[THREADS];
         struct worker w;
         double total = 0;
-        char lv[8];
+        char lv[16];
 
         sl_metrics_reset();
         w.c = sl_metrics_counter("mt_total", "MT.", "t");
@@ -303,6 +335,7 @@ int main(void)
         test_values();
         test_histogram();
         test_escaping();
+        test_label_sanitizing();
         test_registration();
         test_bad_updates();
         test_std_and_cap();

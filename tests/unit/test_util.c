@@ -1,6 +1,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <sl/util.h>
 
@@ -97,8 +99,31 @@ static void test_uuid(void)
         SL_CHECK(out_of_range == 0);
 }
 
+/* A forked child must not hand out the same random bytes as its parent. */
+static void test_random_fork(void)
+{
+        unsigned char mine[16], theirs[16] = {0};
+        int fds[2];
+        pid_t pid;
+
+        sl_random_bytes(mine, 1); /* fill the pool before forking */
+        SL_CHECK(pipe(fds) == 0);
+        pid = fork();
+        if (pid == 0) {
+                sl_random_bytes(theirs, sizeof(theirs));
+                _exit(write(fds[1], theirs, sizeof(theirs)) == sizeof(theirs) ? 0 : 1);
+        }
+        sl_random_bytes(mine, sizeof(mine));
+        SL_CHECK(read(fds[0], theirs, sizeof(theirs)) == sizeof(theirs));
+        waitpid(pid, NULL, 0);
+        SL_CHECK(memcmp(mine, theirs, sizeof(mine)) != 0);
+        close(fds[0]);
+        close(fds[1]);
+}
+
 int main(void)
 {
+        test_random_fork();
         test_buf();
         test_parse_i64();
         test_time();

@@ -86,21 +86,21 @@ enum sl_cfg_type {
  * service's config struct, which must outlive the table's use.
  */
 struct sl_cfg_opt {
-        const char *key;       /* "drain.timeout_ms": [a-z0-9._-], at most SL_CFG_KEY_MAX */
+        const char *key; /* "drain.timeout_ms": [a-z0-9._-], at most SL_CFG_KEY_MAX */
         enum sl_cfg_type type;
-        void *dest;            /* where the value is written, see enum sl_cfg_type */
-        const char *def_str;   /* STR/ENUM default, may be NULL (STR only) */
-        int64_t def_int;       /* INT/I64 default; BOOL default as 0/1 */
-        int64_t min, max;      /* INT/I64 inclusive range */
-        const char *choices;   /* ENUM: "a|b|c" */
-        unsigned flags;        /* SL_CFG_REQUIRED | SL_CFG_SECRET | SL_CFG_SHARED */
-        const char *help;      /* one-line description for --help-config and docs */
+        void *dest;          /* where the value is written, see enum sl_cfg_type */
+        const char *def_str; /* STR/ENUM default, may be NULL (STR only) */
+        int64_t def_int;     /* INT/I64 default; BOOL default as 0/1 */
+        int64_t min, max;    /* INT/I64 inclusive range */
+        const char *choices; /* ENUM: "a|b|c" */
+        unsigned flags;      /* SL_CFG_REQUIRED | SL_CFG_SECRET | SL_CFG_SHARED */
+        const char *help;    /* one-line description for --help-config and docs */
 };
 
 /* Compile-time destination checks: a wrong pointer type fails to compile. */
-#define SL_CFG_STRP_(p)  _Generic((p), const char **: (void *)(p))
-#define SL_CFG_BOOLP_(p) _Generic((p), bool *: (void *)(p))
-#define SL_CFG_INTT_(p)  _Generic((p), int *: SL_CFG_T_INT, int64_t *: SL_CFG_T_I64)
+#define SL_CFG_STRP_(p)  _Generic((p), const char ** : (void *)(p))
+#define SL_CFG_BOOLP_(p) _Generic((p), bool * : (void *)(p))
+#define SL_CFG_INTT_(p)  _Generic((p), int * : SL_CFG_T_INT, int64_t * : SL_CFG_T_I64)
 
 /* String option; def may be NULL. dest is a const char * field. */
 #define SL_CFG_STR(key_, dest_, def_, flags_, help_)                                               \
@@ -146,7 +146,8 @@ struct sl_cfg_opt {
  *   --help | -h                       usage, printed by the caller
  * Any other argument is an error (statline services take no operands).
  *
- * Whatever the destinations held before is ignored and overwritten. Strings
+ * Whatever the destinations held before is ignored and overwritten (so
+ * call sl_cfg_free(opts) before loading the same table again). Strings
  * written into them are heap copies owned by the cfg module, released by
  * sl_cfg_free(opts); every STR/ENUM destination is either such a copy or NULL.
  *

@@ -19,14 +19,14 @@
 
 struct cJSON;
 
-#define SL_ENVELOPE_MAJOR       1
-#define SL_ENVELOPE_VERSION     "1.0"
-#define SL_ENVELOPE_MAX_BYTES   (1024 * 1024) /* default input cap: 1 MiB */
-#define SL_ENVELOPE_MAX_ENTITIES 10000
-#define SL_ENVELOPE_MAX_DEPTH   64     /* nesting of objects/arrays, whole document */
-#define SL_ENVELOPE_MAX_VALUES  100000 /* JSON values per document (bounds cJSON memory) */
-#define SL_ENVELOPE_MAX_IDEM_KEY 512   /* bytes */
-#define SL_ENVELOPE_MAX_ENTITY_ID 128  /* bytes */
+#define SL_ENVELOPE_MAJOR         1
+#define SL_ENVELOPE_VERSION       "1.0"
+#define SL_ENVELOPE_MAX_BYTES     (1024 * 1024) /* default input cap: 1 MiB */
+#define SL_ENVELOPE_MAX_ENTITIES  10000
+#define SL_ENVELOPE_MAX_DEPTH     64     /* nesting of objects/arrays, whole document */
+#define SL_ENVELOPE_MAX_VALUES    100000 /* JSON values per document (bounds cJSON memory) */
+#define SL_ENVELOPE_MAX_IDEM_KEY  512    /* bytes */
+#define SL_ENVELOPE_MAX_ENTITY_ID 128    /* bytes */
 
 /* One affected entity: "player:2544", "team:1610612747", "game:0021600270". */
 struct sl_entity {
@@ -39,16 +39,16 @@ struct sl_entity {
  * by sl_envelope_free(). Optional fields are NULL when absent.
  */
 struct sl_envelope {
-        char *schema_version;   /* "1.0": major.minor */
-        char event_id[37];      /* UUIDv7 */
-        char *type;             /* "raw.completed" */
-        char *phase;            /* "raw": scraper raw analytics precompute prediction
-                                   publishing, or "ops"/"backfill" for tools */
-        char correlation_id[37]; /* UUID, one per pipeline run */
-        char causation_id[37];  /* event_id of the cause, "" for a root event */
-        char traceparent[56];   /* W3C "00-<32 hex>-<16 hex>-<2 hex>" */
-        char *sport;            /* "nba" */
-        char game_date[11];     /* "YYYY-MM-DD", "" when not date-bound */
+        char *schema_version;       /* "1.0": major.minor */
+        char event_id[37];          /* UUIDv7 */
+        char *type;                 /* "raw.completed" */
+        char *phase;                /* "raw": scraper raw analytics precompute prediction
+                                       publishing, or "ops"/"backfill" for tools */
+        char correlation_id[37];    /* UUID, one per pipeline run */
+        char causation_id[37];      /* event_id of the cause, "" for a root event */
+        char traceparent[56];       /* W3C "00-<32 hex>-<16 hex>-<2 hex>" */
+        char *sport;                /* "nba" */
+        char game_date[11];         /* "YYYY-MM-DD", "" when not date-bound */
         struct sl_entity *entities; /* owned array; grow only via sl_envelope_add_entity() */
         size_t n_entities;
         char *idempotency_key;  /* may be NULL */

@@ -38,14 +38,14 @@ struct sl_http;
 
 /* Options for sl_http_start_opts(). All-zero means defaults. */
 struct sl_http_opts {
-        const char *addr;          /* "host:port", "[v6]:port" or ":port" (127.0.0.1);
-                                      NULL = "127.0.0.1:0". Port 0 picks a free port. */
-        int64_t stale_ms;          /* /healthz fails after this long without a tick; 0 = 5000 */
+        const char *addr; /* "host:port", "[v6]:port" or ":port" (127.0.0.1);
+                             NULL = "127.0.0.1:0". Port 0 picks a free port. */
+        int64_t stale_ms; /* /healthz fails after this long without a tick; 0 = 5000 */
         int64_t (*now_ms)(void *opaque); /* monotonic clock in ms for the stale check;
                                             NULL = sl_mono_ms (tests inject a fake one) */
-        void *clock_opaque;        /* passed to now_ms */
-        unsigned max_connections;  /* concurrent connections; 0 = 64 */
-        unsigned timeout_s;        /* idle connection timeout; 0 = 10 */
+        void *clock_opaque;              /* passed to now_ms */
+        unsigned max_connections;        /* concurrent connections; 0 = 64 */
+        unsigned timeout_s;              /* idle connection timeout; 0 = 10 */
 };
 
 /*
@@ -88,9 +88,9 @@ void sl_http_set_draining(struct sl_http *http);
 
 /* A GET request as seen by a handler. Borrowed for the call. */
 struct sl_http_req {
-        const char *path;         /* URL path without the query, e.g. "/v1/games/42" */
-        const char *method;       /* "GET" or "HEAD" */
-        void *conn_;              /* private */
+        const char *path;   /* URL path without the query, e.g. "/v1/games/42" */
+        const char *method; /* "GET" or "HEAD" */
+        void *conn_;        /* private */
 };
 
 /*

@@ -15,7 +15,9 @@
  * Label values are passed after the value, one per label name, in the order
  * the names were registered; the macros append an end marker so a wrong
  * count is detected (the update is dropped and logged once) instead of
- * reading garbage. A NULL label value is rendered as "".
+ * reading garbage. A NULL label value is rendered as "". Label values are
+ * cut to SL_METRICS_LABEL_MAX bytes and invalid UTF-8 is replaced by U+FFFD,
+ * so one bad value cannot break the exposition.
  *
  * A metric is a family: one series per distinct tuple of label values,
  * created on first use, at most SL_METRICS_MAX_SERIES per family (updates
@@ -37,6 +39,7 @@ struct sl_metric;
 #define SL_METRICS_MAX_SERIES  500 /* label-value tuples per family */
 #define SL_METRICS_MAX_BUCKETS 32  /* histogram buckets, +Inf excluded */
 #define SL_METRICS_NAME_MAX    128 /* bytes in a metric or label name */
+#define SL_METRICS_LABEL_MAX   128 /* bytes of a label value; longer ones are cut */
 
 /* Default histogram buckets, in seconds (handler latency). */
 #define SL_METRICS_LATENCY_BUCKETS                                                                 \
@@ -87,8 +90,8 @@ double sl_metric_get_(struct sl_metric *m, ...);
 #define sl_metric_set(m, ...)     sl_metric_set_((m), __VA_ARGS__, sl_metric_end_)
 #define sl_metric_observe(m, ...) sl_metric_observe_((m), __VA_ARGS__, sl_metric_end_)
 /* sl_metric_inc(m) or sl_metric_inc(m, "label value", ...): adds 1. */
-#define sl_metric_inc(...)        sl_metric_inc_(__VA_ARGS__, sl_metric_end_)
-#define sl_metric_get(...)        sl_metric_get_(__VA_ARGS__, sl_metric_end_)
+#define sl_metric_inc(...) sl_metric_inc_(__VA_ARGS__, sl_metric_end_)
+#define sl_metric_get(...) sl_metric_get_(__VA_ARGS__, sl_metric_end_)
 
 /*
  * Appends every family, sorted by name, in the Prometheus text format:
@@ -108,11 +111,11 @@ void sl_metrics_reset(void);
  * Owned by the registry; valid until sl_metrics_reset().
  */
 struct sl_std_metrics {
-        struct sl_metric *events_consumed;  /* counter sl_events_consumed_total{type} */
-        struct sl_metric *events_failed;    /* counter sl_events_failed_total{reason} */
-        struct sl_metric *idem_duplicates;  /* counter sl_idem_duplicates_total */
-        struct sl_metric *cb_state;         /* gauge sl_cb_state{dep}: 0 closed, 1 open, 2 half-open */
-        struct sl_metric *handler_seconds;  /* histogram sl_handler_duration_seconds{type} */
+        struct sl_metric *events_consumed; /* counter sl_events_consumed_total{type} */
+        struct sl_metric *events_failed;   /* counter sl_events_failed_total{reason} */
+        struct sl_metric *idem_duplicates; /* counter sl_idem_duplicates_total */
+        struct sl_metric *cb_state; /* gauge sl_cb_state{dep}: 0 closed, 1 open, 2 half-open */
+        struct sl_metric *handler_seconds; /* histogram sl_handler_duration_seconds{type} */
 };
 const struct sl_std_metrics *sl_metrics_std(void);
 
