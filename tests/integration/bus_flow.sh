@@ -7,7 +7,7 @@
 # subscribed) before the first publish.
 . "$(dirname "$0")/lib.sh"
 
-COUNT=${IT_FLOW_COUNT:-10000}
+COUNT=${STATLINE_IT_FLOW_COUNT:-10000}
 KEYS=16
 
 it_init "flow-${1:?usage: bus_flow.sh BACKEND}"

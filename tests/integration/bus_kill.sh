@@ -9,7 +9,7 @@
 # counted: that is at-least-once.
 . "$(dirname "$0")/lib.sh"
 
-COUNT=${IT_KILL_COUNT:-10000}
+COUNT=${STATLINE_IT_KILL_COUNT:-10000}
 KEYS=16
 
 it_init "kill-${1:?usage: bus_kill.sh BACKEND}"

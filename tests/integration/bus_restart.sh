@@ -7,8 +7,8 @@
 #   kafka: the SHARED broker ($STATLINE_TEST_RUN_DIR/kafka, so this test runs
 #     alone: is_parallel false) or, outside tests/run.sh, a private one is
 #     restarted with kafka.sh restart; same checks.
-#   Variants (environment): IT_PAUSE_S=N (redis) SIGSTOPs the server for N s
-#     before the restart: a hung broker, then a restart. IT_CRASH=1 (kafka)
+#   Variants (environment): STATLINE_IT_PAUSE_S=N (redis) SIGSTOPs the server for N s
+#     before the restart: a hung broker, then a restart. STATLINE_IT_CRASH=1 (kafka)
 #     SIGKILLs the broker and starts it again instead of a clean restart.
 #   redis-pubsub: a private redis-server. Events published before the restart
 #     all arrive; the subscriber reconnects and resubscribes by itself, and
@@ -19,7 +19,7 @@
 
 KEYS=16
 
-it_init "restart-${1:?usage: bus_restart.sh BACKEND}${IT_PAUSE_S:+-hung}${IT_CRASH:+-crash}"
+it_init "restart-${1:?usage: bus_restart.sh BACKEND}${STATLINE_IT_PAUSE_S:+-hung}${STATLINE_IT_CRASH:+-crash}"
 it_backend "$1"
 out=$IT_DIR/events.txt
 
@@ -41,16 +41,16 @@ check_range() {
 # restart_broker: restarts the server under test, timed.
 restart_broker() {
         local t0=$(date +%s%3N)
-        if [[ $IT_BACKEND == kafka && -n ${IT_CRASH:-} ]]; then
+        if [[ $IT_BACKEND == kafka && -n ${STATLINE_IT_CRASH:-} ]]; then
                 # SIGKILL, then start on the same ports and data (log recovery).
                 "$IT_HARNESS/kafka.sh" kill "$KAFKA_DIR" 2>"$IT_DIR/kafka-restart.err" &&
                         "$IT_HARNESS/kafka.sh" start "$KAFKA_DIR" >/dev/null 2>>"$IT_DIR/kafka-restart.err"
         elif [[ $IT_BACKEND == kafka ]]; then
                 "$IT_HARNESS/kafka.sh" restart "$KAFKA_DIR" >/dev/null 2>"$IT_DIR/kafka-restart.err"
         else
-                if ((${IT_PAUSE_S:-0} > 0)); then
+                if ((${STATLINE_IT_PAUSE_S:-0} > 0)); then
                         # A hung broker first (SIGSTOP: sockets open, no answers).
-                        "$IT_HARNESS/redis.sh" pause "$IT_REDIS_DIR" && sleep "$IT_PAUSE_S"
+                        "$IT_HARNESS/redis.sh" pause "$IT_REDIS_DIR" && sleep "$STATLINE_IT_PAUSE_S"
                 fi
                 "$IT_HARNESS/redis.sh" restart "$IT_REDIS_DIR" >/dev/null 2>"$IT_DIR/redis-restart.err"
         fi

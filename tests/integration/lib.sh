@@ -115,8 +115,8 @@ it_init() {
         IT_UNIQ="$$-$RANDOM$RANDOM"
         IT_TOPIC="itest.$IT_NAME.$IT_UNIQ"
         IT_GROUP="g-$IT_NAME-$IT_UNIQ"
-        BUSTEST=${SL_BUSTEST:-${STATLINE_BUILD:-$IT_SRC/build}/tests/integration/sl_bustest}
-        [[ -x $BUSTEST ]] || it_bail "driver not found: $BUSTEST (set SL_BUSTEST)"
+        BUSTEST=${STATLINE_BUSTEST:-${STATLINE_BUILD:-$IT_SRC/build}/tests/integration/sl_bustest}
+        [[ -x $BUSTEST ]] || it_bail "driver not found: $BUSTEST (set STATLINE_BUSTEST)"
         trap it_cleanup EXIT
         trap 'it_diag "interrupted"; exit 130' INT TERM
 }
@@ -135,8 +135,8 @@ it_cleanup() {
                 "$IT_HARNESS/kafka.sh" stop "$d" >/dev/null 2>&1
         done
         it_drop_keys
-        if [[ ${IT_SKIPPED:-0} == 0 && ($rc -ne 0 || $IT_FAILED -gt 0) ]]; then
-                # Keep the evidence: driver logs and server logs.
+        if [[ ${IT_SKIPPED:-0} == 0 && ($rc -ne 0 || $IT_FAILED -gt 0 || -n ${STATLINE_IT_KEEP:-}) ]]; then
+                # Keep the evidence (driver and server logs) on failure, or always with STATLINE_IT_KEEP=1.
                 local keep=${STATLINE_BUILD:-$IT_SRC/build}/integration-logs/$IT_NAME
                 rm -rf "$keep" && mkdir -p "$keep" &&
                         cp -r "$IT_DIR"/. "$keep"/ 2>/dev/null &&

@@ -68,10 +68,10 @@
 #include <sl/retry.h>
 #include <sl/util.h>
 
-#define EVENT_TYPE    "ops.bustest"
-#define EVENT_DATE    "2026-11-23"
-#define MAX_SEQ       100000000 /* sanity cap on sequence numbers (bitmap size) */
-#define LINE_MAX_LEN  256
+#define EVENT_TYPE   "ops.bustest"
+#define EVENT_DATE   "2026-11-23"
+#define MAX_SEQ      100000000 /* sanity cap on sequence numbers (bitmap size) */
+#define LINE_MAX_LEN 256
 
 /* Every option of every subcommand; unset numbers are -1 unless noted. */
 struct args {
@@ -88,16 +88,16 @@ struct args {
         int64_t count;
         int64_t keys;
         int64_t start;
-        int64_t rate;           /* events per second, 0 = as fast as possible */
-        int64_t poison_every;   /* 0 = none */
+        int64_t rate;         /* events per second, 0 = as fast as possible */
+        int64_t poison_every; /* 0 = none */
         int64_t expect;
         int64_t timeout_s;
         int64_t publish_timeout_s;
-        int64_t fail_every;     /* 0 = never */
+        int64_t fail_every;        /* 0 = never */
         int64_t fail_always_every; /* 0 = never */
-        int64_t claim_idle_ms;  /* 0 = bus default */
-        int64_t delay_us;       /* per handled event */
-        int64_t max_deliveries; /* 0 = bus default */
+        int64_t claim_idle_ms;     /* 0 = bus default */
+        int64_t delay_us;          /* per handled event */
+        int64_t max_deliveries;    /* 0 = bus default */
         bool fsync_lines;
         bool allow_reorder;
 };
@@ -137,7 +137,8 @@ static void usage(void)
                 "                  [--fail-always-every M] [--claim-idle-ms X]\n"
                 "                  [--retry-delays-ms 1,2,3] [--delay-us D]\n"
                 "                  [--max-deliveries M] [--fsync]\n"
-                "       sl_bustest check --out FILE --count N --keys K [--start S] [--allow-reorder]\n");
+                "       sl_bustest check --out FILE --count N --keys K [--start S] "
+                "[--allow-reorder]\n");
 }
 
 /* Parses a bounded integer option value; prints why on failure. */
@@ -156,34 +157,34 @@ static const struct {
         size_t off;
         int64_t min, max;
 } num_opts[] = {
-        {"--count", offsetof(struct args, count), 0, MAX_SEQ},
-        {"--keys", offsetof(struct args, keys), 1, 1000000},
-        {"--start", offsetof(struct args, start), 0, MAX_SEQ},
-        {"--rate", offsetof(struct args, rate), 0, 10000000},
-        {"--poison-every", offsetof(struct args, poison_every), 0, MAX_SEQ},
-        {"--expect", offsetof(struct args, expect), 0, MAX_SEQ},
-        {"--timeout-s", offsetof(struct args, timeout_s), 1, 86400},
-        {"--publish-timeout-s", offsetof(struct args, publish_timeout_s), 1, 86400},
-        {"--fail-every", offsetof(struct args, fail_every), 0, MAX_SEQ},
-        {"--fail-always-every", offsetof(struct args, fail_always_every), 0, MAX_SEQ},
-        {"--claim-idle-ms", offsetof(struct args, claim_idle_ms), 0, 86400000},
-        {"--delay-us", offsetof(struct args, delay_us), 0, 10000000},
-        {"--max-deliveries", offsetof(struct args, max_deliveries), 0, 1000},
+    {"--count", offsetof(struct args, count), 0, MAX_SEQ},
+    {"--keys", offsetof(struct args, keys), 1, 1000000},
+    {"--start", offsetof(struct args, start), 0, MAX_SEQ},
+    {"--rate", offsetof(struct args, rate), 0, 10000000},
+    {"--poison-every", offsetof(struct args, poison_every), 0, MAX_SEQ},
+    {"--expect", offsetof(struct args, expect), 0, MAX_SEQ},
+    {"--timeout-s", offsetof(struct args, timeout_s), 1, 86400},
+    {"--publish-timeout-s", offsetof(struct args, publish_timeout_s), 1, 86400},
+    {"--fail-every", offsetof(struct args, fail_every), 0, MAX_SEQ},
+    {"--fail-always-every", offsetof(struct args, fail_always_every), 0, MAX_SEQ},
+    {"--claim-idle-ms", offsetof(struct args, claim_idle_ms), 0, 86400000},
+    {"--delay-us", offsetof(struct args, delay_us), 0, 10000000},
+    {"--max-deliveries", offsetof(struct args, max_deliveries), 0, 1000},
 };
 
 static const struct {
         const char *name;
         size_t off;
 } str_opts[] = {
-        {"--backend", offsetof(struct args, backend)},
-        {"--url", offsetof(struct args, url)},
-        {"--topic", offsetof(struct args, topic)},
-        {"--group", offsetof(struct args, group)},
-        {"--consumer", offsetof(struct args, consumer)},
-        {"--service", offsetof(struct args, service)},
-        {"--out", offsetof(struct args, out)},
-        {"--poison-dir", offsetof(struct args, poison_dir)},
-        {"--retry-delays-ms", offsetof(struct args, retry_delays)},
+    {"--backend", offsetof(struct args, backend)},
+    {"--url", offsetof(struct args, url)},
+    {"--topic", offsetof(struct args, topic)},
+    {"--group", offsetof(struct args, group)},
+    {"--consumer", offsetof(struct args, consumer)},
+    {"--service", offsetof(struct args, service)},
+    {"--out", offsetof(struct args, out)},
+    {"--poison-dir", offsetof(struct args, poison_dir)},
+    {"--retry-delays-ms", offsetof(struct args, retry_delays)},
 };
 
 /* One "--name value" (or flag) pair at argv[*i]; advances *i. 0 or -EINVAL. */
@@ -239,7 +240,8 @@ static int parse_args(struct args *a, int argc, char **argv)
         return 0;
 }
 
-/* Complains about the first missing required option among names (NULL-terminated pairs). */
+/* True if value (an option, or a stand-in pointer when a number was set) is present; else
+ * complains. */
 static bool require(const char *what, const void *value)
 {
         if (value)
@@ -342,8 +344,8 @@ static int publish_retrying(struct sl_bus *bus, const char *topic, const struct 
                 if (!sl_err_retriable(rc))
                         st->fatal_errors++;
                 if (rc != last)
-                        fprintf(stderr, "sl_bustest: publish: %s (%s); retrying\n",
-                                sl_strerror(rc), sl_err_retriable(rc) ? "retriable" : "FATAL");
+                        fprintf(stderr, "sl_bustest: publish: %s (%s); retrying\n", sl_strerror(rc),
+                                sl_err_retriable(rc) ? "retriable" : "FATAL");
                 last = rc;
                 if (stop_signal || sl_mono_ms() >= deadline_ms)
                         return rc;
@@ -463,12 +465,12 @@ static int cmd_produce(const struct args *a, struct sl_bus *bus)
 
 struct consume_ctx {
         const struct args *a;
-        int fd;                /* FILE, O_APPEND */
-        struct seqset seen;    /* seqs in FILE (this run and earlier ones) */
-        struct seqset failed;  /* seqs whose injected failure already happened */
-        int64_t handled;       /* handler successes in this run */
-        int64_t dups;          /* of those, seqs already in FILE */
-        int64_t injected;      /* injected -EAGAIN failures */
+        int fd;               /* FILE, O_APPEND */
+        struct seqset seen;   /* seqs in FILE (this run and earlier ones) */
+        struct seqset failed; /* seqs whose injected failure already happened */
+        int64_t handled;      /* handler successes in this run */
+        int64_t dups;         /* of those, seqs already in FILE */
+        int64_t injected;     /* injected -EAGAIN failures */
         int64_t bad_payload;
 };
 
@@ -491,7 +493,8 @@ static int load_seen(struct consume_ctx *ctx, const char *path)
 
 static void sleep_us(int64_t us)
 {
-        struct timespec ts = {.tv_sec = (time_t)(us / 1000000), .tv_nsec = (long)(us % 1000000) * 1000};
+        struct timespec ts = {.tv_sec = (time_t)(us / 1000000),
+                              .tv_nsec = (long)(us % 1000000) * 1000};
 
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stop_signal)
                 ;
@@ -596,7 +599,9 @@ static int cmd_consume(const struct args *a, struct sl_bus *bus)
         printf("consume: %s distinct=%lld new=%lld handled=%lld dups=%lld injected=%lld "
                "consumed=%llu retries=%llu dead_lettered=%llu claimed=%llu reconnects=%llu "
                "poll_errors=%lld bad_payload=%lld drain=%s ms=%lld\n",
-               exit_code == 0 ? "done" : stop_signal ? "STOPPED" : "TIMEOUT",
+               exit_code == 0 ? "done"
+               : stop_signal  ? "STOPPED"
+                              : "TIMEOUT",
                (long long)ctx.seen.distinct, (long long)(ctx.seen.distinct - before),
                (long long)ctx.handled, (long long)ctx.dups, (long long)ctx.injected,
                (unsigned long long)bs.consumed, (unsigned long long)bs.retries,
@@ -773,7 +778,7 @@ int main(int argc, char **argv)
         struct args a;
         struct sl_bus *bus = NULL;
         enum sl_log_level lvl = SL_LOG_INFO;
-        const char *env_lvl = getenv("SL_BUSTEST_LOG");
+        const char *env_lvl = getenv("STATLINE_BUSTEST_LOG");
         int rc;
 
         if (parse_args(&a, argc, argv) < 0 ||
