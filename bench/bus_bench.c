@@ -6,6 +6,7 @@
  *
  *   bus_bench --backend B --url U --mode throughput --count N
  *   bus_bench --backend B --url U --mode latency --rate R --seconds S
+ *   bus_bench --mode codec --count N      (envelope build+serialize and parse cost, no bus)
  *
  * Prints one JSON object on stdout.
  */
@@ -206,6 +207,42 @@ static int run(struct bench *b)
         return b->handled == n ? 0 : 1;
 }
 
+/*
+ * Codec cost per envelope of b->size bytes, no bus: what every published
+ * event pays (build + serialize) and every consumed one (strict parse).
+ */
+static int run_codec(struct bench *b)
+{
+        char *pad = make_pad(b), err[256];
+        struct sl_envelope *env = make_env(pad, 1), *parsed;
+        size_t len;
+        char *text = sl_envelope_serialize(env, &len);
+        int64_t n = b->count, t0, t1, t2;
+
+        t0 = sl_mono_us();
+        for (int64_t i = 0; i < n; i++) {
+                struct sl_envelope *e = make_env(pad, i);
+                size_t l;
+                free(sl_envelope_serialize(e, &l));
+                sl_envelope_free(e);
+        }
+        t1 = sl_mono_us();
+        for (int64_t i = 0; i < n; i++) {
+                if (sl_envelope_parse(text, len, 0, &parsed, err, sizeof(err)) < 0) {
+                        fprintf(stderr, "bus_bench: %s\n", err);
+                        return 1;
+                }
+                sl_envelope_free(parsed);
+        }
+        t2 = sl_mono_us();
+        printf("{\"mode\":\"codec\",\"bytes\":%zu,\"build_serialize_us\":%.2f,\"parse_us\":%.2f}\n",
+               len, (double)(t1 - t0) / (double)n, (double)(t2 - t1) / (double)n);
+        free(text);
+        free(pad);
+        sl_envelope_free(env);
+        return 0;
+}
+
 static int64_t arg_i64(const char *s, int64_t min, int64_t max)
 {
         int64_t v;
@@ -237,13 +274,15 @@ int main(int argc, char **argv)
                 else if (strcmp(argv[i], "--size") == 0)
                         b.size = arg_i64(argv[i + 1], 256, 1 << 20);
                 else {
-                        fprintf(stderr, "usage: bus_bench --backend B --url U --mode throughput|latency "
+                        fprintf(stderr, "usage: bus_bench --backend B --url U --mode throughput|latency|codec "
                                         "[--count N] [--rate R --seconds S] [--size BYTES]\n");
                         return 2;
                 }
         }
         if (strcmp(b.mode, "latency") == 0)
                 b.count = b.rate * b.seconds;
+        if (strcmp(b.mode, "codec") == 0)
+                return run_codec(&b);
         sl_log_init("bench", SL_LOG_WARN);
         snprintf(b.topic, sizeof(b.topic), "bench.%ld.%s.%s", (long)getpid(), b.backend, b.mode);
         snprintf(b.group, sizeof(b.group), "bench-%ld", (long)getpid());

@@ -34,47 +34,64 @@ json() {
         sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" <<<"$2"
 }
 
-# rb PORT ARGS...: requests/s that redis-benchmark reports for one command.
-rb() {
-        local port=$1
-        shift
-        redis-benchmark -h 127.0.0.1 -p "$port" -c 1 -P 64 -n "$count" -q "$@" 2>/dev/null |
+# rps PORT PIPELINE N ARGS...: requests/s that redis-benchmark reports for one
+# command sent N times over one connection.
+rps() {
+        local port=$1 pipe=$2 n=$3
+        shift 3
+        redis-benchmark -h 127.0.0.1 -p "$port" -c 1 -P "$pipe" -n "$n" -q "$@" 2>/dev/null |
                 tr '\r' '\n' | sed -n 's/.* \([0-9.]*\) requests per second.*/\1/p' | tail -1
 }
 
+# e2e A B: events/s of publishing then consuming each event once, from the two rates.
+e2e() {
+        awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.0f", 1 / (1 / a + 1 / b); else print 0 }'
+}
+
 row() {
-        printf '%-14s %-34s %12s %12s %7s\n' "$1" "$2" "$3" "$4" "$5"
-        results+=("{\"backend\":\"$1\",\"metric\":\"$2\",\"statline\":$3,\"baseline\":$4,\"ratio\":\"$5\"}")
+        printf '%-14s %-40s %10s %10s %7s\n' "$1" "$2" "$3" "$4" "$5"
+        results+=("{\"backend\":\"$1\",\"metric\":\"$2\",\"statline\":\"$3\",\"baseline\":\"$4\",\"ratio\":\"$5\"}")
 }
 
 bench_redis() {
-        local port addr line base pub con lat
+        local port addr line xadd xadd1 xread pub con lat
         mkdir -p "$run/redis"
         addr=$(tests/harness/redis.sh start "$run/redis" | tail -1) || die "redis did not start"
         port=${addr##*:}
-        base=$(rb "$port" XADD bench-base '*' d "$payload")
+        # Baselines: the commands the backend sends, on the same server, one connection.
+        xadd=$(rps "$port" 64 "$count" XADD bench-base '*' d "$payload")
+        xadd1=$(rps "$port" 1 "$count" XADD bench-base1 '*' d "$payload")
+        redis-cli -p "$port" XGROUP CREATE bench-base g 0 >/dev/null
+        # XREADGROUP ... > hands out the next 64 new entries per call: a real consume.
+        xread=$(rps "$port" 1 $((count / 64)) XREADGROUP GROUP g c COUNT 64 STREAMS bench-base '>')
+        xread=$(awk -v r="$xread" 'BEGIN { printf "%.0f", r * 64 }')
         line=$($bench --backend redis-streams --url "$addr" --mode throughput --count "$count")
         pub=$(json publish_per_s "$line")
         con=$(json consume_per_s "$line")
-        row redis-streams "publish events/s (XADD -P 64)" "$pub" "$base" "$(ratio "$pub" "$base")"
-        # Consume baseline: XREADGROUP of 64 pending entries per call, as the backend reads.
-        redis-cli -p "$port" XGROUP CREATE bench-base g 0 >/dev/null
-        redis-cli -p "$port" XREADGROUP GROUP g c COUNT 64 STREAMS bench-base '>' >/dev/null
-        base=$(redis-benchmark -h 127.0.0.1 -p "$port" -c 1 -P 1 -n $((count / 64 + 1)) -q \
-                XREADGROUP GROUP g c COUNT 64 STREAMS bench-base 0 2>/dev/null | tr '\r' '\n' |
-                sed -n 's/.* \([0-9.]*\) requests per second.*/\1/p' | awk '{ v = $1 } END { printf "%.0f", v * 64 }')
-        row redis-streams "consume events/s (XREADGROUP x64)" "$con" "$base" "$(ratio "$con" "$base")"
+        row redis-streams "publish ev/s vs XADD -P 64" "$pub" "$xadd" "$(ratio "$pub" "$xadd")"
+        row redis-streams "publish ev/s vs XADD -P 1" "$pub" "$xadd1" "$(ratio "$pub" "$xadd1")"
+        row redis-streams "consume ev/s vs XREADGROUP COUNT 64" "$con" "$xread" "$(ratio "$con" "$xread")"
+        row redis-streams "publish+consume ev/s (pipelined base)" "$(e2e "$pub" "$con")" \
+                "$(e2e "$xadd" "$xread")" "$(ratio "$(e2e "$pub" "$con")" "$(e2e "$xadd" "$xread")")"
+        row redis-streams "publish+consume ev/s (unpipelined base)" "$(e2e "$pub" "$con")" \
+                "$(e2e "$xadd1" "$xread")" "$(ratio "$(e2e "$pub" "$con")" "$(e2e "$xadd1" "$xread")")"
         lat=$($bench --backend redis-streams --url "$addr" --mode latency --rate 1000 --seconds 10)
-        row redis-streams "p99 publish-to-handle ms @1000/s" "$(json p99_ms "$lat")" 5 \
-                "$(ratio "$(json p99_ms "$lat")" 5)"
         row redis-streams "p50 publish-to-handle ms @1000/s" "$(json p50_ms "$lat")" - -
+        row redis-streams "p99 publish-to-handle ms @1000/s" "$(json p99_ms "$lat")" "target 5" \
+                "$(awk -v p="$(json p99_ms "$lat")" 'BEGIN { print (p < 5) ? "met" : "MISSED" }')"
         if [[ " $backends " == *" redis-pubsub "* ]]; then
-                base=$(rb "$port" PUBLISH bench-pubsub "$payload")
+                # A subscriber must be connected, or PUBLISH delivers to nobody.
+                redis-cli -p "$port" SUBSCRIBE bench-pubsub >/dev/null &
+                local sub=$!
+                sleep 0.3
+                xadd=$(rps "$port" 64 "$count" PUBLISH bench-pubsub "$payload")
+                kill "$sub" 2>/dev/null
+                wait "$sub" 2>/dev/null
                 line=$($bench --backend redis-pubsub --url "$addr" --mode throughput --count "$count")
                 pub=$(json publish_per_s "$line")
-                row redis-pubsub "publish events/s (PUBLISH -P 64)" "$pub" "$base" "$(ratio "$pub" "$base")"
-                row redis-pubsub "publish+deliver events/s" "$(json e2e_per_s "$line")" "$base" \
-                        "$(ratio "$(json e2e_per_s "$line")" "$base")"
+                row redis-pubsub "publish ev/s vs PUBLISH -P 64" "$pub" "$xadd" "$(ratio "$pub" "$xadd")"
+                row redis-pubsub "delivered ev/s (concurrent)" "$(json e2e_per_s "$line")" "$xadd" \
+                        "$(ratio "$(json e2e_per_s "$line")" "$xadd")"
         fi
         tests/harness/redis.sh stop "$run/redis"
 }
@@ -95,15 +112,20 @@ bench_kafka() {
         line=$($bench --backend kafka --url "$addr" --mode throughput --count "$count")
         pub=$(json publish_per_s "$line")
         con=$(json consume_per_s "$line")
-        row kafka "publish events/s (kcat -P)" "$pub" "$prod" "$(ratio "$pub" "$prod")"
-        row kafka "consume events/s (kcat -C)" "$con" "$cons" "$(ratio "$con" "$cons")"
+        row kafka "publish ev/s vs kcat -P" "$pub" "$prod" "$(ratio "$pub" "$prod")"
+        row kafka "consume ev/s vs kcat -C" "$con" "$cons" "$(ratio "$con" "$cons")"
+        row kafka "publish+consume ev/s" "$(e2e "$pub" "$con")" "$(e2e "$prod" "$cons")" \
+                "$(ratio "$(e2e "$pub" "$con")" "$(e2e "$prod" "$cons")")"
         line=$($bench --backend kafka --url "$addr" --mode latency --rate 1000 --seconds 10)
+        row kafka "p50 publish-to-handle ms @1000/s" "$(json p50_ms "$line")" - -
         row kafka "p99 publish-to-handle ms @1000/s" "$(json p99_ms "$line")" - -
         tests/harness/kafka.sh stop "$run/kafka"
 }
 
 echo "bench/bus: $count events of ~1 KiB per run on $(nproc) cores, $(date -u +%FT%TZ)"
-printf '%-14s %-34s %12s %12s %7s\n' backend metric statline baseline ratio
+codec=$($bench --mode codec --count "$count")
+echo "envelope codec per event: build+serialize $(json build_serialize_us "$codec") us, strict parse $(json parse_us "$codec") us"
+printf '%-14s %-40s %10s %10s %7s\n' backend metric statline baseline ratio
 [[ " $backends " == *" redis-"* ]] && bench_redis
 [[ " $backends " == *" kafka "* ]] && bench_kafka
 printf '[%s]\n' "$(IFS=,; echo "${results[*]}")" >"$out/bus.json"

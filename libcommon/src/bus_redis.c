@@ -23,7 +23,10 @@
  * oversized one is still returned, bus.c dead-letters it) are held at once.
  * Order of sources per refill: our own PEL after a (re)connect, XAUTOCLAIM
  * of entries abandoned by dead consumers, then new entries. XACKs are
- * pipelined: their replies are read before the next command's.
+ * batched (one XACK with up to 64 ids per topic, sent when the batch is
+ * used up, before the next read, or at drain) and pipelined: their replies
+ * are read before the next command's. A crash before a batched XACK went out
+ * only means those entries are delivered again (handlers are idempotent).
  *
  * SIGPIPE: hiredis writes with write(2), so a process using this backend must
  * ignore SIGPIPE (sl_signals_install() does) or a broker restart kills it.
@@ -57,6 +60,7 @@
 #define REDIS_HANDBACK_IDLE_MS "86400000" /* idle time given to entries handed back at drain */
 #define REDIS_ID_MAX           48         /* a stream id "<ms>-<seq>" fits, NUL included */
 #define REDIS_OUT_MAX          256        /* consume replies due: pipelined XACKs + one read */
+#define REDIS_ACK_BATCH        64         /* ids per XACK */
 #define REDIS_MAX_ARGS         (8 + 2 * SL_BUS_MAX_TOPICS) /* XREADGROUP over all topics */
 
 /* One hiredis connection and its reconnect schedule. */
@@ -115,6 +119,9 @@ struct sub_state {
         int claim_next;        /* next topic of the current XAUTOCLAIM round */
         int64_t next_claim_ms; /* mono ms of the next XAUTOCLAIM round */
         uint64_t seq;          /* Pub/Sub: local message counter, for msg->id */
+        char ack_ids[REDIS_ACK_BATCH][REDIS_ID_MAX]; /* handled entries not yet XACKed */
+        int n_acks;            /* ids in ack_ids */
+        int ack_topic;         /* topic index all of ack_ids belong to */
 };
 
 /* bus->impl of both backends. */
@@ -1324,6 +1331,48 @@ static int streams_xack(struct sl_bus *bus, const char *topic, const char *id)
 }
 
 /*
+ * Sends the batched acks as one pipelined XACK. On a lost connection they
+ * are dropped: the entries stay pending and are delivered again. 0 or -errno.
+ */
+static int streams_acks_flush(struct sl_bus *bus)
+{
+        struct redis_bus *rb = bus->impl;
+        struct sub_state *sub = &rb->sub;
+        const char *argv[3 + REDIS_ACK_BATCH];
+        int n = sub->n_acks, rc;
+
+        if (n == 0)
+                return 0;
+        sub->n_acks = 0;
+        if (!sub->conn.redis) {
+                rc = sub_ready(bus, sl_mono_ms());
+                if (rc < 0)
+                        return rc;
+        }
+        if (sub->out_count >= REDIS_OUT_MAX - 1) { /* one slot stays free for a read */
+                rc = sub_collect(bus, sl_mono_ms() + cmd_timeout_ms(bus));
+                if (rc < 0) {
+                        sub_lost(bus, rc);
+                        return rc;
+                }
+        }
+        argv[0] = "XACK";
+        argv[1] = bus->opts.topics[sub->ack_topic];
+        argv[2] = bus->opts.group;
+        for (int i = 0; i < n; i++)
+                argv[3 + i] = sub->ack_ids[i];
+        if (redisAppendCommandArgv(sub->conn.redis, 3 + n, argv, NULL) != REDIS_OK)
+                abort(); /* only fails on OOM */
+        sub_out_push(sub, OUT_ACK);
+        rc = conn_write(&sub->conn, 0); /* no waiting: the rest goes with the next command */
+        if (rc < 0 && rc != -ETIMEDOUT) {
+                sub_lost(bus, rc);
+                return rc;
+        }
+        return 0;
+}
+
+/*
  * Delivery count of a re-read or claimed entry (this delivery included),
  * from XPENDING. Returns >= 1, 0 when the entry is no longer pending (acked
  * meanwhile: skip it), or -errno.
@@ -1443,6 +1492,9 @@ static int streams_fetch(struct sl_bus *bus, struct sl_bus_msg *msg, int timeout
                         continue; /* skipped an entry acked meanwhile */
                 if (rc != 0)
                         return rc;
+                rc = streams_acks_flush(bus); /* before a read that may block */
+                if (rc < 0)
+                        return rc;
                 rc = streams_refill(bus, deadline);
                 if (rc <= 0)
                         return rc;
@@ -1456,15 +1508,20 @@ static int streams_fetch(struct sl_bus *bus, struct sl_bus_msg *msg, int timeout
  */
 static int streams_ack(struct sl_bus *bus, const struct sl_bus_msg *msg)
 {
-        struct redis_bus *rb = bus->impl;
-        int rc;
+        struct sub_state *sub = &((struct redis_bus *)bus->impl)->sub;
+        int t = topic_index(bus, msg->topic), rc = 0;
 
-        if (!rb->sub.conn.redis) {
-                rc = sub_ready(bus, sl_mono_ms());
-                if (rc < 0)
-                        return rc; /* the entry stays pending and is delivered again */
-        }
-        return streams_xack(bus, msg->topic, msg->id);
+        if (t < 0)
+                return streams_xack(bus, msg->topic, msg->id); /* not ours: ack it alone */
+        if (sub->n_acks > 0 && sub->ack_topic != t)
+                rc = streams_acks_flush(bus);
+        if (rc < 0)
+                return rc;
+        sub->ack_topic = t;
+        if (strlen(msg->id) >= REDIS_ID_MAX)
+                return -EINVAL; /* not a stream id */
+        memcpy(sub->ack_ids[sub->n_acks++], msg->id, strlen(msg->id) + 1);
+        return sub->n_acks == REDIS_ACK_BATCH ? streams_acks_flush(bus) : 0;
 }
 
 /* XCLAIM ids to ourselves with a long idle time, so any consumer's XAUTOCLAIM takes them now. */
@@ -1800,8 +1857,10 @@ static int redis_drain(struct sl_bus *bus, int64_t timeout_ms)
         int64_t deadline = sl_mono_ms() + max_i64(timeout_ms, 0);
 
         rb->draining = true;
-        if (!rb->pubsub)
+        if (!rb->pubsub) {
+                streams_acks_flush(bus); /* lost acks only mean redelivery: no error here */
                 streams_hand_back(bus, deadline);
+        }
         else if (rb->has_held)
                 sl_log_warn("bus.redis.pubsub.dropped", "topic=%s: nacked message lost at drain",
                             rb->held.topic);

@@ -150,6 +150,12 @@ static size_t utf8_seq_len(const unsigned char *p, size_t avail)
         return n;
 }
 
+/* Printable ASCII other than '"' and '\\': the bytes a string scan can step over at once. */
+static bool is_plain(unsigned char c)
+{
+        return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 /* Scans a string starting at the opening quote; leaves sc->i after the closing quote. */
 static int scan_string(struct scan *sc)
 {
@@ -159,6 +165,13 @@ static int scan_string(struct scan *sc)
                 const unsigned char *c = sc->p + sc->i;
                 size_t n;
 
+                if (is_plain(*c)) { /* fast path: most of any payload */
+                        size_t i = sc->i + 1;
+                        while (i < sc->len && is_plain(sc->p[i]))
+                                i++;
+                        sc->i = i;
+                        continue;
+                }
                 if (*c == '"') {
                         sc->i++;
                         return 0;

@@ -41,12 +41,16 @@ check_range() {
 # restart_broker: restarts the server under test, timed.
 restart_broker() {
         local t0=$(date +%s%3N)
+        # setsid: the restarted broker leaves this test's process group, so a
+        # meson timeout (killpg) can't take the shared broker down with it.
         if [[ $IT_BACKEND == kafka && -n ${STATLINE_IT_CRASH:-} ]]; then
                 # SIGKILL, then start on the same ports and data (log recovery).
                 "$IT_HARNESS/kafka.sh" kill "$KAFKA_DIR" 2>"$IT_DIR/kafka-restart.err" &&
-                        "$IT_HARNESS/kafka.sh" start "$KAFKA_DIR" >/dev/null 2>>"$IT_DIR/kafka-restart.err"
+                        setsid -w "$IT_HARNESS/kafka.sh" start "$KAFKA_DIR" >/dev/null \
+                                2>>"$IT_DIR/kafka-restart.err"
         elif [[ $IT_BACKEND == kafka ]]; then
-                "$IT_HARNESS/kafka.sh" restart "$KAFKA_DIR" >/dev/null 2>"$IT_DIR/kafka-restart.err"
+                setsid -w "$IT_HARNESS/kafka.sh" restart "$KAFKA_DIR" >/dev/null \
+                        2>"$IT_DIR/kafka-restart.err"
         else
                 if ((${STATLINE_IT_PAUSE_S:-0} > 0)); then
                         # A hung broker first (SIGSTOP: sockets open, no answers).
@@ -57,6 +61,15 @@ restart_broker() {
         local rc=$?
         it_diag "broker restart took $(($(date +%s%3N) - t0)) ms"
         return $rc
+}
+
+# On exit: the shared broker must be up again for the tests after this one,
+# even if this test failed or was interrupted mid-restart.
+shared_kafka_up() {
+        kcat -b "$IT_URL" -L -m 5 >/dev/null 2>&1 && return 0
+        it_diag "the shared broker is down: starting it again"
+        "$IT_HARNESS/kafka.sh" stop "$KAFKA_DIR" >/dev/null 2>&1
+        setsid -w "$IT_HARNESS/kafka.sh" start "$KAFKA_DIR" >/dev/null 2>>"$IT_DIR/kafka-restart.err"
 }
 
 # --- durable backends ------------------------------------------------------
@@ -131,6 +144,7 @@ kafka)
               $(cat "$STATLINE_TEST_RUN_DIR/kafka/bootstrap") == "$IT_URL" ]]; then
                 KAFKA_DIR=$STATLINE_TEST_RUN_DIR/kafka
                 it_diag "restarting the shared broker in $KAFKA_DIR"
+                IT_ON_EXIT=shared_kafka_up
         else
                 KAFKA_DIR=$IT_DIR/kafka
                 mkdir -p "$KAFKA_DIR"

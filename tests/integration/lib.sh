@@ -16,6 +16,7 @@ IT_PIDS=()      # background processes we started (killed by it_cleanup)
 IT_REDIS_DIRS=() # private redis servers we started
 IT_KAFKA_DIRS=() # private kafka brokers we started
 IT_EXTRA_KEYS=() # more shared-redis keys to delete at exit
+IT_ON_EXIT=      # a function it_cleanup calls first (restore a shared server)
 IT_T0=$(date +%s%3N)
 
 # --- TAP -------------------------------------------------------------------
@@ -124,6 +125,7 @@ it_init() {
 it_cleanup() {
         local rc=$? pid d
         trap - EXIT
+        [[ -n ${IT_ON_EXIT:-} ]] && "$IT_ON_EXIT"
         for pid in "${IT_PIDS[@]}"; do
                 kill -KILL "$pid" 2>/dev/null
                 wait "$pid" 2>/dev/null
@@ -279,4 +281,55 @@ it_start_redis() {
         IT_URL=$("$IT_HARNESS/redis.sh" start "$dir" "$@") || it_bail "private redis did not start"
         IT_REDIS_DIRS+=("$dir")
         IT_REDIS_DIR=$dir
+}
+
+# --- dead-letter readers (independent of the bus code: redis-cli / kcat) ----
+
+# it_dlq_count DLQ: entries in the dead-letter topic/stream DLQ.
+it_dlq_count() {
+        if [[ $IT_BACKEND == kafka ]]; then
+                timeout 30 kcat -C -b "$IT_URL" -t "$1" -o beginning -e -q -f 'x\n' 2>/dev/null |
+                        wc -l | tr -d ' '
+        else
+                it_redis XLEN "$1"
+        fi
+}
+
+# it_dlq_fetch DLQ I: entry I (0-based) of DLQ into $IT_DIR/dlq/I.data (the
+# payload bytes, exact) and $IT_DIR/dlq/I.headers ("name=value" lines).
+it_dlq_fetch() {
+        local dlq=$1 i=$2 d=$IT_DIR/dlq/$2 id start=- j
+        mkdir -p "$IT_DIR/dlq"
+        if [[ $IT_BACKEND == kafka ]]; then
+                timeout 30 kcat -C -b "$IT_URL" -t "$dlq" -p 0 -o "$i" -c 1 -e -q -f '%s' >"$d.data"
+                timeout 30 kcat -C -b "$IT_URL" -t "$dlq" -p 0 -o "$i" -c 1 -e -q -f '%h' |
+                        sed 's/,dlq\./\ndlq./g' >"$d.headers"
+                return
+        fi
+        # Entry fields: d <data>, k <key>, h:<name> <value> (bus_redis.c). Walk
+        # to the i-th entry with exclusive ranges: an id pattern would also
+        # match the dlq.original_offset values.
+        for ((j = 0; j <= i; j++)); do
+                id=$(it_redis XRANGE "$dlq" "$start" + COUNT 1 | head -n 1)
+                start="($id"
+        done
+        it_redis --raw XRANGE "$dlq" "$id" "$id" >"$d.raw"
+        sed -n '/^d$/{n;p;q}' "$d.raw" | head -c -1 >"$d.data"
+        awk 'f { print name "=" $0; f = 0; next }
+             /^h:/ { name = substr($0, 3); f = 1 }' "$d.raw" >"$d.headers" 2>/dev/null
+}
+
+# it_hdr I NAME: header NAME of the dead letter fetched as entry I.
+it_hdr() {
+        sed -n "s/^$2=//p" "$IT_DIR/dlq/$1.headers" | head -n 1
+}
+
+# it_original_bytes TOPIC OFFSET FILE: the message stored in TOPIC at OFFSET
+# (Kafka offset in partition 0, or stream entry id) into FILE, exact bytes.
+it_original_bytes() {
+        if [[ $IT_BACKEND == kafka ]]; then
+                timeout 30 kcat -C -b "$IT_URL" -t "$1" -p 0 -o "$2" -c 1 -e -q -f '%s' >"$3"
+        else
+                it_redis --raw XRANGE "$1" "$2" "$2" | sed -n '/^d$/{n;p;q}' | head -c -1 >"$3"
+        fi
 }

@@ -18,7 +18,7 @@
  *
  *   sl_bustest consume --backend B --url U --topic T --group G --consumer C
  *                      --expect N --out FILE [--timeout-s S] [--fail-every M]
- *                      [--fail-always-every M]
+ *                      [--fail-always-every M] [--crash-on-seq S]
  *                      [--claim-idle-ms X] [--retry-delays-ms 1,2,3]
  *                      [--delay-us D] [--max-deliveries M] [--fsync]
  *       Polls until N distinct sequence numbers are in FILE (lines already in
@@ -31,16 +31,18 @@
  *       --fail-every M makes the first attempt of every M-th seq fail with
  *       -EAGAIN (exercises handler retries); --fail-always-every M makes every
  *       attempt fail, so those events are dead-lettered once retries run out
- *       (they never reach FILE: count them out of --expect). Prints
- *       "consume: ..." stats.
+ *       (they never reach FILE: count them out of --expect); --crash-on-seq S
+ *       SIGKILLs the process when the handler gets seq S (a crash loop).
+ *       Prints "consume: ..." stats.
  *       Exit 0 when N was reached (or N is 0 and the timeout ended the run),
  *       1 on timeout, 2 on a setup error.
  *
- *   sl_bustest check --out FILE --count N --keys K [--start S] [--allow-reorder]
- *       Verifies FILE: every seq in [S, S+N) present with key seq % K, no seq
- *       outside the range, and per-key order kept (first-seen seqs of one key
- *       increase). Duplicates are allowed and counted. Prints "# check: ..."
- *       lines (TAP comments); exit 0 if all good, 1 otherwise.
+ *   sl_bustest check --out FILE --count N --keys K [--start S] [--except E]
+ *                    [--allow-reorder]
+ *       Verifies FILE: every seq in [S, S+N) except E present with key
+ *       seq % K, no seq outside the range (E counts as outside), and per-key order kept (first-seen
+ * seqs of one key increase). Duplicates are allowed and counted. Prints "# check: ..." lines (TAP
+ * comments); exit 0 if all good, 1 otherwise.
  *
  * Logs (JSON lines) go to stderr; results go to stdout.
  */
@@ -95,6 +97,8 @@ struct args {
         int64_t publish_timeout_s;
         int64_t fail_every;        /* 0 = never */
         int64_t fail_always_every; /* 0 = never */
+        int64_t crash_on_seq;      /* SIGKILL ourselves when handling this seq; -1 = never */
+        int64_t except_seq;        /* check: this seq must be absent; -1 = none */
         int64_t claim_idle_ms;     /* 0 = bus default */
         int64_t delay_us;          /* per handled event */
         int64_t max_deliveries;    /* 0 = bus default */
@@ -134,11 +138,11 @@ static void usage(void)
                 "                  [--publish-timeout-s S]\n"
                 "       sl_bustest consume --backend B --url U --topic T --group G --consumer C\n"
                 "                  --expect N --out FILE [--timeout-s S] [--fail-every M]\n"
-                "                  [--fail-always-every M] [--claim-idle-ms X]\n"
+                "                  [--fail-always-every M] [--crash-on-seq S] [--claim-idle-ms X]\n"
                 "                  [--retry-delays-ms 1,2,3] [--delay-us D]\n"
                 "                  [--max-deliveries M] [--fsync]\n"
                 "       sl_bustest check --out FILE --count N --keys K [--start S] "
-                "[--allow-reorder]\n");
+                "[--except E] [--allow-reorder]\n");
 }
 
 /* Parses a bounded integer option value; prints why on failure. */
@@ -167,6 +171,8 @@ static const struct {
     {"--publish-timeout-s", offsetof(struct args, publish_timeout_s), 1, 86400},
     {"--fail-every", offsetof(struct args, fail_every), 0, MAX_SEQ},
     {"--fail-always-every", offsetof(struct args, fail_always_every), 0, MAX_SEQ},
+    {"--crash-on-seq", offsetof(struct args, crash_on_seq), 0, MAX_SEQ},
+    {"--except", offsetof(struct args, except_seq), 0, MAX_SEQ},
     {"--claim-idle-ms", offsetof(struct args, claim_idle_ms), 0, 86400000},
     {"--delay-us", offsetof(struct args, delay_us), 0, 10000000},
     {"--max-deliveries", offsetof(struct args, max_deliveries), 0, 1000},
@@ -227,6 +233,8 @@ static int parse_args(struct args *a, int argc, char **argv)
         a->count = -1;
         a->keys = -1;
         a->expect = -1;
+        a->crash_on_seq = -1;
+        a->except_seq = -1;
         a->timeout_s = 60;
         a->publish_timeout_s = 60;
         a->service = "bustest";
@@ -528,6 +536,8 @@ static int handle_event(const struct sl_envelope *env, const struct sl_bus_msg *
                 return -EBADMSG;
         }
         s = (int64_t)seq->valuedouble;
+        if (s == ctx->a->crash_on_seq)
+                kill(getpid(), SIGKILL); /* a message that kills its consumer (crash loop) */
         if (ctx->a->fail_always_every > 0 && s % ctx->a->fail_always_every == 0) {
                 ctx->injected++;
                 return -EAGAIN; /* every attempt: retries run out, then the DLQ */
@@ -636,7 +646,7 @@ static void check_line(const struct args *a, struct check *c, struct seen_slot *
         struct seen_slot *slot;
 
         c->lines++;
-        if (seq < a->start || seq >= a->start + a->count) {
+        if (seq < a->start || seq >= a->start + a->count || seq == a->except_seq) {
                 if (c->outside++ < 5)
                         printf("# check: seq %lld outside [%lld, %lld)\n", (long long)seq,
                                (long long)a->start, (long long)(a->start + a->count));
@@ -665,7 +675,7 @@ static void check_line(const struct args *a, struct check *c, struct seen_slot *
 static void report_missing(const struct args *a, struct check *c, const struct seen_slot *slots)
 {
         for (int64_t i = 0; i < a->count; i++) {
-                if (slots[i].seen)
+                if (slots[i].seen || a->start + i == a->except_seq)
                         continue;
                 if (c->missing++ < 10)
                         printf("# check: missing seq %lld\n", (long long)(a->start + i));
