@@ -1303,15 +1303,18 @@ static const redisReply *batch_next(struct sl_bus *bus, const char **topic)
 }
 
 /*
- * Appends XACK for one entry (pipelined: its reply is read before the next
- * command's) and starts sending it. 0 or -errno.
+ * Appends one XACK for n (1..REDIS_ACK_BATCH) entries of topic (pipelined:
+ * its reply is read before the next command's) and starts sending it.
+ * 0 or -errno.
  */
-static int streams_xack(struct sl_bus *bus, const char *topic, const char *id)
+static int streams_xack_ids(struct sl_bus *bus, const char *topic, const char *const *ids, int n)
 {
         struct sub_state *sub = &((struct redis_bus *)bus->impl)->sub;
-        const char *argv[] = {"XACK", topic, bus->opts.group, id};
+        const char *argv[3 + REDIS_ACK_BATCH];
         int rc;
 
+        if (n < 1 || n > REDIS_ACK_BATCH)
+                return -EINVAL;
         if (sub->out_count >= REDIS_OUT_MAX - 1) { /* one slot stays free for a read */
                 rc = sub_collect(bus, sl_mono_ms() + cmd_timeout_ms(bus));
                 if (rc < 0) {
@@ -1319,7 +1322,11 @@ static int streams_xack(struct sl_bus *bus, const char *topic, const char *id)
                         return rc;
                 }
         }
-        if (redisAppendCommandArgv(sub->conn.redis, 4, argv, NULL) != REDIS_OK)
+        argv[0] = "XACK";
+        argv[1] = topic;
+        argv[2] = bus->opts.group;
+        memcpy(argv + 3, ids, sizeof(*ids) * (size_t)n);
+        if (redisAppendCommandArgv(sub->conn.redis, 3 + n, argv, NULL) != REDIS_OK)
                 abort(); /* only fails on OOM */
         sub_out_push(sub, OUT_ACK);
         rc = conn_write(&sub->conn, 0); /* no waiting: the rest goes with the next command */
@@ -1330,6 +1337,12 @@ static int streams_xack(struct sl_bus *bus, const char *topic, const char *id)
         return 0;
 }
 
+/* XACK of one entry (see streams_xack_ids()). */
+static int streams_xack(struct sl_bus *bus, const char *topic, const char *id)
+{
+        return streams_xack_ids(bus, topic, &id, 1);
+}
+
 /*
  * Sends the batched acks as one pipelined XACK. On a lost connection they
  * are dropped: the entries stay pending and are delivered again. 0 or -errno.
@@ -1338,7 +1351,7 @@ static int streams_acks_flush(struct sl_bus *bus)
 {
         struct redis_bus *rb = bus->impl;
         struct sub_state *sub = &rb->sub;
-        const char *argv[3 + REDIS_ACK_BATCH];
+        const char *ids[REDIS_ACK_BATCH];
         int n = sub->n_acks, rc;
 
         if (n == 0)
@@ -1349,27 +1362,9 @@ static int streams_acks_flush(struct sl_bus *bus)
                 if (rc < 0)
                         return rc;
         }
-        if (sub->out_count >= REDIS_OUT_MAX - 1) { /* one slot stays free for a read */
-                rc = sub_collect(bus, sl_mono_ms() + cmd_timeout_ms(bus));
-                if (rc < 0) {
-                        sub_lost(bus, rc);
-                        return rc;
-                }
-        }
-        argv[0] = "XACK";
-        argv[1] = bus->opts.topics[sub->ack_topic];
-        argv[2] = bus->opts.group;
         for (int i = 0; i < n; i++)
-                argv[3 + i] = sub->ack_ids[i];
-        if (redisAppendCommandArgv(sub->conn.redis, 3 + n, argv, NULL) != REDIS_OK)
-                abort(); /* only fails on OOM */
-        sub_out_push(sub, OUT_ACK);
-        rc = conn_write(&sub->conn, 0); /* no waiting: the rest goes with the next command */
-        if (rc < 0 && rc != -ETIMEDOUT) {
-                sub_lost(bus, rc);
-                return rc;
-        }
-        return 0;
+                ids[i] = sub->ack_ids[i];
+        return streams_xack_ids(bus, bus->opts.topics[sub->ack_topic], ids, n);
 }
 
 /*
