@@ -343,7 +343,7 @@ static int run_handler(struct sl_bus *bus, const struct sl_envelope *env,
 static int handle(struct sl_bus *bus, const struct sl_bus_msg *msg, sl_bus_handler_fn *handler,
                   void *opaque)
 {
-        struct failure f = {0};
+        struct failure f = {.attempts = msg->deliveries > 0 ? msg->deliveries : 1};
         struct sl_envelope *env = NULL;
         char why[384];
         int rc;

@@ -44,6 +44,7 @@
 #define KAFKA_SEEK_TIMEOUT_MS   5000
 #define KAFKA_BARRIER_FLUSH_MS  1000 /* force a flush when acks waited this long */
 #define KAFKA_ARENA_KEEP        (64 * 1024)
+#define KAFKA_CLOSE_MAX_MS      10000 /* close(): time to leave the group */
 
 /* An ack waiting for the publish barrier: offsets [first, next) of one partition. */
 struct kafka_deferred {
@@ -58,7 +59,8 @@ struct kafka {
         rd_kafka_t *producer;     /* always present */
         rd_kafka_t *consumer;     /* NULL when the bus is publish-only */
         rd_kafka_queue_t *closeq; /* consumer close/commit results, drain only */
-        bool consumer_closed;     /* drain finished rd_kafka_consumer_close */
+        bool close_started;       /* rd_kafka_consumer_close_queue() was called */
+        bool consumer_closed;     /* ...and finished */
         bool closing;             /* close(): purged records are not errors */
 
         uint64_t inflight;      /* records accepted, delivery report not yet seen */
@@ -78,7 +80,11 @@ struct kafka {
         rd_kafka_message_t *held; /* the fetched message until release() */
 };
 
-/* Maps a librdkafka error to a negative errno (0 for NO_ERROR). */
+/*
+ * Maps a librdkafka error to a negative errno (0 for NO_ERROR), so callers
+ * can use sl_err_retriable(): timeouts and lost connections are retriable,
+ * auth and size errors are not, anything unknown is -EIO.
+ */
 static int err_to_errno(rd_kafka_resp_err_t err)
 {
         switch (err) {
@@ -423,9 +429,10 @@ static int kafka_publish(struct sl_bus *bus, const char *topic, const char *key,
 
         if (n_headers < 0 || n_headers > SL_BUS_MAX_HEADERS)
                 return -EINVAL;
+        /* Only a full queue is retried here; librdkafka retries sends itself. */
         for (;;) {
                 if (k->fatal)
-                        return -EIO;
+                        return -EIO; /* e.g. idempotence broken: a new producer is needed */
                 err = produce_once(k, topic, key, data, len, headers, n_headers);
                 if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
                         break;
@@ -451,6 +458,7 @@ static int kafka_flush(struct sl_bus *bus, int64_t timeout_ms)
         int rc;
 
         err = rd_kafka_flush(k->producer, timeout_ms > INT32_MAX ? INT32_MAX : (int)timeout_ms);
+        /* A lost record outranks a timeout: it will never be delivered. */
         if (k->first_err != 0) {
                 rc = k->first_err;
                 sl_log_error("bus.kafka.delivery.failed", "%" PRIu64 " undeliverable, first: %s",
@@ -639,6 +647,13 @@ static int consumer_subscribe(struct kafka *k, char *errstr, size_t errstr_size)
         return 0;
 }
 
+/*
+ * The fetch arena: one buffer reused for every message (payloads are not
+ * NUL-terminated in librdkafka, bus.h promises NUL-terminated data), so a
+ * steady consumer allocates nothing per message. Grows to the largest
+ * message seen; release() frees it after an oversized one.
+ */
+
 /* Grows the fetch arena to hold need bytes (contents are not kept). */
 static void arena_reserve(struct kafka *k, size_t need)
 {
@@ -737,6 +752,7 @@ static int kafka_fetch(struct sl_bus *bus, struct sl_bus_msg *msg, int timeout_m
         barrier_service(k, timeout_ms);
         if (bus->draining || k->consumer_closed)
                 return 0;
+        /* Error events (not messages) are logged and skipped until the deadline. */
         for (;;) {
                 left = deadline - sl_mono_ms();
                 rkm = rd_kafka_consumer_poll(k->consumer, left > 0 ? (int)left : 0);
@@ -864,17 +880,27 @@ static void close_rebalance(struct kafka *k, rd_kafka_event_t *ev)
                 rd_kafka_error_destroy(error);
 }
 
-/* Leaves the group (committing stored offsets) until deadline. */
+/*
+ * Leaves the group (committing stored offsets), serving the close queue
+ * until deadline. May be called again to finish a close that timed out:
+ * librdkafka 2.0.2 can hang in rd_kafka_destroy() when a started close is
+ * abandoned, so close() always finishes it first.
+ */
 static int consumer_close(struct kafka *k, int64_t deadline)
 {
         rd_kafka_error_t *error;
         rd_kafka_event_t *ev;
 
-        error = rd_kafka_consumer_close_queue(k->consumer, k->closeq);
-        if (error) {
-                sl_log_warn("bus.kafka.close", "%s", rd_kafka_error_string(error));
-                rd_kafka_error_destroy(error);
-                return -EIO;
+        if (!k->closeq)
+                k->closeq = rd_kafka_queue_new(k->consumer);
+        if (!k->close_started) {
+                error = rd_kafka_consumer_close_queue(k->consumer, k->closeq);
+                if (error) {
+                        sl_log_warn("bus.kafka.close", "%s", rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                        return -EIO;
+                }
+                k->close_started = true;
         }
         while (!rd_kafka_consumer_closed(k->consumer)) {
                 if (left_ms(deadline) == 0)
@@ -902,6 +928,7 @@ static int kafka_drain(struct sl_bus *bus, int64_t timeout_ms)
         int rc, rc2;
 
         bus->draining = true;
+        /* Outputs first: their confirmations release the acks waiting on them. */
         rc = kafka_flush(bus, timeout_ms);
         if (!k->consumer || k->consumer_closed)
                 return rc;
@@ -916,7 +943,11 @@ static int kafka_drain(struct sl_bus *bus, int64_t timeout_ms)
         return rc ? rc : rc2;
 }
 
-/* close(): destroys both clients without waiting; unconfirmed records are lost. */
+/*
+ * close(): leaves the group if drain() did not (bounded by
+ * KAFKA_CLOSE_MAX_MS), then destroys both clients; unconfirmed records are
+ * lost.
+ */
 static void kafka_close(struct sl_bus *bus)
 {
         struct kafka *k = bus->impl;
@@ -926,6 +957,11 @@ static void kafka_close(struct sl_bus *bus)
         k->closing = true;
         if (k->held)
                 rd_kafka_message_destroy(k->held);
+        /* Consumer before producer: leaving the group may still commit offsets. */
+        if (k->consumer && !k->consumer_closed &&
+            consumer_close(k, sl_mono_ms() + KAFKA_CLOSE_MAX_MS) < 0)
+                sl_log_warn("bus.kafka.close", "consumer did not leave its group in %d ms",
+                            KAFKA_CLOSE_MAX_MS);
         if (k->closeq)
                 rd_kafka_queue_destroy(k->closeq);
         if (k->consumer)

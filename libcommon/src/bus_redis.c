@@ -96,7 +96,6 @@ struct pub_state {
 enum batch_kind {
         BATCH_NEW,     /* XREADGROUP >: first delivery */
         BATCH_PENDING, /* XREADGROUP 0: our own unacked entries, delivered again */
-        BATCH_CLAIMED, /* XAUTOCLAIM: taken over from another consumer */
 };
 
 /* Replies still due on the consume connection, oldest first. */
@@ -109,7 +108,6 @@ struct sub_state {
         int out_head, out_count;
         redisReply *batch; /* entries being handed out, owned; NULL when none */
         enum batch_kind kind;
-        int claim_topic;   /* topic index of a BATCH_CLAIMED batch */
         size_t stream_i;   /* next stream of the batch */
         size_t entry_i;    /* next entry of that stream */
         bool read_pending; /* re-read our own pending entries before new ones */
@@ -1058,15 +1056,15 @@ static int topic_index(const struct sl_bus *bus, const char *name)
         return -1;
 }
 
-/* Adds "XREADGROUP GROUP <group> <consumer> COUNT 64" to a. */
-static void streams_readgroup_head(const struct sl_bus *bus, struct args *a)
+/* Adds "XREADGROUP GROUP <group> <consumer> COUNT <count>" to a. */
+static void streams_readgroup_head(const struct sl_bus *bus, struct args *a, const char *count)
 {
         arg(a, "XREADGROUP");
         arg(a, "GROUP");
         arg(a, bus->opts.group);
         arg(a, bus->opts.consumer);
         arg(a, "COUNT");
-        arg(a, REDIS_BATCH);
+        arg(a, count);
 }
 
 /*
@@ -1082,7 +1080,14 @@ static int streams_read_pending(struct sl_bus *bus)
         bool any = false;
         int rc;
 
-        streams_readgroup_head(bus, &a);
+        /*
+         * One entry at a time: Redis counts a delivery for every entry a PEL
+         * read returns, so a batch would charge the entries behind one that
+         * crashes its consumer with that crash too, and a crash loop would
+         * dead-letter innocent neighbours. This path only runs after a
+         * restart, reconnect or takeover.
+         */
+        streams_readgroup_head(bus, &a, "1");
         arg(&a, "STREAMS");
         for (int i = 0; i < bus->n_topics; i++)
                 arg(&a, bus->opts.topics[i]);
@@ -1125,8 +1130,11 @@ static int streams_read_pending(struct sl_bus *bus)
 /*
  * One XAUTOCLAIM step of the current round, topic by topic: takes over
  * entries idle longer than claim_idle_ms in any consumer's PEL (a dead
- * consumer's, usually). Returns 1 with a batch buffered, 0 when the round is
- * over (the next one is scheduled), or -errno.
+ * consumer's, usually). JUSTID moves them into our PEL without counting a
+ * delivery; they are then read one at a time by streams_read_pending(), so
+ * each is charged only when it is really handed out. Returns 1 when entries
+ * were taken over (our PEL is to be re-read), 0 when the round is over (the
+ * next one is scheduled), or -errno.
  */
 static int streams_claim(struct sl_bus *bus)
 {
@@ -1139,7 +1147,8 @@ static int streams_claim(struct sl_bus *bus)
                 int i = sub->claim_next;
                 const char *argv[] = {
                     "XAUTOCLAIM", bus->opts.topics[i],  bus->opts.group, bus->opts.consumer,
-                    idle,         sub->claim_cursor[i], "COUNT",         REDIS_BATCH};
+                    idle,         sub->claim_cursor[i], "COUNT",         REDIS_BATCH,
+                    "JUSTID"};
                 struct args a = {.n = 0};
                 redisReply *reply;
                 int rc;
@@ -1167,8 +1176,9 @@ static int streams_claim(struct sl_bus *bus)
                         bus->stats.claimed += reply->element[1]->elements;
                         sl_log_info("bus.redis.claim", "topic=%s entries=%zu", bus->opts.topics[i],
                                     reply->element[1]->elements);
-                        sub_batch_set(sub, reply, BATCH_CLAIMED);
-                        sub->claim_topic = i;
+                        freeReplyObject(reply);
+                        snprintf(sub->pending_from[i], REDIS_ID_MAX, "0");
+                        sub->read_pending = true;
                         return 1;
                 }
                 freeReplyObject(reply);
@@ -1192,7 +1202,7 @@ static int streams_read_new(struct sl_bus *bus, int64_t deadline)
         char block[24];
         int rc;
 
-        streams_readgroup_head(bus, &a);
+        streams_readgroup_head(bus, &a, REDIS_BATCH);
         if (block_ms > 0) {
                 /* BLOCK 0 would mean forever: only block for a positive timeout. */
                 snprintf(block, sizeof(block), "%lld", (long long)block_ms);
@@ -1247,13 +1257,13 @@ static int streams_refill(struct sl_bus *bus, int64_t deadline)
                 if (sub->need_groups)
                         return 0; /* recreated by sub_ready() on the next fetch */
         }
-        if (sub->read_pending) {
-                rc = streams_read_pending(bus);
-                if (rc != 0)
+        if (sl_mono_ms() >= sub->next_claim_ms) {
+                rc = streams_claim(bus); /* taken-over entries join our PEL */
+                if (rc < 0)
                         return rc;
         }
-        if (sl_mono_ms() >= sub->next_claim_ms) {
-                rc = streams_claim(bus);
+        if (sub->read_pending) {
+                rc = streams_read_pending(bus);
                 if (rc != 0)
                         return rc;
         }
@@ -1269,11 +1279,6 @@ static bool batch_stream(const struct sl_bus *bus, size_t s, const redisReply **
         const struct sub_state *sub = &((const struct redis_bus *)bus->impl)->sub;
         const redisReply *pair;
 
-        if (sub->kind == BATCH_CLAIMED) {
-                *entries = sub->batch->element[1];
-                *topic = bus->opts.topics[sub->claim_topic];
-                return s == 0;
-        }
         if (s >= sub->batch->elements)
                 return false;
         pair = sub->batch->element[s];
@@ -1516,7 +1521,13 @@ static int streams_ack(struct sl_bus *bus, const struct sl_bus_msg *msg)
         if (strlen(msg->id) >= REDIS_ID_MAX)
                 return -EINVAL; /* not a stream id */
         memcpy(sub->ack_ids[sub->n_acks++], msg->id, strlen(msg->id) + 1);
-        return sub->n_acks == REDIS_ACK_BATCH ? streams_acks_flush(bus) : 0;
+        /*
+         * A redelivered entry is acked at once: if its neighbour crashes the
+         * consumer next, this one must not be delivered (and counted) again.
+         */
+        if (sub->n_acks == REDIS_ACK_BATCH || msg->deliveries > 1)
+                return streams_acks_flush(bus);
+        return 0;
 }
 
 /* XCLAIM ids to ourselves with a long idle time, so any consumer's XAUTOCLAIM takes them now. */
@@ -1552,7 +1563,7 @@ static void streams_hand_back(struct sl_bus *bus, int64_t deadline)
         struct redis_bus *rb = bus->impl;
         struct sub_state *sub = &rb->sub;
         const redisReply *entries;
-        const char *ids[REDIS_MAX_ARGS - 10], *topic;
+        const char *ids[REDIS_MAX_ARGS - 10], *topic = NULL;
 
         if (!sub->conn.redis || sub_collect(bus, deadline) < 0)
                 return;
@@ -1569,7 +1580,8 @@ static void streams_hand_back(struct sl_bus *bus, int64_t deadline)
                             reply_is_str(entries->element[e]->element[0]))
                                 ids[n++] = entries->element[e]->element[0]->str;
                 }
-                streams_hand_back_ids(bus, topic, ids, n);
+                if (n > 0)
+                        streams_hand_back_ids(bus, topic, ids, n);
         }
 }
 

@@ -61,7 +61,8 @@ mvn_copy() {
               ${STATLINE_MVN_ARGS:-})
         mvn -o "${args[@]}" >/dev/null 2>&1 && return 0
         rm -rf "$out"
-        mvn "${args[@]}" >&2
+        # -q still prints colour resets; keep stderr clean
+        mvn "${args[@]}" 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >&2
 }
 
 # Tries each candidate version; writes jars and the stamp into a temp dir

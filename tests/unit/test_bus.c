@@ -164,7 +164,7 @@ static void test_poison(void)
         SL_CHECK(sl_metric_get(sl_metrics_std()->events_consumed, "invalid") == 1);
         SL_CHECK(sl_metric_get(sl_metrics_std()->events_consumed, "raw.completed") >= 1);
         SL_CHECK(dlq_header(SL_DLQ_H_CLASS, v, sizeof(v)) == 0 && strcmp(v, "PERMANENT") == 0);
-        SL_CHECK(dlq_header(SL_DLQ_H_ATTEMPTS, v, sizeof(v)) == 0 && strcmp(v, "0") == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_ATTEMPTS, v, sizeof(v)) == 0 && strcmp(v, "1") == 0); /* deliveries */
         SL_CHECK(dlq_header(SL_DLQ_H_ERROR, v, sizeof(v)) == 0 && v[0] != '\0');
         SL_CHECK(dlq_header(SL_DLQ_H_KEY, v, sizeof(v)) == 0 && strcmp(v, "k1") == 0);
         /* The dead letter holds the original bytes, byte for byte. */
