@@ -29,6 +29,9 @@
 # All diagnostics go to stderr; stdout carries only the bootstrap address.
 set -euo pipefail
 
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # free_ports; die/log are redefined below
+
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 POM="$HERE/kafka/pom.xml"
 LIBS=${STATLINE_KAFKA_LIBS:-${HOME:-/tmp}/.cache/statline/kafka-libs}
@@ -109,28 +112,6 @@ cmd_fetch() {
 stamp_get() { sed -n "s/^$1=//p" "$STAMP"; }
 
 # --- start ------------------------------------------------------------------
-
-# Prints two distinct free loopback ports. Bound together, so they differ;
-# released before the broker binds (a small race, retried by start).
-free_ports() {
-        if command -v python3 >/dev/null 2>&1 && python3 - <<'EOF' 2>/dev/null; then return 0; fi
-import socket
-socks = []
-for _ in range(2):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-        # Fallback: random high ports nobody answers on (bash /dev/tcp probe).
-        local p ports=()
-        while ((${#ports[@]} < 2)); do
-                p=$((20000 + RANDOM % 40000))
-                [[ " ${ports[*]-} " == *" $p "* ]] && continue
-                (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || ports+=("$p")
-        done
-        echo "${ports[@]}"
-}
 
 write_config() {
         local dir=$1 broker=$2 ctrl=$3
@@ -266,7 +247,7 @@ cmd_start() {
                 if [[ -f $dir/ports ]]; then
                         read -r broker ctrl <"$dir/ports"
                 else
-                        read -r broker ctrl < <(free_ports)
+                        read -r broker ctrl < <(free_ports 2)
                 fi
                 rc=0
                 launch "$dir" "$broker" "$ctrl" || rc=$?

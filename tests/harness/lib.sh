@@ -6,19 +6,34 @@ die() {
         exit 1
 }
 
-# free_port: prints a TCP port on 127.0.0.1 that nothing listens on now.
-# Picks at random from the ephemeral range and checks by connecting, so two
-# harnesses started at once rarely collide; callers still retry on bind errors.
-free_port() {
-        local port i
-        for i in $(seq 1 200); do
-                port=$((20000 + RANDOM % 30000))
-                if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-                        echo "$port"
-                        return 0
-                fi
+# free_ports N: prints N distinct loopback ports that were free a moment ago.
+# The kernel picks them (bound together, so they differ) when python3 is
+# around, else random high ports nothing answers on. Either way one can be
+# taken before the server binds it: callers retry start on a bind error.
+free_ports() {
+        local n=${1:-1} p ports=() i
+        if command -v python3 >/dev/null 2>&1 && python3 - "$n" <<'EOF' 2>/dev/null; then return 0; fi
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+        for ((i = 0; i < 200 && ${#ports[@]} < n; i++)); do
+                p=$((20000 + RANDOM % 40000))
+                [[ " ${ports[*]-} " == *" $p "* ]] && continue
+                # A successful connect means something listens there.
+                (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || ports+=("$p")
         done
-        die "no free port found"
+        ((${#ports[@]} == n)) || return 1
+        echo "${ports[@]}"
+}
+
+# free_port: one free loopback port (see free_ports).
+free_port() {
+        free_ports 1
 }
 
 # wait_pid_gone PID SECONDS: waits for a process to exit; returns 1 on timeout.

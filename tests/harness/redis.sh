@@ -26,6 +26,9 @@
 # (so a test can skip). Diagnostics go to stderr; stdout carries only the address.
 set -euo pipefail
 
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # free_ports; die/log are redefined below
+
 START_TIMEOUT=${STATLINE_REDIS_START_TIMEOUT:-10}
 PORT_TRIES=20
 
@@ -36,30 +39,6 @@ need() { command -v "$1" >/dev/null 2>&1 || { log "missing binary: $1"; exit 77;
 now_ms() { date +%s%3N; }
 
 # --- ports ------------------------------------------------------------------
-
-# Prints one loopback port that was free a moment ago: the kernel picks it
-# (bind to port 0) when python3 is around, else a random high port that
-# nothing accepts on. Either way it can be taken before redis binds it;
-# start_on_free_port() retries in that case.
-pick_port() {
-        local p i
-        if command -v python3 >/dev/null 2>&1 &&
-                python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])' 2>/dev/null; then
-                return 0
-        fi
-        for ((i = 0; i < 50; i++)); do
-                p=$(shuf -i 20000-60999 -n 1)
-                # A successful connect means something listens there.
-                if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-                        echo "$p"
-                        return 0
-                fi
-        done
-        return 1
-}
 
 # --- process helpers --------------------------------------------------------
 
@@ -149,7 +128,7 @@ start_server() {
         local dir=$1 aof=$2 port=${3:-} tries rc log_off
         for ((tries = 0; tries < PORT_TRIES; tries++)); do
                 if [[ -z ${3:-} ]]; then
-                        port=$(pick_port) || die "no free loopback port found"
+                        port=$(free_port) || die "no free loopback port found"
                 fi
                 # Only this attempt's part of the log tells why it failed.
                 log_off=$(stat -c %s "$dir/redis.log" 2>/dev/null || echo 0)
