@@ -1,0 +1,132 @@
+#ifndef SL_SVC_H
+#define SL_SVC_H
+
+/*
+ * The service runtime every phase binary shares (STYLE B9): config loading
+ * (exit 78 on bad config), logging, signals, the health/metrics endpoint, the
+ * bus, the poll loop and the drain on SIGTERM. A service's main.c declares
+ * its option table (starting with SL_SVC_OPTS), fills a struct sl_svc_def
+ * and returns sl_svc_main(). Handlers, init and tick are the service's own.
+ *
+ * Drain: the first SIGTERM/SIGINT sets a flag the loop checks every
+ * poll.timeout_ms; /readyz goes 503, the bus stops fetching, the in-flight
+ * handler finishes (a retry wait is cut short and the message released for
+ * redelivery), publishes are flushed and acks/offsets committed, exit 0. A
+ * second signal exits at once (128 + signal).
+ */
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sl/bus.h>
+#include <sl/cfg.h>
+
+#define SL_SVC_MAX_SPORTS 16
+
+/* Options every service has; filled by sl_cfg_load() through SL_SVC_OPTS. */
+struct sl_svc_cfg {
+        const char *bus_backend;     /* "redis-streams", "redis-pubsub", "kafka" */
+        const char *bus_url;         /* host:port / bootstrap list */
+        const char *bus_username;    /* may be empty */
+        const char *bus_password;    /* secret, may be empty */
+        const char *bus_prefix;      /* topic prefix */
+        const char *bus_group;       /* consumer group; empty = service name */
+        const char *bus_kafka_props; /* extra librdkafka k=v,k=v */
+        const char *sports;          /* comma-separated sports consumed: "nba,nhl" */
+        const char *health_addr;     /* "127.0.0.1:0" */
+        const char *log_level;       /* debug|info|warn|error */
+        const char *retry_delays_ms; /* "2000,5000,10000" */
+        int retry_attempts;          /* handler calls before dead-lettering */
+        int drain_timeout_ms;        /* SIGTERM to exit, at most */
+        int poll_timeout_ms;         /* bounds signal latency */
+        int64_t claim_idle_ms;       /* streams: take over entries idle this long */
+        int max_deliveries;          /* dead-letter after this many deliveries */
+};
+
+/* The shared entries of a service's option table; c is a struct sl_svc_cfg *. */
+#define SL_SVC_OPTS(c)                                                                             \
+        SL_CFG_ENUM("bus.backend", &(c)->bus_backend, "redis-streams",                             \
+                    "redis-streams|redis-pubsub|kafka|mem", SL_CFG_SHARED,                          \
+                    "message bus backend (redis-pubsub: at-most-once; mem: tests only)"),          \
+            SL_CFG_STR("bus.url", &(c)->bus_url, "127.0.0.1:6379", SL_CFG_SHARED,                  \
+                       "Redis host:port, or Kafka bootstrap servers"),                             \
+            SL_CFG_STR("bus.username", &(c)->bus_username, "", SL_CFG_SHARED,                      \
+                       "Redis ACL user / Kafka SASL user"),                                        \
+            SL_CFG_STR("bus.password", &(c)->bus_password, "", SL_CFG_SHARED | SL_CFG_SECRET,      \
+                       "Redis / Kafka SASL password"),                                             \
+            SL_CFG_STR("bus.prefix", &(c)->bus_prefix, "statline", SL_CFG_SHARED,                  \
+                       "topic prefix: <prefix>.<sport>.<phase>.completed"),                        \
+            SL_CFG_STR("bus.group", &(c)->bus_group, "", 0,                                        \
+                       "consumer group (empty: the service name)"),                                \
+            SL_CFG_STR("bus.kafka_props", &(c)->bus_kafka_props, "", SL_CFG_SHARED,                \
+                       "extra librdkafka properties k=v,k=v (SASL/TLS)"),                          \
+            SL_CFG_STR("sports", &(c)->sports, "nba", SL_CFG_SHARED,                               \
+                       "comma-separated sports whose events this service consumes"),               \
+            SL_CFG_STR("health.addr", &(c)->health_addr, "127.0.0.1:0", 0,                         \
+                       "address of /healthz /readyz /metrics (port 0: any free port)"),            \
+            SL_CFG_ENUM("log.level", &(c)->log_level, "info", "debug|info|warn|error",             \
+                        SL_CFG_SHARED, "minimum log level"),                                       \
+            SL_CFG_STR("retry.delays_ms", &(c)->retry_delays_ms, "2000,5000,10000", SL_CFG_SHARED, \
+                       "waits between handler retries, ms"),                                       \
+            SL_CFG_INT("retry.attempts", &(c)->retry_attempts, 3, 1, 100, SL_CFG_SHARED,           \
+                       "handler calls before a message is dead-lettered"),                         \
+            SL_CFG_INT("drain.timeout_ms", &(c)->drain_timeout_ms, 8000, 100, 600000, 0,           \
+                       "SIGTERM to exit at most (keep under the orchestrator's grace period)"),    \
+            SL_CFG_INT("poll.timeout_ms", &(c)->poll_timeout_ms, 100, 1, 10000, 0,                 \
+                       "longest wait for an event; bounds signal latency"),                        \
+            SL_CFG_INT("bus.claim_idle_ms", &(c)->claim_idle_ms, 30000, 100, 86400000,             \
+                       SL_CFG_SHARED, "streams: take over entries pending this long"),             \
+            SL_CFG_INT("bus.max_deliveries", &(c)->max_deliveries, 5, 1, 1000, SL_CFG_SHARED,      \
+                       "dead-letter a message delivered this often (crash loops)")
+
+struct sl_svc;
+struct sl_http;
+
+/* What a service plugs into the runtime. Borrowed for the whole run. */
+struct sl_svc_def {
+        const char *name;               /* "raw": log svc, env prefix STATLINE_RAW_, group default */
+        const char *consumes;           /* phase whose completion events it consumes, NULL: none */
+        const char *usage;              /* one paragraph for --help */
+        const struct sl_cfg_opt *opts;  /* the table, SL_SVC_OPTS first, SL_CFG_END last */
+        struct sl_svc_cfg *cfg;         /* where SL_SVC_OPTS writes */
+        void *ctx;                      /* the service's state, passed to every callback */
+        /* After config, logging, bus and HTTP are up; before the loop. 0 or -errno with errstr. */
+        int (*init)(struct sl_svc *svc, void *ctx, char *errstr, size_t errstr_size);
+        sl_bus_handler_fn *handler;     /* required when consumes is set; opaque = ctx */
+        /* Called every loop turn (after a poll); non-retriable < 0 stops the service. May be NULL. */
+        int (*tick)(struct sl_svc *svc, void *ctx);
+        /* After the drain, before the bus closes. May be NULL. */
+        void (*fini)(struct sl_svc *svc, void *ctx);
+};
+
+/*
+ * Runs the service: returns the process exit code (0 after a clean drain,
+ * 78 on bad config, 1 on a fatal error, 0 for --help / --help-config).
+ */
+int sl_svc_main(const struct sl_svc_def *def, int argc, char **argv);
+
+/* The runtime's bus (for publishing from handlers); valid during init..fini. */
+struct sl_bus *sl_svc_bus(const struct sl_svc *svc);
+/* The runtime's HTTP server (to register extra GET handlers in init). */
+struct sl_http *sl_svc_http(const struct sl_svc *svc);
+/* True once a stop signal arrived (long handlers may check it). */
+bool sl_svc_stopping(const struct sl_svc *svc);
+/* Sets the stop flag as a signal would (tests, fatal conditions in handlers). */
+void sl_svc_request_stop(struct sl_svc *svc);
+
+/*
+ * Installs handler for SIGINT and SIGTERM with sigaction (SA_RESTART off, so
+ * blocking calls return) and ignores SIGPIPE (hiredis and libpq write to
+ * sockets). Returns 0 or -errno.
+ */
+int sl_signals_install(void (*handler)(int sig));
+
+/*
+ * Splits a comma-separated list ("nba, nhl") into at most max trimmed items,
+ * written into buf (buf_size bytes) and pointed to by items. Returns the
+ * count, or -EINVAL (empty item, too many, or too long).
+ */
+int sl_svc_split_list(const char *list, char *buf, size_t buf_size, const char **items, int max);
+
+#endif
