@@ -34,8 +34,10 @@ static bool a_is(size_t n, const char *want)
 static void test_nist(void)
 {
         SL_CHECK(hex_is("", 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
-        SL_CHECK(hex_is(NULL, 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
-        SL_CHECK(hex_is("abc", 3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+        SL_CHECK(
+            hex_is(NULL, 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+        SL_CHECK(
+            hex_is("abc", 3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
         const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
         SL_CHECK(hex_is(m448, strlen(m448),
                         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
@@ -62,7 +64,8 @@ static void test_boundaries(void)
 /* Feeding the same bytes in pieces of every size 1..130 gives the one-shot digest. */
 static void test_split_updates(void)
 {
-        static const char want[] = "e96760a87768717bcebcfd25ddc7d46b4dbc95a4b0014def080c08539f7d90d0";
+        static const char want[] =
+            "e96760a87768717bcebcfd25ddc7d46b4dbc95a4b0014def080c08539f7d90d0";
         size_t n = 256 * 40;
         unsigned char *buf = malloc(n);
         bool all_ok = true;
@@ -96,7 +99,8 @@ static void test_binary_and_reuse(void)
 
         sl_sha256("abc", 3, d1);
         sl_sha256_to_hex(d1, hex);
-        SL_CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
+        SL_CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") ==
+                 0);
         SL_CHECK(strlen(hex) == SL_SHA256_HEX_LEN);
         /* A context is reusable after init. */
         sl_sha256_init(&h);

@@ -24,10 +24,10 @@
 
 /* Caller-owned hashing state; no resources, so there is no fini. */
 struct sl_sha256 {
-        uint32_t h[8];         /* chaining state */
-        uint64_t total_bytes;  /* bytes hashed so far */
-        uint8_t block[64];     /* pending partial block */
-        size_t block_used;     /* bytes used in block, 0..63 */
+        uint32_t h[8];        /* chaining state */
+        uint64_t total_bytes; /* bytes hashed so far */
+        uint8_t block[64];    /* pending partial block */
+        size_t block_used;    /* bytes used in block, 0..63 */
 };
 
 /* Starts a new digest in h (also resets a used context). */
