@@ -1,0 +1,180 @@
+#ifndef SCRAPER_H
+#define SCRAPER_H
+
+/*
+ * statline-scraper: fetches the documents of one game date (scoreboard, the
+ * box scores of its Final games, injuries, props, optionally the league game
+ * log), stores each unchanged in the content-addressed blob store, records
+ * every fetch in ops.scraper_execution_log and publishes one
+ * scraper.completed event per new document (services/scraper/README.md).
+ *
+ * The pure parts (the duplicate decisions, reading game ids and entities out
+ * of payloads) are separate functions so unit tests need no I/O; the rest is
+ * the service glue called by sl_svc_main() (sl/svc.h).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <sl/svc.h>
+
+#include "sources.h"
+
+struct cJSON;
+struct sl_envelope;
+struct sl_metric;
+struct sl_pg;
+struct scraper_fetcher;
+
+/* The configuration (main.c's option table writes it). Strings are owned by sl/cfg. */
+struct scraper_cfg {
+        struct sl_svc_cfg svc;     /* the shared SL_SVC_OPTS */
+        const char *pg_dsn;        /* secret */
+        const char *pg_migrations; /* migrations directory applied at start */
+        const char *base_url;      /* source.base_url, no credentials (refused) */
+        const char *username;      /* HTTP basic auth, "" = none */
+        const char *password;      /* secret */
+        const char *scoreboard;    /* "v2" | "v3" */
+        const char *boxscore;      /* "v2" | "v3" */
+        const char *sources;       /* families: "scoreboard,boxscore,injuries,props" */
+        const char *injuries_url;  /* "" = registry template against base_url */
+        const char *props_url;     /* "" = registry template against base_url */
+        const char *blob_dir;
+        const char *date;     /* scrape.date, "" = the current date */
+        const char *now_path; /* path/URL answering {"now": date}; "" = local clock */
+        const char *user_agent;
+        const char *fetch_delays_ms; /* backoff between fetch attempts, ms */
+        bool once;                   /* scrape one date and exit */
+        int interval_s;              /* service mode: time between scrapes */
+        int lookback_days;           /* service mode: also re-scrape this many days before */
+        int fetch_attempts;
+        int publish_timeout_ms; /* wait for broker confirmation */
+        int64_t max_bytes;
+        int64_t connect_timeout_ms;
+        int64_t timeout_ms;
+        int64_t retry_after_max_ms;
+        int64_t rate_interval_ms;
+        int64_t rate_jitter_ms;
+        int64_t utc_offset_min; /* the league's clock: "today" is UTC plus this */
+};
+
+#define SCRAPER_MAX_FAILURES 16 /* failure lines kept for the summary */
+
+/* Outcome of one scrape run (one date). */
+struct scraper_summary {
+        char date[11];
+        char correlation_id[37];
+        char root_event_id[37];
+        int games, games_final; /* from the scoreboard */
+        int fetched;            /* documents fetched successfully */
+        int stored;             /* new documents: blob stored, event published, logged */
+        int unchanged;          /* fetched, same bytes as last time: no event */
+        int skipped;            /* not fetched: Final box score already fetched */
+        int failed;             /* anything that went wrong (fetch, blob, publish, log) */
+        int requests;           /* HTTP requests made, retries included */
+        int64_t bytes;          /* bytes fetched */
+        int64_t duration_ms;
+        bool aborted;                             /* a stop signal cut the run short */
+        char failures[SCRAPER_MAX_FAILURES][256]; /* "<scraper> <key>: <error>" */
+        int n_failures;
+};
+
+/* Service state, passed to the svc callbacks. main.c zeroes it and sets cfg. */
+struct scraper_ctx {
+        const struct scraper_cfg *cfg;        /* borrowed */
+        struct sl_svc *svc;                   /* borrowed, from init */
+        struct sl_pg *pg;                     /* owned */
+        struct scraper_fetcher *fetcher;      /* owned */
+        const struct scraper_source *srcs[8]; /* enabled sources in run order */
+        int n_srcs;
+        char topic[256];              /* <prefix>.nba.scraper.completed */
+        int64_t next_run_ms;          /* monotonic; service mode */
+        bool done;                    /* once mode: the run happened */
+        bool once_failed;             /* once mode: main exits 1 */
+        struct sl_metric *m_fetches;  /* sl_scraper_documents_total{scraper,status} */
+        struct sl_metric *m_requests; /* sl_scraper_requests_total{scraper} */
+        struct sl_metric *m_bytes;    /* sl_scraper_bytes_total{scraper} */
+};
+
+/* ---- pure decisions ----------------------------------------------------------- */
+
+/*
+ * Whether to fetch a document of src: a document that cannot change (a
+ * Final game's box score) is not fetched again once a successful fetch of
+ * it is recorded (fetched_before). Returns true to fetch.
+ */
+bool scraper_should_fetch(const struct scraper_source *src, bool fetched_before);
+
+/*
+ * True if a payload with digest sha is the same as the last stored one of
+ * its source and key (last_sha, NULL or "" when none): no new event then.
+ */
+bool scraper_is_unchanged(const char *sha, const char *last_sha);
+
+/* ---- reading payloads ------------------------------------------------------------ */
+
+/* One game of a scoreboard. */
+struct scraper_game {
+        char id[11]; /* "0022400061" */
+        bool final;  /* game status 3 */
+};
+
+/*
+ * The games of a scoreboard document of kind "scoreboard_v2" (resultSets
+ * GameHeader: GAME_ID, GAME_STATUS_ID) or "scoreboard_v3" (scoreboard.games:
+ * gameId, gameStatus). Writes at most max games to out and returns the total
+ * count, or -EBADMSG when the document does not have that shape. doc is
+ * only read.
+ */
+int scraper_scoreboard_games(const struct cJSON *doc, const char *kind, struct scraper_game *out,
+                             int max);
+
+/*
+ * Adds the affected entities of a document to env: the game (game_id, when
+ * not NULL), every game of a scoreboard or game log, and the players of an
+ * injury report or prop list (distinct, in document order). When there
+ * would be more than SL_ENVELOPE_MAX_ENTITIES, none is added (an empty list
+ * means the whole date). Returns the number added or a negative errno.
+ */
+int scraper_add_entities(struct sl_envelope *env, const struct scraper_source *src,
+                         const struct cJSON *doc, const char *game_id);
+
+/*
+ * Today's date in the league's clock (wall_ms shifted by utc_offset_min
+ * minutes) as YYYY-MM-DD into out.
+ */
+void scraper_today(int64_t wall_ms, int64_t utc_offset_min, char out[11]);
+
+/*
+ * date plus days (may be negative) as YYYY-MM-DD into out. Returns 0 or
+ * -EINVAL (date is not a valid YYYY-MM-DD, or the result is out of range).
+ */
+int scraper_date_add(const char *date, int days, char out[11]);
+
+/* ---- the service ------------------------------------------------------------------ */
+
+/*
+ * Parses the sources list and versions of cfg into ctx->srcs. Returns 0 or
+ * -EINVAL with the reason in errstr. Pure (called by scraper_svc_init).
+ */
+int scraper_pick_sources(struct scraper_ctx *ctx, char *errstr, size_t errstr_size);
+
+/*
+ * Scrapes date (YYYY-MM-DD) once: one correlation id for the run, every
+ * event caused by the run's root envelope. Fills sum. Returns 0 when every
+ * document was fetched (or skipped), stored, published and logged, -EIO
+ * when something failed (sum says what), -ECANCELED when a stop cut it short.
+ */
+int scraper_run_date(struct scraper_ctx *ctx, const char *date, struct scraper_summary *sum);
+
+/* Writes the human summary of a run (what `scrape.once` prints). */
+void scraper_summary_print(const struct scraper_summary *sum, FILE *out);
+
+/* The sl_svc_def callbacks; ctx is a struct scraper_ctx. */
+int scraper_svc_init(struct sl_svc *svc, void *ctx, char *errstr, size_t errstr_size);
+int scraper_svc_tick(struct sl_svc *svc, void *ctx);
+void scraper_svc_fini(struct sl_svc *svc, void *ctx);
+
+#endif
