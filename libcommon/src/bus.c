@@ -1,6 +1,7 @@
 #include <sl/bus.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,18 @@ struct failure {
         int64_t last_ms;     /* wall clock of the last failure */
         char reason[512];    /* human-readable error text */
 };
+
+/* Why the current handler call failed, in the handler's words (sl_bus_set_error). */
+static _Thread_local char handler_error[384];
+
+void sl_bus_set_error(const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(handler_error, sizeof(handler_error), fmt, ap);
+        va_end(ap);
+}
 
 /* Keeps a heap copy of s for the life of the bus; returns it (NULL stays NULL). */
 static const char *own(struct sl_bus *bus, const char *s)
@@ -311,7 +324,10 @@ static int run_handler(struct sl_bus *bus, const struct sl_envelope *env,
 
         for (f->attempts = 1;; f->attempts++) {
                 int64_t t0_us = sl_mono_us();
-                int rc = handler(env, msg, opaque);
+                int rc;
+
+                handler_error[0] = '\0';
+                rc = handler(env, msg, opaque);
                 sl_metric_observe(m->handler_seconds, (double)(sl_mono_us() - t0_us) / 1e6, env->type);
                 if (rc == 0 || rc == -EEXIST) {
                         bus->stats.handled += rc == 0;
@@ -322,7 +338,13 @@ static int run_handler(struct sl_bus *bus, const struct sl_envelope *env,
                 }
                 if (rc == -EBUSY)
                         return rc; /* circuit open: nothing attempted, the message waits */
-                fail_note(f, rc, sl_strerror(rc));
+                if (handler_error[0]) {
+                        char why[sizeof(f->reason)];
+                        snprintf(why, sizeof(why), "%s: %s", sl_strerror(rc), handler_error);
+                        fail_note(f, rc, why);
+                } else {
+                        fail_note(f, rc, sl_strerror(rc));
+                }
                 cls = sl_err_classify(rc);
                 if (cls == SL_ERR_PERMANENT || f->attempts >= max)
                         break;

@@ -835,13 +835,17 @@ static void fmt_range(const struct sl_cfg_opt *opt, char *out, size_t out_size)
 
 void sl_cfg_print_help(const struct sl_cfg_opt *opts, const char *service, FILE *out)
 {
-        char def[256], range[256], env[ENV_NAME_MAX], shared[ENV_NAME_MAX];
+        char def[256], range[256], env[ENV_NAME_MAX], shared[ENV_NAME_MAX], prefix[ENV_NAME_MAX];
 
+        /* "STATLINE_RAW_X" -> "STATLINE_RAW": the service's env prefix as the shell sees it */
+        if (sl_cfg_env_name(service, "x", prefix, sizeof(prefix)) < 0)
+                snprintf(prefix, sizeof(prefix), "STATLINE_<SERVICE>__");
+        prefix[strlen(prefix) - 2] = '\0';
         fprintf(out,
                 "statline-%s configuration. Precedence, lowest first: default < config file\n"
                 "(--config FILE or $STATLINE_CONFIG) < STATLINE_<KEY> (shared keys only) <\n"
-                "STATLINE_%s_<KEY> < --set KEY=VALUE. <KEY> is the key upper-cased, '.' -> '_'.\n",
-                service, service);
+                "%s_<KEY> < --set KEY=VALUE. <KEY> is the key upper-cased, '.' -> '_'.\n",
+                service, prefix);
         for (const struct sl_cfg_opt *opt = opts; opt->type != SL_CFG_T_END; opt++) {
                 fmt_default(opt, def, sizeof(def));
                 fmt_range(opt, range, sizeof(range));

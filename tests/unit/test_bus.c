@@ -33,8 +33,11 @@ static int handler(const struct sl_envelope *env, const struct sl_bus_msg *msg, 
 
         (void)msg;
         s->calls++;
-        if (s->calls <= s->fail_n)
+        if (s->calls <= s->fail_n) {
+                if (s->rc == -EBADMSG)
+                        sl_bus_set_error("field %s is bad", "pts");
                 return s->rc;
+        }
         if (s->n_seen < 16)
                 snprintf(s->seen[s->n_seen++], 64, "%s", env->type);
         return 0;
@@ -188,6 +191,8 @@ static void test_handler_badmsg_and_dup(void)
         publish_env(bus, "raw.completed");
         publish_env(bus, "raw.completed");
         SL_CHECK(sl_bus_poll(bus, handler, &bad, 0) == 1 && bad.calls == 1); /* no retry */
+        char v[256];
+        SL_CHECK(dlq_header(SL_DLQ_H_ERROR, v, sizeof(v)) == 0 && strstr(v, ": field pts is bad"));
         SL_CHECK(sl_bus_poll(bus, handler, &dup, 0) == 1 && dup.calls == 1);
         sl_bus_get_stats(bus, &st);
         SL_CHECK(st.dead_lettered == 1 && st.duplicates == 1 && st.retries == 0);

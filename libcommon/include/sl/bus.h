@@ -94,6 +94,15 @@ typedef int sl_bus_handler_fn(const struct sl_envelope *env, const struct sl_bus
                               void *opaque);
 
 /*
+ * Called by a handler before it returns an error: the text (printf-style) is
+ * written into the dead letter's dlq.error (after the errno text) and the
+ * retry log lines, so an operator sees the handler's own reason ("boxscore_v2:
+ * PlayerStats[3]: PTS: expected an integer"), not just "Bad message". Applies
+ * to the current handler call on the calling thread only.
+ */
+void sl_bus_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
  * Opens the bus backend named by opts->backend. The returned bus must be
  * closed with sl_bus_close(). On failure returns NULL and writes a reason
  * into errstr. opts and its strings are copied.
