@@ -118,6 +118,7 @@ if [ ! -f build/build.ninja ]; then
         meson setup build >/dev/null || { fail=$((fail + 1)); summary; }
 fi
 ninja -C build || { fail=$((fail + 1)); summary; }
+check "config docs match the option tables" scripts/gen-config-docs.sh --check build
 
 tests/harness/kafka.sh fetch || echo "kafka: jars could not be fetched" >&2
 harness redis && export STATLINE_TEST_REDIS=$addr
