@@ -27,16 +27,16 @@
 struct bench {
         const char *backend, *url, *mode;
         char topic[128], group[64];
-        int64_t count;     /* throughput: events */
-        int64_t rate;      /* latency: events/s */
-        int64_t seconds;   /* latency: duration */
-        int64_t size;      /* serialized envelope bytes */
+        int64_t count;   /* throughput: events */
+        int64_t rate;    /* latency: events/s */
+        int64_t seconds; /* latency: duration */
+        int64_t size;    /* serialized envelope bytes */
         /* consumer side */
         volatile int ready, done;
         volatile int64_t handled; /* read by the main thread while the consumer runs */
-        int64_t first_us;  /* first event handled */
+        int64_t first_us;         /* first event handled */
         int64_t last_us;
-        int64_t *lat_us;   /* latency samples */
+        int64_t *lat_us; /* latency samples */
         int64_t n_lat, cap_lat;
 };
 
@@ -57,8 +57,11 @@ static int on_event(const struct sl_envelope *env, const struct sl_bus_msg *msg,
 
 static struct sl_bus *open_bus(struct bench *b, bool consume)
 {
-        struct sl_bus_opts o = {.backend = b->backend, .url = b->url, .service = "bench",
-                                .group = b->group, .from_beginning = true};
+        struct sl_bus_opts o = {.backend = b->backend,
+                                .url = b->url,
+                                .service = "bench",
+                                .group = b->group,
+                                .from_beginning = true};
         char err[512];
         struct sl_bus *bus;
 
@@ -92,7 +95,8 @@ static void *consumer(void *arg)
 /* A fresh envelope padded with pad (make_pad() sizes it). */
 static struct sl_envelope *make_env(const char *pad, int64_t seq)
 {
-        struct sl_envelope *env = sl_envelope_new("raw.completed", "raw", "nba", "2025-11-05", NULL);
+        struct sl_envelope *env =
+            sl_envelope_new("raw.completed", "raw", "nba", "2025-11-05", NULL);
         char id[16];
 
         snprintf(id, sizeof(id), "%lld", (long long)(seq % 64));
@@ -255,8 +259,13 @@ static int64_t arg_i64(const char *s, int64_t min, int64_t max)
 
 int main(int argc, char **argv)
 {
-        struct bench b = {.backend = "redis-streams", .url = NULL, .mode = "throughput",
-                          .count = 20000, .rate = 1000, .seconds = 10, .size = 1024};
+        struct bench b = {.backend = "redis-streams",
+                          .url = NULL,
+                          .mode = "throughput",
+                          .count = 20000,
+                          .rate = 1000,
+                          .seconds = 10,
+                          .size = 1024};
 
         for (int i = 1; i + 1 < argc; i += 2) {
                 if (strcmp(argv[i], "--backend") == 0)
@@ -274,8 +283,10 @@ int main(int argc, char **argv)
                 else if (strcmp(argv[i], "--size") == 0)
                         b.size = arg_i64(argv[i + 1], 256, 1 << 20);
                 else {
-                        fprintf(stderr, "usage: bus_bench --backend B --url U --mode throughput|latency|codec "
-                                        "[--count N] [--rate R --seconds S] [--size BYTES]\n");
+                        fprintf(
+                            stderr,
+                            "usage: bus_bench --backend B --url U --mode throughput|latency|codec "
+                            "[--count N] [--rate R --seconds S] [--size BYTES]\n");
                         return 2;
                 }
         }

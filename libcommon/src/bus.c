@@ -15,32 +15,32 @@
 #include <sl/metrics.h>
 #include <sl/util.h>
 
-#define BUS_DEFAULT_PREFIX      "statline"
-#define BUS_DEFAULT_REDIS_URL   "127.0.0.1:6379"
-#define BUS_DEFAULT_KAFKA_URL   "127.0.0.1:9092"
-#define BUS_DLQ_FLUSH_MS        10000 /* wait this long for a dead letter to be confirmed */
+#define BUS_DEFAULT_PREFIX    "statline"
+#define BUS_DEFAULT_REDIS_URL "127.0.0.1:6379"
+#define BUS_DEFAULT_KAFKA_URL "127.0.0.1:9092"
+#define BUS_DLQ_FLUSH_MS      10000 /* wait this long for a dead letter to be confirmed */
 
 /* Backends by name (libseat impls[] pattern). "redis" is kept as an alias of Streams. */
 static const struct {
         const char *name;
         const struct sl_bus_ops *ops;
 } backends[] = {
-        {"redis-streams", &sl_bus_redis_streams_ops},
-        {"redis", &sl_bus_redis_streams_ops},
-        {"redis-pubsub", &sl_bus_redis_pubsub_ops},
+    {"redis-streams", &sl_bus_redis_streams_ops},
+    {"redis", &sl_bus_redis_streams_ops},
+    {"redis-pubsub", &sl_bus_redis_pubsub_ops},
 #if SL_HAVE_KAFKA
-        {"kafka", &sl_bus_kafka_ops},
+    {"kafka", &sl_bus_kafka_ops},
 #endif
-        {"mem", &sl_bus_mem_ops},
+    {"mem", &sl_bus_mem_ops},
 };
 
 /* What went wrong with one message, for logs and dead-letter context. */
 struct failure {
-        int rc;              /* last handler (or parse) error */
-        int attempts;        /* handler calls made */
-        int64_t first_ms;    /* wall clock of the first failure */
-        int64_t last_ms;     /* wall clock of the last failure */
-        char reason[512];    /* human-readable error text */
+        int rc;           /* last handler (or parse) error */
+        int attempts;     /* handler calls made */
+        int64_t first_ms; /* wall clock of the first failure */
+        int64_t last_ms;  /* wall clock of the last failure */
+        char reason[512]; /* human-readable error text */
 };
 
 /* Why the current handler call failed, in the handler's words (sl_bus_set_error). */
@@ -86,7 +86,9 @@ static void apply_defaults(struct sl_bus *bus, const struct sl_bus_opts *opts, b
 
         *o = *opts;
         o->backend = own(bus, opts->backend ? opts->backend : "redis-streams");
-        o->url = own(bus, opts->url ? opts->url : kafka ? BUS_DEFAULT_KAFKA_URL : BUS_DEFAULT_REDIS_URL);
+        o->url = own(bus, opts->url ? opts->url
+                          : kafka   ? BUS_DEFAULT_KAFKA_URL
+                                    : BUS_DEFAULT_REDIS_URL);
         o->username = own(bus, opts->username);
         o->password = own(bus, opts->password);
         o->prefix = own(bus, opts->prefix ? opts->prefix : BUS_DEFAULT_PREFIX);
@@ -100,8 +102,8 @@ static void apply_defaults(struct sl_bus *bus, const struct sl_bus_opts *opts, b
         }
         o->consumer = own(bus, opts->consumer ? opts->consumer : consumer);
         o->kafka_props = own(bus, opts->kafka_props);
-        for (bus->n_topics = 0; bus->n_topics < SL_BUS_MAX_TOPICS - 1 && opts->topics[bus->n_topics];
-             bus->n_topics++)
+        for (bus->n_topics = 0;
+             bus->n_topics < SL_BUS_MAX_TOPICS - 1 && opts->topics[bus->n_topics]; bus->n_topics++)
                 o->topics[bus->n_topics] = own(bus, opts->topics[bus->n_topics]);
         o->topics[bus->n_topics] = NULL;
         if (opts->retry.max_attempts == 0 && opts->retry.n_delays == 0 && opts->retry.base_ms == 0)
@@ -137,8 +139,8 @@ struct sl_bus *sl_bus_open(const struct sl_bus_opts *opts, char *errstr, size_t 
 
         if (!ops) {
                 snprintf(errstr, errstr_size,
-                         "unknown bus backend '%s' (expected redis-streams, redis-pubsub, %smem)", name,
-                         SL_HAVE_KAFKA ? "kafka, " : "");
+                         "unknown bus backend '%s' (expected redis-streams, redis-pubsub, %smem)",
+                         name, SL_HAVE_KAFKA ? "kafka, " : "");
                 return NULL;
         }
         if (opts->topics[0] && opts->topics[SL_BUS_MAX_TOPICS - 1]) {
@@ -282,8 +284,9 @@ static int dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg, const s
         if (rc == 0)
                 rc = sl_bus_flush(bus, BUS_DLQ_FLUSH_MS);
         if (rc < 0) {
-                sl_log_error("bus.dlq.publish.error", "topic=%s id=%s: %s (message kept for redelivery)",
-                             msg->topic, msg->id, sl_strerror(rc));
+                sl_log_error("bus.dlq.publish.error",
+                             "topic=%s id=%s: %s (message kept for redelivery)", msg->topic,
+                             msg->id, sl_strerror(rc));
                 return rc;
         }
         bus->stats.dead_lettered++;
@@ -328,7 +331,8 @@ static int run_handler(struct sl_bus *bus, const struct sl_envelope *env,
 
                 handler_error[0] = '\0';
                 rc = handler(env, msg, opaque);
-                sl_metric_observe(m->handler_seconds, (double)(sl_mono_us() - t0_us) / 1e6, env->type);
+                sl_metric_observe(m->handler_seconds, (double)(sl_mono_us() - t0_us) / 1e6,
+                                  env->type);
                 if (rc == 0 || rc == -EEXIST) {
                         bus->stats.handled += rc == 0;
                         bus->stats.duplicates += rc == -EEXIST;
@@ -350,15 +354,17 @@ static int run_handler(struct sl_bus *bus, const struct sl_envelope *env,
                         break;
                 int64_t delay_ms = sl_retry_delay_ms(&bus->opts.retry, f->attempts);
                 bus->stats.retries++;
-                sl_log_warn("bus.handler.retry", "topic=%s id=%s attempt=%d/%d error=%s delay_ms=%lld",
-                            msg->topic, msg->id, f->attempts, max, f->reason, (long long)delay_ms);
+                sl_log_warn("bus.handler.retry",
+                            "topic=%s id=%s attempt=%d/%d error=%s delay_ms=%lld", msg->topic,
+                            msg->id, f->attempts, max, f->reason, (long long)delay_ms);
                 if (sl_sleep_ms(delay_ms, bus->opts.stop) < 0)
                         return -EINTR; /* draining: leave it for redelivery */
         }
         if (f->attempts >= max && cls != SL_ERR_PERMANENT)
                 snprintf(f->reason + strlen(f->reason), sizeof(f->reason) - strlen(f->reason),
                          " (gave up after %d attempts)", f->attempts);
-        return dead_letter(bus, msg, f, cls, cls == SL_ERR_PERMANENT ? "permanent" : "retries_exhausted");
+        return dead_letter(bus, msg, f, cls,
+                           cls == SL_ERR_PERMANENT ? "permanent" : "retries_exhausted");
 }
 
 /* Everything that happens to one fetched message; returns sl_bus_poll()'s value. */
@@ -371,12 +377,13 @@ static int handle(struct sl_bus *bus, const struct sl_bus_msg *msg, sl_bus_handl
         int rc;
 
         if (msg->len > bus->opts.max_msg_bytes) {
-                snprintf(why, sizeof(why), "message of %zu bytes exceeds the %zu byte cap", msg->len,
-                         bus->opts.max_msg_bytes);
+                snprintf(why, sizeof(why), "message of %zu bytes exceeds the %zu byte cap",
+                         msg->len, bus->opts.max_msg_bytes);
                 fail_note(&f, -EMSGSIZE, why);
                 return settle(bus, msg, dead_letter(bus, msg, &f, SL_ERR_PERMANENT, "oversized"));
         }
-        rc = sl_envelope_parse(msg->data, msg->len, bus->opts.max_msg_bytes, &env, why, sizeof(why));
+        rc =
+            sl_envelope_parse(msg->data, msg->len, bus->opts.max_msg_bytes, &env, why, sizeof(why));
         sl_metric_inc(sl_metrics_std()->events_consumed, rc == 0 ? env->type : "invalid");
         if (rc < 0) {
                 fail_note(&f, rc, why);

@@ -50,13 +50,13 @@ struct sl_bus_ops {
 
 struct sl_bus {
         const struct sl_bus_ops *ops;
-        struct sl_bus_opts opts;  /* strings point into owned copies; defaults applied */
-        int n_topics;             /* entries in opts.topics */
+        struct sl_bus_opts opts;             /* strings point into owned copies; defaults applied */
+        int n_topics;                        /* entries in opts.topics */
         char *owned[SL_BUS_MAX_TOPICS + 16]; /* heap copies of option strings */
         int n_owned;
-        void *impl;               /* backend state */
+        void *impl; /* backend state */
         struct sl_bus_stats stats;
-        bool draining;            /* set by sl_bus_drain(): fetch no more */
+        bool draining; /* set by sl_bus_drain(): fetch no more */
 };
 
 extern const struct sl_bus_ops sl_bus_mem_ops;

@@ -17,8 +17,8 @@
 #define MEM_MAX_GROUPS 8
 
 struct mem_rec {
-        char *key;     /* owned, may be NULL */
-        char *data;    /* owned, NUL-terminated */
+        char *key;  /* owned, may be NULL */
+        char *data; /* owned, NUL-terminated */
         size_t len;
         struct sl_bus_header headers[SL_BUS_MAX_HEADERS]; /* strings owned */
         int n_headers;
@@ -27,12 +27,12 @@ struct mem_rec {
 };
 
 struct mem_group {
-        char *name;    /* owned */
-        size_t next;   /* index of the next record to deliver */
+        char *name;  /* owned */
+        size_t next; /* index of the next record to deliver */
 };
 
 struct mem_topic {
-        char *name;    /* owned */
+        char *name;           /* owned */
         struct mem_rec *recs; /* owned array */
         size_t n_recs, cap;
         struct mem_group groups[MEM_MAX_GROUPS];
@@ -68,7 +68,8 @@ static struct mem_topic *topic_get(const char *name, bool create)
         return &topics[n_topics++];
 }
 
-/* Returns the group's index in t, creating it at the start (mem groups always read from the beginning). */
+/* Returns the group's index in t, creating it at the start (mem groups always read from the
+ * beginning). */
 static int group_get(struct mem_topic *t, const char *group)
 {
         for (int i = 0; i < t->n_groups; i++) {
@@ -248,14 +249,14 @@ static void mem_close(struct sl_bus *bus)
 }
 
 const struct sl_bus_ops sl_bus_mem_ops = {
-        .name = "mem",
-        .open = mem_open,
-        .publish = mem_publish,
-        .flush = mem_flush,
-        .fetch = mem_fetch,
-        .ack = mem_ack,
-        .nack = mem_nack,
-        .release = mem_release,
-        .drain = mem_drain,
-        .close = mem_close,
+    .name = "mem",
+    .open = mem_open,
+    .publish = mem_publish,
+    .flush = mem_flush,
+    .fetch = mem_fetch,
+    .ack = mem_ack,
+    .nack = mem_nack,
+    .release = mem_release,
+    .drain = mem_drain,
+    .close = mem_close,
 };

@@ -118,8 +118,8 @@ struct sub_state {
         int64_t next_claim_ms; /* mono ms of the next XAUTOCLAIM round */
         uint64_t seq;          /* Pub/Sub: local message counter, for msg->id */
         char ack_ids[REDIS_ACK_BATCH][REDIS_ID_MAX]; /* handled entries not yet XACKed */
-        int n_acks;            /* ids in ack_ids */
-        int ack_topic;         /* topic index all of ack_ids belong to */
+        int n_acks;                                  /* ids in ack_ids */
+        int ack_topic;                               /* topic index all of ack_ids belong to */
 };
 
 /* bus->impl of both backends. */
@@ -1867,8 +1867,7 @@ static int redis_drain(struct sl_bus *bus, int64_t timeout_ms)
         if (!rb->pubsub) {
                 streams_acks_flush(bus); /* lost acks only mean redelivery: no error here */
                 streams_hand_back(bus, deadline);
-        }
-        else if (rb->has_held)
+        } else if (rb->has_held)
                 sl_log_warn("bus.redis.pubsub.dropped", "topic=%s: nacked message lost at drain",
                             rb->held.topic);
         if (rb->has_held) {

@@ -11,7 +11,7 @@
 #include <sl/envelope.h>
 #include <sl/util.h>
 
-#define LOG_LINE_MAX 4096 /* one write(2); longer messages are truncated with "…" */
+#define LOG_LINE_MAX    4096 /* one write(2); longer messages are truncated with "…" */
 #define LOG_SECRETS_MAX 32
 
 static char log_service[32] = "statline";

@@ -237,8 +237,8 @@ int sl_svc_main(const struct sl_svc_def *def, int argc, char **argv)
                 goto fail;
         }
         sl_log_info("svc.drain", "signal=%d", (int)stop_signal);
-        sl_http_set_draining(svc.http);                          /* 1. stop taking traffic */
-        rc = sl_bus_drain(svc.bus, def->cfg->drain_timeout_ms);  /* 2. finish, flush, commit */
+        sl_http_set_draining(svc.http);                         /* 1. stop taking traffic */
+        rc = sl_bus_drain(svc.bus, def->cfg->drain_timeout_ms); /* 2. finish, flush, commit */
         exit_code = rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
         goto out;
 fail:

@@ -16,8 +16,8 @@
 static void oom(size_t size)
 {
         char msg[96];
-        int n = snprintf(msg, sizeof(msg), "{\"level\":\"error\",\"event\":\"oom\",\"msg\":\"%zu bytes\"}\n",
-                         size);
+        int n = snprintf(msg, sizeof(msg),
+                         "{\"level\":\"error\",\"event\":\"oom\",\"msg\":\"%zu bytes\"}\n", size);
         if (n > 0)
                 (void)!write(2, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
         abort();
@@ -259,8 +259,8 @@ void sl_time_rfc3339(int64_t wall_ms, char out[25])
         /* Field ranges are known, so the casts tell the compiler the text fits in 25 bytes. */
         snprintf(out, 25, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
                  (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
-                 (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
-                 (unsigned)tm.tm_sec % 100u, (unsigned)ms % 1000u);
+                 (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
+                 (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u, (unsigned)ms % 1000u);
 }
 
 static bool is_leap(int y)
@@ -374,8 +374,8 @@ int sl_time_parse_rfc3339(const char *s, int64_t *wall_ms)
         digits(date, 4, &y);
         digits(date + 5, 2, &m);
         digits(date + 8, 2, &d);
-        *wall_ms = ((days_from_civil(y, m, d) * 86400 + hh * 3600 + mi * 60 + ss) - off_s) * 1000 +
-                   ms;
+        *wall_ms =
+            ((days_from_civil(y, m, d) * 86400 + hh * 3600 + mi * 60 + ss) - off_s) * 1000 + ms;
         return 0;
 }
 

@@ -20,9 +20,9 @@
 #define DLQ   "statline.nba.raw.completed.dlq"
 
 struct script {
-        int calls;     /* handler calls so far */
-        int fail_n;    /* fail the first fail_n calls ... */
-        int rc;        /* ... with this code */
+        int calls;         /* handler calls so far */
+        int fail_n;        /* fail the first fail_n calls ... */
+        int rc;            /* ... with this code */
         char seen[16][64]; /* types of handled envelopes */
         int n_seen;
 };
@@ -162,12 +162,14 @@ static void test_poison(void)
         publish_env(bus, "raw.completed");
         for (int i = 0; i < 3; i++)
                 SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == 1);
-        SL_CHECK(s.calls == 2 && s.n_seen == 2); /* neighbours handled, poison never reached handler */
+        SL_CHECK(s.calls == 2 &&
+                 s.n_seen == 2); /* neighbours handled, poison never reached handler */
         SL_CHECK(sl_metric_get(sl_metrics_std()->events_failed, "poison") == 1);
         SL_CHECK(sl_metric_get(sl_metrics_std()->events_consumed, "invalid") == 1);
         SL_CHECK(sl_metric_get(sl_metrics_std()->events_consumed, "raw.completed") >= 1);
         SL_CHECK(dlq_header(SL_DLQ_H_CLASS, v, sizeof(v)) == 0 && strcmp(v, "PERMANENT") == 0);
-        SL_CHECK(dlq_header(SL_DLQ_H_ATTEMPTS, v, sizeof(v)) == 0 && strcmp(v, "1") == 0); /* deliveries */
+        SL_CHECK(dlq_header(SL_DLQ_H_ATTEMPTS, v, sizeof(v)) == 0 &&
+                 strcmp(v, "1") == 0); /* deliveries */
         SL_CHECK(dlq_header(SL_DLQ_H_ERROR, v, sizeof(v)) == 0 && v[0] != '\0');
         SL_CHECK(dlq_header(SL_DLQ_H_KEY, v, sizeof(v)) == 0 && strcmp(v, "k1") == 0);
         /* The dead letter holds the original bytes, byte for byte. */
@@ -213,7 +215,7 @@ static void test_busy_waits(void)
         int64_t t0 = sl_mono_ms();
         SL_CHECK(sl_bus_poll(bus, handler, &s, 20) == -EBUSY);
         SL_CHECK(sl_mono_ms() - t0 >= 20); /* waits out the timeout instead of spinning */
-        SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == 1);      /* redelivered, handled */
+        SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == 1); /* redelivered, handled */
         sl_bus_get_stats(bus, &st);
         SL_CHECK(st.dead_lettered == 0 && st.handled == 1 && s.calls == 3);
         sl_bus_close(bus);
@@ -239,8 +241,8 @@ static void test_dlq_publish_fails(void)
 
 static void test_caps_and_loops(void)
 {
-        struct sl_bus_opts o = {.backend = "mem", .service = "raw", .max_msg_bytes = 64,
-                                .max_deliveries = 2};
+        struct sl_bus_opts o = {
+            .backend = "mem", .service = "raw", .max_msg_bytes = 64, .max_deliveries = 2};
         struct script s = {0};
         struct sl_bus_msg msg = {0};
         struct sl_bus *bus;

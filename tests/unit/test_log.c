@@ -11,7 +11,7 @@
 
 #include "sl_test.h"
 
-#define THREADS 4
+#define THREADS          4
 #define LINES_PER_THREAD 500
 
 static FILE *capture;
@@ -67,7 +67,8 @@ static void test_fields(void)
         SL_CHECK(strcmp(cJSON_GetObjectItem(j, "event")->valuestring, "test.shown") == 0);
         SL_CHECK(strstr(cJSON_GetObjectItem(j, "src")->valuestring, "test_log.c:") != NULL);
         /* relative to the source root, whatever directory the build runs in */
-        SL_CHECK(strncmp(cJSON_GetObjectItem(j, "src")->valuestring, "tests/unit/test_log.c:", 22) == 0);
+        SL_CHECK(
+            strncmp(cJSON_GetObjectItem(j, "src")->valuestring, "tests/unit/test_log.c:", 22) == 0);
         SL_CHECK(strcmp(cJSON_GetObjectItem(j, "msg")->valuestring,
                         "quote \" backslash \\ newline \n tab \t ctl \x01 done") == 0);
         SL_CHECK(strlen(cJSON_GetObjectItem(j, "ts")->valuestring) == 24);
@@ -93,7 +94,8 @@ static void test_secrets(void)
 
 static void test_event_context(void)
 {
-        struct sl_envelope *env = sl_envelope_new("raw.completed", "raw", "nba", "2025-11-05", NULL);
+        struct sl_envelope *env =
+            sl_envelope_new("raw.completed", "raw", "nba", "2025-11-05", NULL);
         char *out;
         cJSON *j;
 

@@ -22,8 +22,8 @@ struct demo {
 
 static struct sl_svc_cfg cfg;
 static const struct sl_cfg_opt opts[] = {
-        SL_SVC_OPTS(&cfg),
-        SL_CFG_END,
+    SL_SVC_OPTS(&cfg),
+    SL_CFG_END,
 };
 
 static int on_event(const struct sl_envelope *env, const struct sl_bus_msg *msg, void *opaque)
@@ -53,8 +53,8 @@ static int tick(struct sl_svc *svc, void *opaque)
 
         if (d->ticks++ == 0) {
                 for (int i = 0; i < 3; i++) {
-                        struct sl_envelope *env =
-                            sl_envelope_new("scraper.completed", "scraper", "nba", "2025-11-05", NULL);
+                        struct sl_envelope *env = sl_envelope_new("scraper.completed", "scraper",
+                                                                  "nba", "2025-11-05", NULL);
                         sl_bus_publish(sl_svc_bus(svc), "statline.nba.scraper.completed", env);
                         sl_envelope_free(env);
                 }
@@ -73,9 +73,16 @@ static void fini(struct sl_svc *svc, void *opaque)
 
 static int run(struct demo *d, int argc, char **argv)
 {
-        struct sl_svc_def def = {.name = "raw", .consumes = "scraper", .opts = opts, .cfg = &cfg,
-                                 .ctx = d, .init = init, .handler = on_event, .tick = tick,
-                                 .fini = fini, .usage = "test service"};
+        struct sl_svc_def def = {.name = "raw",
+                                 .consumes = "scraper",
+                                 .opts = opts,
+                                 .cfg = &cfg,
+                                 .ctx = d,
+                                 .init = init,
+                                 .handler = on_event,
+                                 .tick = tick,
+                                 .fini = fini,
+                                 .usage = "test service"};
         return sl_svc_main(&def, argc, argv);
 }
 
@@ -96,13 +103,15 @@ static void test_split(void)
 int main(void)
 {
         struct demo d = {0};
-        char *bad_attempts[] = {"statline-raw", "--set", "bus.backend=mem", "--set", "retry.attempts=0"};
-        char *bad_sports[] = {"statline-raw", "--set", "bus.backend=mem", "--set", "sports=nba,,nhl"};
+        char *bad_attempts[] = {"statline-raw", "--set", "bus.backend=mem", "--set",
+                                "retry.attempts=0"};
+        char *bad_sports[] = {"statline-raw", "--set", "bus.backend=mem", "--set",
+                              "sports=nba,,nhl"};
         char *bad_delays[] = {"statline-raw", "--set", "bus.backend=mem", "--set",
                               "retry.delays_ms=2s"};
         char *help_config[] = {"statline-raw", "--help-config"};
-        char *ok[] = {"statline-raw", "--set", "bus.backend=mem", "--set", "poll.timeout_ms=1",
-                      "--set", "log.level=error"};
+        char *ok[] = {"statline-raw",      "--set", "bus.backend=mem", "--set",
+                      "poll.timeout_ms=1", "--set", "log.level=error"};
 
         test_split();
         SL_CHECK(run(&d, 5, bad_attempts) == 78);

@@ -16,8 +16,8 @@ static void test_buf(void)
         SL_CHECK(sl_buf_puts(&b, "abcd") == 0);
         SL_CHECK(sl_buf_printf(&b, "%d", 123) == 0);
         SL_CHECK(b.len == 7 && strcmp(b.data, "abcd123") == 0);
-        SL_CHECK(sl_buf_puts(&b, "xy") == -E2BIG);  /* cap is 8 */
-        SL_CHECK(b.len == 7);                         /* nothing appended on failure */
+        SL_CHECK(sl_buf_puts(&b, "xy") == -E2BIG); /* cap is 8 */
+        SL_CHECK(b.len == 7);                      /* nothing appended on failure */
         SL_CHECK(sl_buf_append(&b, "z", 1) == 0 && b.len == 8);
         sl_buf_reset(&b);
         SL_CHECK(b.len == 0 && b.data[0] == '\0');

@@ -34,7 +34,7 @@
 struct sl_bus;
 struct sl_envelope;
 
-#define SL_BUS_MAX_TOPICS 64
+#define SL_BUS_MAX_TOPICS  64
 #define SL_BUS_MAX_HEADERS 16
 
 /* A header on a message (Kafka headers, Streams fields). Borrowed strings. */
@@ -48,38 +48,41 @@ struct sl_bus_header {
  * bus and valid only during the handler call (copy what you keep).
  */
 struct sl_bus_msg {
-        const char *topic;     /* full topic/stream name */
-        const char *key;       /* partition key, may be NULL */
-        const char *data;      /* the message bytes (NUL-terminated for convenience) */
-        size_t len;            /* bytes in data, excluding the NUL */
-        char id[64];           /* stream entry id, or "<partition>:<offset>" for Kafka */
-        int32_t partition;     /* Kafka partition, -1 otherwise */
-        int64_t offset;        /* Kafka offset, -1 otherwise */
-        int deliveries;        /* times delivered, this one included (>= 1) */
+        const char *topic; /* full topic/stream name */
+        const char *key;   /* partition key, may be NULL */
+        const char *data;  /* the message bytes (NUL-terminated for convenience) */
+        size_t len;        /* bytes in data, excluding the NUL */
+        char id[64];       /* stream entry id, or "<partition>:<offset>" for Kafka */
+        int32_t partition; /* Kafka partition, -1 otherwise */
+        int64_t offset;    /* Kafka offset, -1 otherwise */
+        int deliveries;    /* times delivered, this one included (>= 1) */
         struct sl_bus_header headers[SL_BUS_MAX_HEADERS];
         int n_headers;
-        void *backend_ref;     /* backend's private handle for ack */
+        void *backend_ref; /* backend's private handle for ack */
 };
 
 /* Options for sl_bus_open(). All-zero means defaults, except where noted. */
 struct sl_bus_opts {
-        const char *backend;   /* "redis-streams" (NULL), "redis-pubsub", "kafka", "mem" */
-        const char *url;       /* redis: "host:port" (default 127.0.0.1:6379); kafka: bootstrap list */
-        const char *username;  /* Redis ACL user / Kafka SASL user, may be NULL */
-        const char *password;  /* may be NULL; never logged */
-        const char *prefix;    /* topic prefix, default "statline" */
-        const char *service;   /* service name, written into dead-letter context */
-        const char *group;     /* consumer group; default = service */
-        const char *consumer;  /* consumer name; default "<hostname>-<pid>" */
-        const char *topics[SL_BUS_MAX_TOPICS]; /* topics to consume, NULL-terminated; none = publish only */
-        struct sl_retry_opts retry;   /* handler retry policy */
-        size_t max_msg_bytes;  /* cap on a consumed message; 0 = 1 MiB */
+        const char *backend; /* "redis-streams" (NULL), "redis-pubsub", "kafka", "mem" */
+        const char *url; /* redis: "host:port" (default 127.0.0.1:6379); kafka: bootstrap list */
+        const char *username; /* Redis ACL user / Kafka SASL user, may be NULL */
+        const char *password; /* may be NULL; never logged */
+        const char *prefix;   /* topic prefix, default "statline" */
+        const char *service;  /* service name, written into dead-letter context */
+        const char *group;    /* consumer group; default = service */
+        const char *consumer; /* consumer name; default "<hostname>-<pid>" */
+        const char *
+            topics[SL_BUS_MAX_TOPICS]; /* topics to consume, NULL-terminated; none = publish only */
+        struct sl_retry_opts retry;    /* handler retry policy */
+        size_t max_msg_bytes;          /* cap on a consumed message; 0 = 1 MiB */
         int64_t claim_idle_ms; /* streams: take over entries pending longer than this; 0 = 30000 */
         int max_deliveries;    /* dead-letter a message delivered this often (crash loops); 0 = 5 */
         int64_t connect_timeout_ms; /* 0 = 5000 */
-        int64_t reconnect_max_ms;   /* give up publishing after this long without a broker; 0 = 30000 */
-        bool from_beginning;   /* new consumer group starts at the oldest entry (else: only new ones) */
-        int pending_max;       /* publishes in flight before waiting for confirmations; 0 = 1000 */
+        int64_t
+            reconnect_max_ms; /* give up publishing after this long without a broker; 0 = 30000 */
+        bool from_beginning;  /* new consumer group starts at the oldest entry (else: only new ones)
+                               */
+        int pending_max;      /* publishes in flight before waiting for confirmations; 0 = 1000 */
         const char *kafka_props; /* extra librdkafka "k=v,k=v" properties (SASL/TLS), may be NULL */
         volatile const int *stop; /* when non-NULL and set, retry sleeps end early (drain) */
 };
@@ -169,30 +172,30 @@ int sl_bus_dlq_topic(char *out, size_t out_size, const char *topic);
 
 /* Counters since open, for /metrics and benches. */
 struct sl_bus_stats {
-        uint64_t published;    /* publishes accepted */
-        uint64_t confirmed;    /* publishes confirmed by the broker */
+        uint64_t published;       /* publishes accepted */
+        uint64_t confirmed;       /* publishes confirmed by the broker */
         uint64_t publish_retries; /* publishes sent again after a reconnect */
-        uint64_t consumed;     /* messages fetched */
-        uint64_t handled;      /* handler returned 0 */
-        uint64_t duplicates;   /* handler returned -EEXIST */
-        uint64_t retries;      /* handler retries */
+        uint64_t consumed;        /* messages fetched */
+        uint64_t handled;         /* handler returned 0 */
+        uint64_t duplicates;      /* handler returned -EEXIST */
+        uint64_t retries;         /* handler retries */
         uint64_t dead_lettered;
         uint64_t reconnects;
-        uint64_t claimed;      /* entries taken over from dead consumers */
+        uint64_t claimed; /* entries taken over from dead consumers */
 };
 void sl_bus_get_stats(const struct sl_bus *bus, struct sl_bus_stats *out);
 
 /* Dead-letter header names (Kafka headers / Streams fields). */
-#define SL_DLQ_H_TOPIC       "dlq.original_topic"
-#define SL_DLQ_H_PARTITION   "dlq.original_partition"
-#define SL_DLQ_H_OFFSET      "dlq.original_offset"
-#define SL_DLQ_H_GROUP       "dlq.consumer_group"
-#define SL_DLQ_H_SERVICE     "dlq.service"
-#define SL_DLQ_H_ATTEMPTS    "dlq.attempts"
-#define SL_DLQ_H_CLASS       "dlq.error_class"
-#define SL_DLQ_H_ERROR       "dlq.error"
-#define SL_DLQ_H_FIRST       "dlq.first_failure_at"
-#define SL_DLQ_H_LAST        "dlq.last_failure_at"
-#define SL_DLQ_H_KEY         "dlq.original_key"
+#define SL_DLQ_H_TOPIC     "dlq.original_topic"
+#define SL_DLQ_H_PARTITION "dlq.original_partition"
+#define SL_DLQ_H_OFFSET    "dlq.original_offset"
+#define SL_DLQ_H_GROUP     "dlq.consumer_group"
+#define SL_DLQ_H_SERVICE   "dlq.service"
+#define SL_DLQ_H_ATTEMPTS  "dlq.attempts"
+#define SL_DLQ_H_CLASS     "dlq.error_class"
+#define SL_DLQ_H_ERROR     "dlq.error"
+#define SL_DLQ_H_FIRST     "dlq.first_failure_at"
+#define SL_DLQ_H_LAST      "dlq.last_failure_at"
+#define SL_DLQ_H_KEY       "dlq.original_key"
 
 #endif

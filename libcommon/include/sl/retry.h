@@ -12,12 +12,13 @@
 #define SL_RETRY_MAX_DELAYS 16
 
 struct sl_retry_opts {
-        int max_attempts;    /* handler calls before dead-lettering; 0 = 3. 1 means no retry */
-        int64_t delays_ms[SL_RETRY_MAX_DELAYS]; /* wait before retry k (1-based k -> [k-1]); all zero = 2000,5000,10000 */
-        int n_delays;        /* entries used in delays_ms; the last repeats */
-        int64_t base_ms;     /* used when n_delays == 0 and delays_ms unset: base * 2^(k-1) */
+        int max_attempts; /* handler calls before dead-lettering; 0 = 3. 1 means no retry */
+        int64_t delays_ms[SL_RETRY_MAX_DELAYS]; /* wait before retry k (1-based k -> [k-1]); all
+                                                   zero = 2000,5000,10000 */
+        int n_delays;                           /* entries used in delays_ms; the last repeats */
+        int64_t base_ms;      /* used when n_delays == 0 and delays_ms unset: base * 2^(k-1) */
         int64_t max_delay_ms; /* cap for the exponential formula; 0 = 60000 */
-        int jitter_pct;      /* +- percent of random jitter; 0 = 20, negative = none */
+        int jitter_pct;       /* +- percent of random jitter; 0 = 20, negative = none */
 };
 
 /* Fills opts with the defaults (3 attempts, 2 s, 5 s, 10 s, 20% jitter). */

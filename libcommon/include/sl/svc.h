@@ -47,7 +47,7 @@ struct sl_svc_cfg {
 /* The shared entries of a service's option table; c is a struct sl_svc_cfg *. */
 #define SL_SVC_OPTS(c)                                                                             \
         SL_CFG_ENUM("bus.backend", &(c)->bus_backend, "redis-streams",                             \
-                    "redis-streams|redis-pubsub|kafka|mem", SL_CFG_SHARED,                          \
+                    "redis-streams|redis-pubsub|kafka|mem", SL_CFG_SHARED,                         \
                     "message bus backend (redis-pubsub: at-most-once; mem: tests only)"),          \
             SL_CFG_STR("bus.url", &(c)->bus_url, "127.0.0.1:6379", SL_CFG_SHARED,                  \
                        "Redis host:port, or Kafka bootstrap servers"),                             \
@@ -85,16 +85,17 @@ struct sl_http;
 
 /* What a service plugs into the runtime. Borrowed for the whole run. */
 struct sl_svc_def {
-        const char *name;               /* "raw": log svc, env prefix STATLINE_RAW_, group default */
-        const char *consumes;           /* phase whose completion events it consumes, NULL: none */
-        const char *usage;              /* one paragraph for --help */
-        const struct sl_cfg_opt *opts;  /* the table, SL_SVC_OPTS first, SL_CFG_END last */
-        struct sl_svc_cfg *cfg;         /* where SL_SVC_OPTS writes */
-        void *ctx;                      /* the service's state, passed to every callback */
+        const char *name;              /* "raw": log svc, env prefix STATLINE_RAW_, group default */
+        const char *consumes;          /* phase whose completion events it consumes, NULL: none */
+        const char *usage;             /* one paragraph for --help */
+        const struct sl_cfg_opt *opts; /* the table, SL_SVC_OPTS first, SL_CFG_END last */
+        struct sl_svc_cfg *cfg;        /* where SL_SVC_OPTS writes */
+        void *ctx;                     /* the service's state, passed to every callback */
         /* After config, logging, bus and HTTP are up; before the loop. 0 or -errno with errstr. */
         int (*init)(struct sl_svc *svc, void *ctx, char *errstr, size_t errstr_size);
-        sl_bus_handler_fn *handler;     /* required when consumes is set; opaque = ctx */
-        /* Called every loop turn (after a poll); non-retriable < 0 stops the service. May be NULL. */
+        sl_bus_handler_fn *handler; /* required when consumes is set; opaque = ctx */
+        /* Called every loop turn (after a poll); non-retriable < 0 stops the service. May be NULL.
+         */
         int (*tick)(struct sl_svc *svc, void *ctx);
         /* After the drain, before the bus closes. May be NULL. */
         void (*fini)(struct sl_svc *svc, void *ctx);
