@@ -1,0 +1,844 @@
+#include "precompute.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include <sl/err.h>
+#include <sl/http.h>
+#include <sl/log.h>
+#include <sl/metrics.h>
+#include <sl/pg.h>
+#include <sl/sha256.h>
+#include <sl/util.h>
+
+/*
+ * The precompute phase's handler (README.md): dependency check -> one
+ * transaction (idempotency claim, slate, five processors, execution log,
+ * outbox) -> publish -> mark published. The pattern is statline-raw's.
+ */
+
+#include "sql.inc"
+
+#define PC_ERRSTR_SIZE   1024
+#define PG_PROBE_UP_MS   5000
+#define PG_PROBE_DOWN_MS 1000
+
+/* ---- processors and features ---------------------------------------------------------- */
+
+/* One processor: its name and its statement (with the number of parameters it takes). */
+struct proc {
+        const char *name;
+        const char *sql;
+        int nparams;
+};
+
+/* Run order: each reads what the ones before it wrote for D. */
+static const struct proc procs[PC_NPROCESSORS] = {
+    {"player_daily_cache", SQL_DAILY_CACHE, 1},
+    {"player_shot_zone_analysis", SQL_SHOT_ZONE, 1},
+    {"team_defense_zone_analysis", SQL_TEAM_DEFENSE, 1},
+    {"player_composite_factors", SQL_COMPOSITE, 1},
+    {"ml_feature_store", SQL_FEATURES, 4},
+};
+
+const char *pc_processor_name(size_t i)
+{
+        return i < PC_NPROCESSORS ? procs[i].name : NULL;
+}
+
+/* Feature layout of PC_FEATURE_VERSION (README.md, "Feature store"). Never reorder: bump. */
+static const char *const feature_names[] = {
+    "pts_avg_last_5",      "pts_avg_last_10",      "pts_avg_season",
+    "pts_std_last_10",     "reb_avg_last_5",       "reb_avg_last_10",
+    "reb_avg_season",      "ast_avg_last_5",       "ast_avg_last_10",
+    "ast_avg_season",      "minutes_avg_last_5",   "minutes_avg_last_10",
+    "minutes_avg_season",  "fga_avg_last_10",      "usage_avg_last_10",
+    "usage_avg_season",    "games_played_season",  "days_since_last_game",
+    "back_to_back",        "is_home",              "fatigue_score",
+    "form_score",          "matchup_score",        "pace_score",
+    "opp_defensive_rating", "opp_three_pt_pct_allowed", "opp_two_pt_pct_allowed",
+    "three_pt_rate",       "three_pt_pct",         "two_pt_pct",
+    "ft_rate",
+};
+
+const char *const *pc_feature_names(size_t *n)
+{
+        *n = sizeof(feature_names) / sizeof(feature_names[0]);
+        return feature_names;
+}
+
+char *pc_feature_names_literal(void)
+{
+        struct sl_buf b;
+        size_t n;
+        const char *const *names = pc_feature_names(&n);
+
+        sl_buf_init(&b, 0);
+        sl_buf_puts(&b, "{");
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        sl_buf_puts(&b, ",");
+                sl_buf_puts(&b, names[i]); /* [a-z0-9_]: no quoting needed */
+        }
+        sl_buf_puts(&b, "}");
+        return sl_buf_steal(&b);
+}
+
+const char *pc_feature_sql(void)
+{
+        return SQL_FEATURES;
+}
+
+/* ---- the request ------------------------------------------------------------------------ */
+
+static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (errstr && n) {
+                va_start(ap, fmt);
+                vsnprintf(errstr, n, fmt, ap);
+                va_end(ap);
+        }
+        return rc;
+}
+
+bool pc_date_ok(const char *s)
+{
+        static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        int y, m, d;
+
+        if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+                return false;
+        for (int i = 0; i < 10; i++)
+                if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+                        return false;
+        y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+        m = (s[5] - '0') * 10 + (s[6] - '0');
+        d = (s[8] - '0') * 10 + (s[9] - '0');
+        if (y < 1900 || y > 2199 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+                return false;
+        if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+                return false;
+        return true;
+}
+
+/* Digits only, 1..18 of them (fits a bigint). */
+static bool player_id_ok(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 18)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+        return true;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+        long long x = *(const long long *)a, y = *(const long long *)b;
+
+        return (x > y) - (x < y);
+}
+
+/* The player filter of env into req (sorted, unique), or none for a whole-date event. */
+static int parse_players(const struct sl_envelope *env, struct pc_request *req, char *errstr,
+                         size_t n)
+{
+        long long *ids;
+        size_t k = 0;
+        struct sl_buf b;
+
+        if (env->n_entities == 0)
+                return 0;
+        for (size_t i = 0; i < env->n_entities; i++)
+                if (strcmp(env->entities[i].kind, "player") != 0)
+                        return 0; /* a game or team changed: the whole date */
+        if (env->n_entities > PC_MAX_PLAYER_FILTER)
+                return 0;
+        ids = sl_xcalloc(env->n_entities, sizeof(*ids));
+        for (size_t i = 0; i < env->n_entities; i++) {
+                int64_t v;
+                if (!player_id_ok(env->entities[i].id) ||
+                    sl_parse_i64(env->entities[i].id, 0, INT64_MAX, &v) < 0) {
+                        free(ids);
+                        return fail(errstr, n, -EBADMSG, "affected_entities[%zu]: bad player id",
+                                    i);
+                }
+                ids[k++] = (long long)v;
+        }
+        qsort(ids, k, sizeof(*ids), cmp_id);
+        sl_buf_init(&b, 0);
+        sl_buf_puts(&b, "{");
+        for (size_t i = 0; i < k; i++) {
+                if (i > 0 && ids[i] == ids[i - 1])
+                        continue;
+                sl_buf_printf(&b, "%s%lld", req->nplayers ? "," : "", ids[i]);
+                req->nplayers++;
+        }
+        sl_buf_puts(&b, "}");
+        req->player_filter = sl_buf_steal(&b);
+        free(ids);
+        return 0;
+}
+
+int pc_request_parse(const struct sl_envelope *env, struct pc_request *req, char *errstr, size_t n)
+{
+        const cJSON *p = env->payload, *gd = cJSON_GetObjectItemCaseSensitive(p, "game_date");
+        const char *date = env->game_date;
+        const char *up = env->idempotency_key && *env->idempotency_key ? env->idempotency_key
+                                                                        : env->event_id;
+        int rc;
+
+        memset(req, 0, sizeof(*req));
+        if (gd && !cJSON_IsNull(gd)) {
+                if (!cJSON_IsString(gd))
+                        return fail(errstr, n, -EBADMSG, "payload.game_date: expected a string");
+                date = gd->valuestring;
+                if (env->game_date[0] && strcmp(env->game_date, date) != 0)
+                        return fail(errstr, n, -EBADMSG,
+                                    "payload.game_date %.10s differs from the envelope's %s", date,
+                                    env->game_date);
+        }
+        if (!date || !*date)
+                return fail(errstr, n, -EBADMSG, "no game_date (payload or envelope)");
+        if (!pc_date_ok(date))
+                return fail(errstr, n, -EBADMSG, "game_date: not a date: %.16s", date);
+        memcpy(req->game_date, date, 10);
+        rc = parse_players(env, req, errstr, n);
+        if (rc < 0)
+                return rc;
+        sl_sha256_hex(up, strlen(up), req->upstream);
+        if (req->player_filter)
+                sl_sha256_hex(req->player_filter, strlen(req->player_filter), req->entities);
+        else
+                sl_sha256_hex("*", 1, req->entities);
+        return 0;
+}
+
+void pc_request_fini(struct pc_request *req)
+{
+        free(req->player_filter);
+        req->player_filter = NULL;
+}
+
+int pc_idem_key(char *out, size_t out_size, const char *sport, const struct pc_request *req)
+{
+        int w = snprintf(out, out_size, "precompute:%s:%s:%.16s:%.16s", sport, req->game_date,
+                         req->entities, req->upstream);
+
+        return w < 0 || (size_t)w >= out_size ? -ENAMETOOLONG : 0;
+}
+
+/* ---- one run ------------------------------------------------------------------------------ */
+
+struct run {
+        struct pc_svc *svc;
+        const struct sl_envelope *env;
+        struct pc_request req;
+        char idem_key[SL_ENVELOPE_MAX_IDEM_KEY];
+        char topic[256];
+        int64_t started_wall_ms, t0_ms;
+        int64_t rows[PC_NPROCESSORS];
+        int64_t dur_ms[PC_NPROCESSORS];
+        const char *deps_met; /* "true" / "false", NULL when not checked */
+        char missing[512]; /* text[] literal of missing dependencies */
+        char *players;     /* entity jsonb [{"kind":"player","id":..}], heap */
+        char **ids;        /* slate player ids (heap strings) */
+        size_t nids;
+        char *event;
+        size_t event_len;
+        char event_key[64];
+        char errstr[PC_ERRSTR_SIZE];
+};
+
+static void note_pg(struct pc_svc *svc, int rc)
+{
+        if (rc != -ECONNRESET || svc->pg_down)
+                return;
+        svc->pg_down = true;
+        svc->pg_probe_ms = sl_mono_ms();
+        sl_http_set_unready(svc->http, "pg: connection lost");
+        sl_log_warn("precompute.pg.down", "PostgreSQL connection lost; /readyz reports not ready");
+}
+
+static void note_pg_up(struct pc_svc *svc)
+{
+        if (!svc->pg_down)
+                return;
+        svc->pg_down = false;
+        sl_http_set_ready(svc->http, true);
+        sl_log_info("precompute.pg.up", "PostgreSQL answers again; /readyz reports ready");
+}
+
+/* The published entity list: the slate players (none past max_entities = whole date). */
+static bool entities_overflow(const struct run *run)
+{
+        return run->nids > (size_t)run->svc->cfg->max_entities;
+}
+
+static char *entities_json(const struct run *run)
+{
+        struct sl_buf b;
+
+        sl_buf_init(&b, 0);
+        sl_buf_puts(&b, "[");
+        for (size_t i = 0; !entities_overflow(run) && i < run->nids; i++) {
+                sl_buf_puts(&b, i ? ",{\"kind\":\"player\",\"id\":" : "{\"kind\":\"player\",\"id\":");
+                sl_buf_json_str(&b, run->ids[i]);
+                sl_buf_puts(&b, "}");
+        }
+        sl_buf_puts(&b, "]");
+        return sl_buf_steal(&b);
+}
+
+/*
+ * One ops.pipeline_execution_log row for processor i (autocommit or inside
+ * the caller's transaction). status: completed | failed | skipped.
+ */
+static int exec_log(struct run *run, size_t i, const char *status, const char *skip_reason,
+                    const char *error, char *errstr, size_t n)
+{
+        char exec_id[37], started[25], completed[25], duration[24], rows[24];
+        int64_t dur = sl_mono_ms() - run->t0_ms;
+        char err[PC_ERROR_MAX + 1];
+        const char *params[16];
+
+        sl_uuid7(exec_id);
+        snprintf(err, sizeof(err), "%s", error ? error : "");
+        sl_time_rfc3339(run->started_wall_ms, started);
+        sl_time_rfc3339(run->started_wall_ms + dur, completed);
+        snprintf(duration, sizeof(duration), "%lld",
+                 (long long)(run->dur_ms[i] > 0 ? run->dur_ms[i] : dur));
+        snprintf(rows, sizeof(rows), "%lld", (long long)run->rows[i]);
+        params[0] = exec_id;
+        params[1] = run->env->correlation_id;
+        params[2] = run->env->event_id;
+        params[3] = procs[i].name;
+        params[4] = status;
+        params[5] = started;
+        params[6] = completed;
+        params[7] = duration;
+        params[8] = skip_reason;
+        params[9] = error ? err : NULL;
+        params[10] = rows;
+        params[11] = run->players ? run->players : "[]";
+        params[12] = run->req.game_date[0] ? run->req.game_date : NULL;
+        params[13] = run->env->sport;
+        params[14] = run->missing[0] ? run->missing : "{}";
+        params[15] = run->deps_met;
+        return sl_pg_exec(run->svc->pg,
+                          "INSERT INTO ops.pipeline_execution_log (execution_id, correlation_id, "
+                          "event_id, phase, processor, status, started_at, completed_at, "
+                          "duration_ms, skip_reason, error_message, rows_written, "
+                          "affected_entities, game_date, sport, dependencies_met, "
+                          "missing_dependencies) VALUES ($1::uuid, $2::uuid, $3::uuid, "
+                          "'precompute', $4, $5, $6::timestamptz, $7::timestamptz, $8::int, $9, "
+                          "$10, $11::int, $12::jsonb, $13::date, $14, $16::boolean, $15::text[])",
+                          16, params, NULL, errstr, n);
+}
+
+/* Logs every processor with the same status (skips, failures). */
+static void exec_log_all(struct run *run, const char *status, const char *skip_reason,
+                         const char *error)
+{
+        char err[256];
+
+        for (size_t i = 0; i < PC_NPROCESSORS; i++)
+                if (exec_log(run, i, status, skip_reason, error, err, sizeof(err)) < 0) {
+                        sl_log_debug("precompute.exec_log.error", "%s", err);
+                        break;
+                }
+}
+
+/* Appends name to the missing-dependency literal. */
+static void add_missing(struct run *run, const char *name)
+{
+        size_t len = strlen(run->missing);
+
+        if (len == 0)
+                snprintf(run->missing, sizeof(run->missing), "{%s}", name);
+        else if (len + strlen(name) + 2 < sizeof(run->missing))
+                snprintf(run->missing + len - 1, sizeof(run->missing) - len + 1, ",%s}", name);
+}
+
+/*
+ * The dependency check (autocommit, before the transaction). Fills missing,
+ * deps_met; on a failed critical check writes the skip reason into skip
+ * (size n) and returns 1; 0 when the processors may run; < 0 on an error.
+ */
+static int check_deps(struct run *run, char *skip, size_t n)
+{
+        const char *params[] = {run->req.game_date};
+        PGresult *res = NULL;
+        int64_t age = -1, games = 0;
+        const char *newest;
+        int rc;
+
+        rc = sl_pg_exec(run->svc->pg,
+                        "SELECT (SELECT max(game_date) FROM analytics.player_game_summary "
+                        "         WHERE game_date < $1::date), "
+                        "       $1::date - (SELECT max(game_date) FROM "
+                        "         analytics.player_game_summary WHERE game_date < $1::date), "
+                        "       EXISTS (SELECT 1 FROM analytics.team_defense_game_summary "
+                        "         WHERE game_date < $1::date), "
+                        "       EXISTS (SELECT 1 FROM analytics.team_offense_game_summary "
+                        "         WHERE game_date < $1::date), "
+                        "       (SELECT count(*) FROM (SELECT game_id FROM raw.schedule "
+                        "         WHERE game_date = $1::date AND status NOT IN ('postponed', "
+                        "         'cancelled') UNION SELECT game_id FROM raw.games WHERE "
+                        "         game_date = $1::date AND status NOT IN ('postponed', "
+                        "         'cancelled')) g)",
+                        1, params, &res, run->errstr, sizeof(run->errstr));
+        if (rc < 0)
+                return rc;
+        newest = PQgetvalue(res, 0, 0);
+        if (!PQgetisnull(res, 0, 1))
+                sl_parse_i64(PQgetvalue(res, 0, 1), INT32_MIN, INT32_MAX, &age);
+        sl_parse_i64(PQgetvalue(res, 0, 4), 0, INT32_MAX, &games);
+        if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
+                add_missing(run, "analytics.team_defense_game_summary");
+        if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
+                add_missing(run, "analytics.team_offense_game_summary");
+        rc = 0;
+        run->deps_met = "true";
+        if (age < 0) {
+                add_missing(run, "analytics.player_game_summary");
+                snprintf(skip, n, "dependency: analytics.player_game_summary has no rows before %s",
+                         run->req.game_date);
+                run->deps_met = "false";
+                rc = 1;
+        } else if (age > run->svc->cfg->stale_fail_days) {
+                add_missing(run, "analytics.player_game_summary");
+                snprintf(skip, n,
+                         "dependency: analytics.player_game_summary stale: newest %s is %lld days "
+                         "before %s (fail threshold %d)",
+                         newest, (long long)age, run->req.game_date, run->svc->cfg->stale_fail_days);
+                run->deps_met = "false";
+                rc = 1;
+        } else if (games == 0) {
+                snprintf(skip, n, "no games on the schedule of %s", run->req.game_date);
+                rc = 1;
+        } else if (age > run->svc->cfg->stale_warn_days) {
+                sl_log_warn("precompute.deps.stale",
+                            "analytics.player_game_summary: newest %s is %lld days before %s "
+                            "(warn threshold %d)",
+                            newest, (long long)age, run->req.game_date, run->svc->cfg->stale_warn_days);
+        }
+        PQclear(res);
+        return rc;
+}
+
+/* Claims the idempotency key in the open transaction: 0 claimed, -EEXIST held already. */
+static int claim(struct run *run)
+{
+        const char *params[] = {run->idem_key, run->env->correlation_id};
+        PGresult *res = NULL;
+        int rc;
+
+        rc = sl_pg_exec(run->svc->pg,
+                        "INSERT INTO ops.idempotency_keys (key, phase, processor, correlation_id, "
+                        "completed_at) VALUES ($1, 'precompute', 'precompute', $2::uuid, now()) "
+                        "ON CONFLICT (key) DO NOTHING RETURNING 1",
+                        2, params, &res, run->errstr, sizeof(run->errstr));
+        if (rc == 0 && PQntuples(res) == 0)
+                rc = -EEXIST;
+        PQclear(res);
+        return rc;
+}
+
+/* Slate, teams, history; then the slate's player ids into run->ids. */
+static int build_slate(struct run *run)
+{
+        const char *params[] = {run->req.game_date, run->req.player_filter};
+        PGresult *res = NULL;
+        int rc;
+
+        rc = sl_pg_exec(run->svc->pg, SQL_SLATE, 2, params, NULL, run->errstr,
+                        sizeof(run->errstr));
+        if (rc == 0)
+                rc = sl_pg_exec(run->svc->pg, SQL_TEAMS, 0, NULL, NULL, run->errstr,
+                                sizeof(run->errstr));
+        if (rc == 0)
+                rc = sl_pg_exec(run->svc->pg, SQL_HIST, 1, params, NULL, run->errstr,
+                                sizeof(run->errstr));
+        if (rc == 0)
+                rc = sl_pg_exec(run->svc->pg,
+                                "SELECT player_id::text FROM pc_slate ORDER BY player_id", 0, NULL,
+                                &res, run->errstr, sizeof(run->errstr));
+        if (rc < 0)
+                return rc;
+        run->nids = (size_t)PQntuples(res);
+        run->ids = sl_xcalloc(run->nids + 1, sizeof(*run->ids));
+        for (size_t i = 0; i < run->nids; i++)
+                run->ids[i] = sl_xstrdup(PQgetvalue(res, (int)i, 0));
+        PQclear(res);
+        run->players = entities_json(run);
+        return 0;
+}
+
+static int run_processors(struct run *run)
+{
+        char *names = pc_feature_names_literal();
+        const char *params[] = {run->req.game_date, run->req.player_filter, PC_FEATURE_VERSION,
+                                names};
+        int rc = 0;
+
+        for (size_t i = 0; i < PC_NPROCESSORS && rc == 0; i++) {
+                PGresult *res = NULL;
+                int64_t t = sl_mono_ms();
+                rc = sl_pg_exec(run->svc->pg, procs[i].sql, procs[i].nparams, params, &res,
+                                run->errstr, sizeof(run->errstr));
+                if (rc < 0) {
+                        char tmp[PC_ERRSTR_SIZE];
+                        memcpy(tmp, run->errstr, sizeof(tmp));
+                        tmp[sizeof(tmp) - 64] = '\0'; /* room for the processor name */
+                        snprintf(run->errstr, sizeof(run->errstr), "%.40s: %.900s", procs[i].name,
+                                 tmp);
+                } else {
+                        run->rows[i] = PQntuples(res);
+                }
+                run->dur_ms[i] = sl_mono_ms() - t;
+                PQclear(res);
+        }
+        free(names);
+        return rc;
+}
+
+static cJSON *completed_payload(const struct run *run)
+{
+        cJSON *p = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+
+        for (size_t i = 0; i < PC_NPROCESSORS; i++) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "name", procs[i].name);
+                cJSON_AddNumberToObject(o, "rows", (double)run->rows[i]);
+                cJSON_AddItemToArray(arr, o);
+        }
+        cJSON_AddItemToObject(p, "processors", arr);
+        cJSON_AddStringToObject(p, "game_date", run->req.game_date);
+        cJSON_AddStringToObject(p, "feature_version", PC_FEATURE_VERSION);
+        cJSON_AddNumberToObject(p, "players", (double)run->nids);
+        return p;
+}
+
+/* Builds precompute.completed (a child of the incoming event) into ops.outbox. */
+static int outbox_write(struct run *run)
+{
+        struct sl_envelope *ev;
+        const char *params[4];
+        int rc;
+
+        ev = sl_envelope_new("precompute.completed", "precompute", run->env->sport,
+                             run->req.game_date, run->env);
+        if (!ev)
+                return fail(run->errstr, sizeof(run->errstr), -EINVAL,
+                            "could not build precompute.completed");
+        for (size_t i = 0; !entities_overflow(run) && i < run->nids; i++)
+                if (sl_envelope_add_entity(ev, "player", run->ids[i]) < 0) {
+                        sl_envelope_free(ev);
+                        return fail(run->errstr, sizeof(run->errstr), -EINVAL, "bad entity");
+                }
+        if (sl_envelope_set_idem_key(ev, run->idem_key) < 0 ||
+            sl_envelope_set_payload(ev, completed_payload(run)) < 0) {
+                sl_envelope_free(ev);
+                return fail(run->errstr, sizeof(run->errstr), -EINVAL,
+                            "could not build precompute.completed");
+        }
+        snprintf(run->event_key, sizeof(run->event_key), "%s:%s", ev->sport, ev->game_date);
+        run->event = sl_envelope_serialize(ev, &run->event_len);
+        sl_envelope_free(ev);
+        params[0] = run->topic;
+        params[1] = run->event_key;
+        params[2] = run->idem_key;
+        params[3] = run->event;
+        rc = sl_pg_exec(run->svc->pg,
+                        "INSERT INTO ops.outbox (topic, key, idempotency_key, payload) "
+                        "VALUES ($1, $2, $3, convert_to($4, 'UTF8'))",
+                        4, params, NULL, run->errstr, sizeof(run->errstr));
+        return rc == -EEXIST ? -EAGAIN : rc;
+}
+
+/* BEGIN, claim, slate, processors, execution log, outbox, COMMIT. */
+static int compute_tx(struct run *run)
+{
+        struct sl_pg *pg = run->svc->pg;
+        char rb[256];
+        int rc;
+
+        rc = sl_pg_begin(pg, run->errstr, sizeof(run->errstr));
+        if (rc < 0)
+                goto out;
+        rc = claim(run);
+        if (rc == 0)
+                rc = build_slate(run);
+        if (rc == 0)
+                rc = run_processors(run);
+        if (rc == 0)
+                rc = outbox_write(run);
+        for (size_t i = 0; rc == 0 && i < PC_NPROCESSORS; i++)
+                rc = exec_log(run, i, "completed", NULL, NULL, run->errstr, sizeof(run->errstr));
+        if (rc == 0)
+                rc = sl_pg_commit(pg, run->errstr, sizeof(run->errstr));
+out:
+        if (rc < 0 && sl_pg_in_tx(pg))
+                sl_pg_rollback(pg, rb, sizeof(rb));
+        if (rc < 0 && rc != -EEXIST)
+                note_pg(run->svc, rc);
+        return rc;
+}
+
+static int publish(struct run *run)
+{
+        struct pc_svc *svc = run->svc;
+        const char *params[] = {run->topic, run->idem_key};
+        char err[256];
+        int rc;
+
+        rc = sl_bus_publish_raw(svc->bus, run->topic, run->event_key, run->event, run->event_len,
+                                NULL, 0);
+        if (rc == 0)
+                rc = sl_bus_flush(svc->bus, svc->cfg->publish_timeout_ms);
+        if (rc < 0)
+                return fail(run->errstr, sizeof(run->errstr), rc, "publish %s: %s", run->topic,
+                            sl_strerror(rc));
+        rc = sl_pg_exec(svc->pg,
+                        "UPDATE ops.outbox SET published_at = now() "
+                        "WHERE topic = $1 AND idempotency_key = $2 AND published_at IS NULL",
+                        2, params, NULL, err, sizeof(err));
+        if (rc < 0) {
+                note_pg(svc, rc);
+                sl_log_warn("precompute.outbox.mark.error", "key=%s: %s", run->idem_key, err);
+        }
+        return 0;
+}
+
+/* The key was claimed before: publish its event if it never went out. 0, -EEXIST or error. */
+static int replay(struct run *run)
+{
+        const char *params[] = {run->topic, run->idem_key};
+        PGresult *res = NULL;
+        int rc;
+
+        rc = sl_pg_exec(run->svc->pg,
+                        "SELECT convert_from(payload, 'UTF8'), coalesce(key, ''), "
+                        "published_at IS NOT NULL FROM ops.outbox "
+                        "WHERE topic = $1 AND idempotency_key = $2",
+                        2, params, &res, run->errstr, sizeof(run->errstr));
+        if (rc < 0) {
+                note_pg(run->svc, rc);
+                return rc;
+        }
+        if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
+                PQclear(res);
+                return -EEXIST;
+        }
+        run->event = sl_xstrdup(PQgetvalue(res, 0, 0));
+        run->event_len = strlen(run->event);
+        snprintf(run->event_key, sizeof(run->event_key), "%s", PQgetvalue(res, 0, 1));
+        PQclear(res);
+        return publish(run);
+}
+
+static void metric_run(const char *status)
+{
+        sl_metric_inc(sl_metrics_counter("statline_precompute_runs_total",
+                                         "Precompute runs by outcome.", "status"),
+                      status);
+}
+
+static int failed(struct run *run, int rc)
+{
+        run->svc->failed++;
+        memset(run->rows, 0, sizeof(run->rows));
+        metric_run("failed");
+        if (rc == -EBADMSG || sl_err_classify(rc) == SL_ERR_PERMANENT)
+                sl_log_warn("precompute.poison", "date=%s: %s (dead-lettered)", run->req.game_date,
+                            run->errstr);
+        else
+                sl_log_warn("precompute.retry", "date=%s: %s (%s)", run->req.game_date,
+                            run->errstr, sl_strerror(rc));
+        if (!run->svc->pg_down)
+                exec_log_all(run, "failed", NULL,
+                             run->errstr[0] ? run->errstr : sl_strerror(rc));
+        return rc;
+}
+
+static int duplicate(struct run *run)
+{
+        int rc = replay(run);
+
+        if (rc < 0 && rc != -EEXIST)
+                return failed(run, rc);
+        if (rc == 0)
+                sl_log_info("precompute.republish", "key=%s: event was unpublished: published now",
+                            run->idem_key);
+        else
+                sl_log_info("precompute.duplicate", "key=%s: computed and published before",
+                            run->idem_key);
+        run->svc->duplicates++;
+        metric_run(rc == 0 ? "republished" : "duplicate");
+        exec_log_all(run, "skipped",
+                     rc == 0 ? "duplicate: precompute.completed re-published"
+                             : "duplicate: already computed and published",
+                     NULL);
+        return rc;
+}
+
+static void run_free(struct run *run)
+{
+        pc_request_fini(&run->req);
+        for (size_t i = 0; i < run->nids; i++)
+                free(run->ids[i]);
+        free(run->ids);
+        free(run->players);
+        free(run->event);
+}
+
+int pc_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void *opaque)
+{
+        struct pc_svc *svc = opaque;
+        struct run run;
+        char skip[512];
+        int rc;
+
+        (void)msg;
+        memset(&run, 0, sizeof(run));
+        run.svc = svc;
+        run.env = env;
+        run.started_wall_ms = sl_wall_ms();
+        run.t0_ms = sl_mono_ms();
+        rc = pc_request_parse(env, &run.req, run.errstr, sizeof(run.errstr));
+        if (rc == 0 && sl_bus_topic(run.topic, sizeof(run.topic), svc->cfg->svc.bus_prefix,
+                                    env->sport, "precompute") < 0)
+                rc = fail(run.errstr, sizeof(run.errstr), -EBADMSG, "topic too long");
+        if (rc == 0)
+                rc = pc_idem_key(run.idem_key, sizeof(run.idem_key), env->sport, &run.req);
+        if (rc == -ENAMETOOLONG)
+                rc = fail(run.errstr, sizeof(run.errstr), -EBADMSG, "idempotency key too long");
+        if (rc == 0) {
+                rc = check_deps(&run, skip, sizeof(skip));
+                if (rc == 1) { /* dependency failed or nothing scheduled: logged, acked */
+                        svc->skipped++;
+                        metric_run("skipped");
+                        sl_log_warn("precompute.skip", "date=%s: %s", run.req.game_date, skip);
+                        exec_log_all(&run, "skipped", skip, NULL);
+                        run_free(&run);
+                        return 0;
+                }
+                if (rc < 0)
+                        note_pg(svc, rc);
+        }
+        if (rc == 0)
+                rc = compute_tx(&run);
+        if (rc == 0)
+                rc = publish(&run);
+        if (rc == -EEXIST) {
+                rc = duplicate(&run);
+        } else if (rc == 0) {
+                svc->completed++;
+                metric_run("completed");
+                sl_log_info("precompute.ok",
+                            "date=%s players=%zu%s rows daily_cache=%lld shot_zone=%lld "
+                            "team_defense=%lld composite=%lld features=%lld duration_ms=%lld",
+                            run.req.game_date, run.nids,
+                            run.req.player_filter ? " (entity update)" : "",
+                            (long long)run.rows[0], (long long)run.rows[1], (long long)run.rows[2],
+                            (long long)run.rows[3], (long long)run.rows[4],
+                            (long long)(sl_mono_ms() - run.t0_ms));
+        } else {
+                rc = failed(&run, rc);
+        }
+        if (rc == 0)
+                note_pg_up(svc);
+        run_free(&run);
+        return rc;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+/* Registers PC_FEATURE_VERSION; refuses a stored version whose names differ. */
+static int register_features(struct pc_svc *svc, char *errstr, size_t n)
+{
+        char *names = pc_feature_names_literal();
+        const char *params[] = {PC_FEATURE_VERSION, names,
+                                "statline-precompute feature list (services/precompute/README.md)"};
+        PGresult *res = NULL;
+        int rc;
+
+        rc = sl_pg_exec(svc->pg,
+                        "INSERT INTO precompute.ml_feature_versions (feature_version, "
+                        "feature_names, description) VALUES ($1, $2::text[], $3) "
+                        "ON CONFLICT (feature_version) DO NOTHING",
+                        3, params, NULL, errstr, n);
+        if (rc == 0)
+                rc = sl_pg_exec(svc->pg,
+                                "SELECT feature_names = $2::text[] FROM "
+                                "precompute.ml_feature_versions WHERE feature_version = $1",
+                                2, params, &res, errstr, n);
+        if (rc == 0 && (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0))
+                rc = fail(errstr, n, -EINVAL,
+                          "feature version %s is stored with another feature list: "
+                          "a changed list needs a new PC_FEATURE_VERSION",
+                          PC_FEATURE_VERSION);
+        PQclear(res);
+        free(names);
+        return rc;
+}
+
+int pc_svc_open(struct pc_svc *svc, const struct pc_cfg *cfg, struct sl_bus *bus,
+                struct sl_http *http, char *errstr, size_t n)
+{
+        int rc;
+
+        svc->cfg = cfg;
+        svc->bus = bus;
+        svc->http = http;
+        if (cfg->stale_warn_days > cfg->stale_fail_days)
+                return fail(errstr, n, -EINVAL,
+                            "deps.stale_warn_days (%d) exceeds deps.stale_fail_days (%d)",
+                            cfg->stale_warn_days, cfg->stale_fail_days);
+        svc->pg = sl_pg_open(cfg->pg_dsn, cfg->pg_connect_timeout_ms, errstr, n);
+        if (!svc->pg)
+                return -ECONNREFUSED;
+        rc = sl_pg_migrate(svc->pg, cfg->pg_migrations, errstr, n);
+        if (rc < 0)
+                return rc;
+        sl_log_info("precompute.init", "migrations applied=%d feature_version=%s", rc,
+                    PC_FEATURE_VERSION);
+        return register_features(svc, errstr, n);
+}
+
+void pc_svc_close(struct pc_svc *svc)
+{
+        sl_pg_close(svc->pg);
+        svc->pg = NULL;
+}
+
+int pc_svc_tick(struct pc_svc *svc)
+{
+        char err[256];
+        int64_t now = sl_mono_ms();
+        int rc;
+
+        if (now - svc->pg_probe_ms < (svc->pg_down ? PG_PROBE_DOWN_MS : PG_PROBE_UP_MS))
+                return 0;
+        svc->pg_probe_ms = now;
+        rc = sl_pg_exec(svc->pg, "SELECT 1", 0, NULL, NULL, err, sizeof(err));
+        if (rc < 0) {
+                note_pg(svc, sl_err_retriable(rc) ? -ECONNRESET : rc);
+                return 0;
+        }
+        note_pg_up(svc);
+        return 0;
+}
