@@ -1,0 +1,641 @@
+#include "prediction.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sl/pg.h>
+#include <sl/util.h>
+
+/*
+ * The data layer (prediction.h): targets live in the session temp table
+ * pred_targets (idx = position in the set), so the SQL systems can join
+ * them; the C systems work on the loaded set.
+ */
+
+static double num(PGresult *res, int r, int c)
+{
+        return PQgetisnull(res, r, c) ? NAN : strtod(PQgetvalue(res, r, c), NULL);
+}
+
+static int64_t i64(PGresult *res, int r, int c)
+{
+        int64_t v = 0;
+
+        if (!PQgetisnull(res, r, c))
+                sl_parse_i64(PQgetvalue(res, r, c), INT64_MIN, INT64_MAX, &v);
+        return v;
+}
+
+/* ---- targets ------------------------------------------------------------------------ */
+
+static int targets_reset(struct sl_pg *pg, char *errstr, size_t n)
+{
+        int rc = sl_pg_exec(pg,
+                            "CREATE TEMP TABLE IF NOT EXISTS pred_targets (idx int PRIMARY KEY, "
+                            "player_id bigint NOT NULL, game_date date NOT NULL, game_id text "
+                            "NOT NULL, team_id bigint, opp_team_id bigint, line_pts numeric, "
+                            "line_reb numeric, line_ast numeric)",
+                            0, NULL, NULL, errstr, n);
+        if (rc == 0)
+                rc = sl_pg_exec(pg, "TRUNCATE pred_targets", 0, NULL, NULL, errstr, n);
+        return rc;
+}
+
+/* Runs an INSERT and returns its row count. */
+static int exec_count(struct sl_pg *pg, const char *sql, int np, const char *const *params,
+                      char *errstr, size_t n)
+{
+        PGresult *res = NULL;
+        int64_t v = 0;
+        int rc = sl_pg_exec(pg, sql, np, params, &res, errstr, n);
+
+        if (rc == 0 && sl_parse_i64(PQcmdTuples(res), 0, INT32_MAX, &v) == 0)
+                rc = (int)v;
+        PQclear(res);
+        return rc;
+}
+
+/*
+ * Consensus (median) line per market; the game from the line, else the
+ * schedule / games row of the player's team that day; the team from the
+ * line, else the player's last game.
+ */
+static const char SQL_TARGETS_LINES[] =
+    "INSERT INTO pred_targets (idx, player_id, game_date, game_id, team_id, opp_team_id, "
+    "line_pts, line_reb, line_ast) "
+    "SELECT (row_number() OVER (ORDER BY l.player_id) - 1)::int, l.player_id, $1::date, "
+    "coalesce(l.gid, g.game_id), tm.team_id, "
+    "CASE WHEN g.home_team_id = tm.team_id THEN g.away_team_id "
+    "WHEN g.away_team_id = tm.team_id THEN g.home_team_id END, l.pts, l.reb, l.ast "
+    "FROM (SELECT player_id, "
+    "percentile_disc(0.5) WITHIN GROUP (ORDER BY line) FILTER (WHERE market = 'points') pts, "
+    "percentile_disc(0.5) WITHIN GROUP (ORDER BY line) FILTER (WHERE market = 'rebounds') reb, "
+    "percentile_disc(0.5) WITHIN GROUP (ORDER BY line) FILTER (WHERE market = 'assists') ast, "
+    "min(game_id) gid, min(team_id) tid FROM raw.prop_lines WHERE game_date = $1::date "
+    "AND market IN ('points', 'rebounds', 'assists') "
+    "AND ($2::bigint[] IS NULL OR player_id = ANY ($2::bigint[])) GROUP BY player_id) l "
+    "CROSS JOIN LATERAL (SELECT coalesce(l.tid, (SELECT s.team_id FROM "
+    "analytics.player_game_summary s WHERE s.player_id = l.player_id AND s.game_date < $1::date "
+    "ORDER BY s.game_date DESC LIMIT 1)) AS team_id) tm "
+    "LEFT JOIN LATERAL (SELECT x.game_id, x.home_team_id, x.away_team_id FROM ("
+    "SELECT game_id, home_team_id, away_team_id, 0 AS pri FROM raw.schedule WHERE game_date = "
+    "$1::date UNION ALL SELECT game_id, home_team_id, away_team_id, 1 FROM raw.games "
+    "WHERE game_date = $1::date) x WHERE x.game_id = l.gid OR (l.gid IS NULL AND tm.team_id "
+    "IN (x.home_team_id, x.away_team_id)) ORDER BY x.pri LIMIT 1) g ON true "
+    "WHERE coalesce(l.gid, g.game_id) IS NOT NULL";
+
+int pred_targets_from_lines(struct sl_pg *pg, const char *game_date, const char *players,
+                            char *errstr, size_t n)
+{
+        const char *params[] = {game_date, players};
+        int rc = targets_reset(pg, errstr, n);
+
+        return rc < 0 ? rc : exec_count(pg, SQL_TARGETS_LINES, 2, params, errstr, n);
+}
+
+int pred_targets_from_games(struct sl_pg *pg, const char *from, const char *to, char *errstr,
+                            size_t n)
+{
+        const char *params[] = {from, to};
+        int rc = targets_reset(pg, errstr, n);
+
+        if (rc < 0)
+                return rc;
+        return exec_count(pg,
+                          "INSERT INTO pred_targets (idx, player_id, game_date, game_id, "
+                          "team_id, opp_team_id) SELECT (row_number() OVER (ORDER BY game_date, "
+                          "player_id) - 1)::int, player_id, game_date, game_id, team_id, "
+                          "opponent_team_id FROM analytics.player_game_summary WHERE game_date "
+                          "BETWEEN $1::date AND $2::date AND minutes > 0",
+                          2, params, errstr, n);
+}
+
+/* ---- loading ------------------------------------------------------------------------ */
+
+void pred_set_fini(struct pred_set *set)
+{
+        for (size_t i = 0; set->t && i < set->n; i++)
+                free(set->t[i].features);
+        free(set->t);
+        for (int s = 0; s < PRED_N_SYSTEMS; s++)
+                for (int m = 0; m < PRED_N_MARKETS; m++)
+                        free(set->out[s][m]);
+        memset(set, 0, sizeof(*set));
+}
+
+/* "{1.5,2,NULL}" -> floats; returns the count (NULL entries are NaN), -1 on junk. */
+static long parse_floats(const char *s, float *out, size_t max)
+{
+        size_t k = 0;
+
+        if (*s++ != '{')
+                return -1;
+        while (*s && *s != '}') {
+                char *end;
+                if (k == max)
+                        return -1;
+                if (strncmp(s, "NULL", 4) == 0) {
+                        out[k++] = NAN;
+                        end = (char *)s + 4;
+                } else {
+                        out[k++] = strtof(s, &end);
+                        if (end == s)
+                                return -1;
+                }
+                s = end;
+                if (*s == ',')
+                        s++;
+        }
+        return (long)k;
+}
+
+static int pick_version(struct sl_pg *pg, struct pred_set *set, const char *want, char *errstr,
+                        size_t n)
+{
+        PGresult *res = NULL;
+        int rc;
+
+        if (want && *want) {
+                snprintf(set->feature_version, sizeof(set->feature_version), "%s", want);
+                return 0;
+        }
+        rc = sl_pg_exec(pg,
+                        "SELECT f.feature_version FROM precompute.ml_feature_store f "
+                        "JOIN pred_targets t ON t.player_id = f.player_id AND t.game_date = "
+                        "f.game_date GROUP BY 1 ORDER BY count(*) DESC, 1 DESC LIMIT 1",
+                        0, NULL, &res, errstr, n);
+        if (rc == 0 && PQntuples(res) == 1)
+                snprintf(set->feature_version, sizeof(set->feature_version), "%s",
+                         PQgetvalue(res, 0, 0));
+        PQclear(res);
+        return rc;
+}
+
+static const char SQL_LOAD[] =
+    "SELECT t.player_id, t.game_date::text, t.game_id, t.team_id, t.opp_team_id, t.line_pts, "
+    "t.line_reb, t.line_ast, a.pts, a.reb, a.ast, "
+    "(SELECT avg(s.pts) FROM analytics.player_game_summary s WHERE s.player_id = t.player_id "
+    "AND s.minutes > 0 AND s.game_date < t.game_date AND s.game_date >= make_date("
+    "extract(year FROM t.game_date)::int - (extract(month FROM t.game_date) < 8)::int, 8, 1)), "
+    "f.features::text FROM pred_targets t "
+    "LEFT JOIN analytics.player_game_summary a ON a.player_id = t.player_id "
+    "AND a.game_id = t.game_id "
+    "LEFT JOIN precompute.ml_feature_store f ON f.player_id = t.player_id "
+    "AND f.game_date = t.game_date AND f.feature_version = $1 ORDER BY t.idx";
+
+static void load_row(struct pred_set *set, PGresult *res, int r)
+{
+        struct pred_target *t = &set->t[r];
+        float buf[PRED_MAX_FEATURES];
+        long nf;
+
+        t->player_id = i64(res, r, 0);
+        snprintf(t->game_date, sizeof(t->game_date), "%s", PQgetvalue(res, r, 1));
+        snprintf(t->game_id, sizeof(t->game_id), "%s", PQgetvalue(res, r, 2));
+        t->team_id = i64(res, r, 3);
+        t->opp_team_id = i64(res, r, 4);
+        for (int m = 0; m < PRED_N_MARKETS; m++) {
+                t->line[m] = num(res, r, 5 + m);
+                t->actual[m] = num(res, r, 8 + m);
+        }
+        t->season_avg_pts = num(res, r, 11);
+        if (PQgetisnull(res, r, 12))
+                return;
+        nf = parse_floats(PQgetvalue(res, r, 12), buf, PRED_MAX_FEATURES);
+        if (nf <= 0)
+                return;
+        if (set->nf == 0)
+                set->nf = (size_t)nf;
+        if ((size_t)nf != set->nf)
+                return; /* a row of another layout: treated as missing */
+        t->features = sl_xmalloc(set->nf * sizeof(float));
+        memcpy(t->features, buf, set->nf * sizeof(float));
+}
+
+int pred_set_load(struct sl_pg *pg, struct pred_set *set, const char *feature_version, char *errstr,
+                  size_t n)
+{
+        PGresult *res = NULL;
+        const char *params[1];
+        int rc;
+
+        pred_set_fini(set);
+        rc = pick_version(pg, set, feature_version, errstr, n);
+        if (rc < 0)
+                return rc;
+        params[0] = set->feature_version;
+        rc = sl_pg_exec(pg, SQL_LOAD, 1, params, &res, errstr, n);
+        if (rc < 0)
+                return rc;
+        set->n = (size_t)PQntuples(res);
+        set->t = sl_xcalloc(set->n ? set->n : 1, sizeof(*set->t));
+        for (size_t i = 0; i < set->n; i++)
+                load_row(set, res, (int)i);
+        PQclear(res);
+        for (int s = 0; s < PRED_N_SYSTEMS; s++)
+                for (int m = 0; m < PRED_N_MARKETS; m++) {
+                        set->out[s][m] =
+                            sl_xmalloc((set->n ? set->n : 1) * sizeof(struct pred_value));
+                        for (size_t i = 0; i < set->n; i++)
+                                set->out[s][m][i] = (struct pred_value){NAN, 0.0, 0.0};
+                }
+        return 0;
+}
+
+/* ---- the SQL systems ------------------------------------------------------------------ */
+
+static const char SQL_MOVING_AVERAGE[] =
+    "SELECT t.idx, sum(h.pts * h.w)::float8 / sum(h.w), sum(h.reb * h.w)::float8 / sum(h.w), "
+    "sum(h.ast * h.w)::float8 / sum(h.w), coalesce(stddev_pop(h.pts), 0), "
+    "coalesce(stddev_pop(h.reb), 0), coalesce(stddev_pop(h.ast), 0), count(*) "
+    "FROM pred_targets t CROSS JOIN LATERAL (SELECT s.pts, s.reb, s.ast, "
+    "$1::int + 1 - row_number() OVER (ORDER BY s.game_date DESC, s.game_id DESC) AS w "
+    "FROM analytics.player_game_summary s WHERE s.player_id = t.player_id "
+    "AND s.game_date < t.game_date AND s.minutes > 0 "
+    "ORDER BY s.game_date DESC, s.game_id DESC LIMIT $1::int) h GROUP BY t.idx";
+
+static int run_moving_average(struct sl_pg *pg, struct pred_set *set, char *errstr, size_t n)
+{
+        char games[16];
+        const char *params[] = {games};
+        PGresult *res = NULL;
+        int rc;
+
+        snprintf(games, sizeof(games), "%d", PRED_MA_GAMES);
+        rc = sl_pg_exec(pg, SQL_MOVING_AVERAGE, 1, params, &res, errstr, n);
+        if (rc < 0)
+                return rc;
+        for (int r = 0; r < PQntuples(res); r++) {
+                int64_t idx = i64(res, r, 0);
+                if (idx < 0 || (size_t)idx >= set->n)
+                        continue;
+                for (int m = 0; m < PRED_N_MARKETS; m++)
+                        set->out[PRED_MOVING_AVERAGE][m][idx] = (struct pred_value){
+                            num(res, r, 1 + m), num(res, r, 4 + m), num(res, r, 7)};
+        }
+        if (PQntuples(res) == 0)
+                snprintf(set->skip_reason[PRED_MOVING_AVERAGE], sizeof(set->skip_reason[0]),
+                         "no player has past games");
+        PQclear(res);
+        return 0;
+}
+
+/*
+ * zone_matchup_v1: the player's points by 2pt / 3pt / free throws (last N
+ * games) times what the opponent allowed in each, relative to the league
+ * (per team-game, last PRED_ZONE_DAYS days), shrunk toward 1.0.
+ */
+static const char SQL_ZONE[] =
+    "WITH p AS (SELECT t.idx, avg(2 * (h.fgm - h.fg3m))::float8 AS p2, avg(3 * h.fg3m)::float8 "
+    "AS p3, avg(h.ftm)::float8 AS pft, coalesce(stddev_pop(h.pts), 0)::float8 AS sd, count(*) n "
+    "FROM pred_targets t CROSS JOIN LATERAL (SELECT s.fgm, s.fg3m, s.ftm, s.pts FROM "
+    "analytics.player_game_summary s WHERE s.player_id = t.player_id AND s.game_date < "
+    "t.game_date AND s.minutes > 0 ORDER BY s.game_date DESC, s.game_id DESC LIMIT $1::int) h "
+    "WHERE t.opp_team_id IS NOT NULL GROUP BY t.idx), "
+    "lg AS (SELECT d.game_date, count(DISTINCT (s.game_id, s.team_id))::float8 AS tg, "
+    "sum(2 * (s.fgm - s.fg3m))::float8 AS a2, sum(3 * s.fg3m)::float8 AS a3, "
+    "sum(s.ftm)::float8 AS aft FROM (SELECT DISTINCT game_date FROM pred_targets) d "
+    "JOIN analytics.player_game_summary s ON s.game_date < d.game_date "
+    "AND s.game_date >= d.game_date - $2::int GROUP BY d.game_date), "
+    "o AS (SELECT x.game_date, x.opp_team_id, count(DISTINCT s.game_id)::float8 AS g, "
+    "sum(2 * (s.fgm - s.fg3m))::float8 AS a2, sum(3 * s.fg3m)::float8 AS a3, "
+    "sum(s.ftm)::float8 AS aft FROM (SELECT DISTINCT game_date, opp_team_id FROM pred_targets "
+    "WHERE opp_team_id IS NOT NULL) x JOIN analytics.player_game_summary s "
+    "ON s.opponent_team_id = x.opp_team_id AND s.game_date < x.game_date "
+    "AND s.game_date >= x.game_date - $2::int GROUP BY 1, 2) "
+    "SELECT p.idx, p.p2, p.p3, p.pft, "
+    "coalesce((o.a2 / o.g) / nullif(lg.a2 / lg.tg, 0), 1), "
+    "coalesce((o.a3 / o.g) / nullif(lg.a3 / lg.tg, 0), 1), "
+    "coalesce((o.aft / o.g) / nullif(lg.aft / lg.tg, 0), 1), coalesce(o.g, 0), p.sd, p.n "
+    "FROM p JOIN pred_targets t ON t.idx = p.idx LEFT JOIN lg ON lg.game_date = t.game_date "
+    "LEFT JOIN o ON o.game_date = t.game_date AND o.opp_team_id = t.opp_team_id";
+
+static int run_zone(struct sl_pg *pg, struct pred_set *set, char *errstr, size_t n)
+{
+        char games[16], days[16];
+        const char *params[] = {games, days};
+        PGresult *res = NULL;
+        int rc;
+
+        snprintf(games, sizeof(games), "%d", PRED_ZONE_GAMES);
+        snprintf(days, sizeof(days), "%d", PRED_ZONE_DAYS);
+        rc = sl_pg_exec(pg, SQL_ZONE, 2, params, &res, errstr, n);
+        if (rc < 0)
+                return rc;
+        for (int r = 0; r < PQntuples(res); r++) {
+                int64_t idx = i64(res, r, 0);
+                double g = num(res, r, 7), v = 0.0;
+                if (idx < 0 || (size_t)idx >= set->n)
+                        continue;
+                for (int z = 0; z < 3; z++) {
+                        double f =
+                            (g * num(res, r, 4 + z) + PRED_ZONE_PRIOR) / (g + PRED_ZONE_PRIOR);
+                        v += num(res, r, 1 + z) * f;
+                }
+                set->out[PRED_ZONE_MATCHUP][PRED_POINTS][idx] =
+                    (struct pred_value){v, num(res, r, 8), num(res, r, 9)};
+        }
+        if (PQntuples(res) == 0) {
+                snprintf(set->skip_reason[PRED_ZONE_MATCHUP], sizeof(set->skip_reason[0]),
+                         "no player with past games and a known opponent");
+                snprintf(set->missing[PRED_ZONE_MATCHUP], sizeof(set->missing[0]),
+                         "analytics.player_game_summary");
+        }
+        PQclear(res);
+        return 0;
+}
+
+/* ---- similarity_balanced_v1 --------------------------------------------------------- */
+
+struct history {
+        size_t n, nf;
+        float *x;           /* n * nf */
+        int64_t *player_id; /* n */
+        char (*date)[11];   /* n */
+        double (*y)[PRED_N_MARKETS];
+};
+
+static void history_fini(struct history *h)
+{
+        free(h->x);
+        free(h->player_id);
+        free(h->date);
+        free(h->y);
+        memset(h, 0, sizeof(*h));
+}
+
+static int history_load(struct sl_pg *pg, const struct pred_set *set, struct history *h,
+                        char *errstr, size_t n)
+{
+        char days[16];
+        const char *params[] = {set->feature_version, days};
+        PGresult *res = NULL;
+        float buf[PRED_MAX_FEATURES];
+        int rc;
+
+        snprintf(days, sizeof(days), "%d", PRED_SIM_DAYS);
+        rc = sl_pg_exec(pg,
+                        "SELECT f.player_id, f.game_date::text, f.features::text, s.pts, s.reb, "
+                        "s.ast FROM precompute.ml_feature_store f JOIN "
+                        "analytics.player_game_summary s ON s.player_id = f.player_id AND "
+                        "s.game_date = f.game_date WHERE f.feature_version = $1 AND s.minutes > 0 "
+                        "AND f.game_date < (SELECT max(game_date) FROM pred_targets) "
+                        "AND f.game_date >= (SELECT min(game_date) FROM pred_targets) - $2::int "
+                        "ORDER BY f.game_date, f.player_id",
+                        2, params, &res, errstr, n);
+        if (rc < 0)
+                return rc;
+        size_t rows = (size_t)PQntuples(res);
+        h->nf = set->nf;
+        h->x = sl_xmalloc((rows ? rows : 1) * h->nf * sizeof(float));
+        h->player_id = sl_xmalloc((rows ? rows : 1) * sizeof(int64_t));
+        h->date = sl_xmalloc((rows ? rows : 1) * sizeof(*h->date));
+        h->y = sl_xmalloc((rows ? rows : 1) * sizeof(*h->y));
+        for (size_t r = 0; r < rows; r++) {
+                if (parse_floats(PQgetvalue(res, (int)r, 2), buf, PRED_MAX_FEATURES) != (long)h->nf)
+                        continue;
+                memcpy(h->x + h->n * h->nf, buf, h->nf * sizeof(float));
+                h->player_id[h->n] = i64(res, (int)r, 0);
+                snprintf(h->date[h->n], sizeof(h->date[0]), "%s", PQgetvalue(res, (int)r, 1));
+                for (int m = 0; m < PRED_N_MARKETS; m++)
+                        h->y[h->n][m] = num(res, (int)r, 3 + m);
+                h->n++;
+        }
+        PQclear(res);
+        return 0;
+}
+
+/* Mean and spread of the neighbours' outcomes for market m. */
+static void neighbour_stats(const struct history *h, const size_t *idx, size_t k, int m,
+                            double *mean, double *sd)
+{
+        double s = 0.0, s2 = 0.0;
+
+        for (size_t j = 0; j < k; j++) {
+                s += h->y[idx[j]][m];
+                s2 += h->y[idx[j]][m] * h->y[idx[j]][m];
+        }
+        *mean = s / (double)k;
+        *sd = sqrt(fmax(s2 / (double)k - *mean * *mean, 0.0));
+}
+
+/* Balanced: half the player's own most similar games, half the league's. */
+static void similarity_one(struct pred_set *set, const struct history *h, size_t i,
+                           const double *mean, const double *sd, bool *use_all, bool *use_own)
+{
+        const struct pred_target *t = &set->t[i];
+        size_t lidx[PRED_SIM_K_LEAGUE], oidx[PRED_SIM_K_OWN], kl, ko;
+
+        for (size_t r = 0; r < h->n; r++) {
+                use_all[r] = strcmp(h->date[r], t->game_date) < 0;
+                use_own[r] = use_all[r] && h->player_id[r] == t->player_id;
+        }
+        kl = pred_knn(t->features, h->x, h->n, h->nf, mean, sd, use_all, PRED_SIM_K_LEAGUE, lidx);
+        ko = pred_knn(t->features, h->x, h->n, h->nf, mean, sd, use_own, PRED_SIM_K_OWN, oidx);
+        if (kl == 0)
+                return;
+        for (int m = 0; m < PRED_N_MARKETS; m++) {
+                double lm, ls, om, os;
+                neighbour_stats(h, lidx, kl, m, &lm, &ls);
+                if (ko >= 3) {
+                        neighbour_stats(h, oidx, ko, m, &om, &os);
+                        set->out[PRED_SIMILARITY][m][i] = (struct pred_value){
+                            0.5 * lm + 0.5 * om, 0.5 * ls + 0.5 * os, (double)(kl + ko) / 2.0};
+                } else {
+                        set->out[PRED_SIMILARITY][m][i] =
+                            (struct pred_value){lm, ls, (double)kl / 2.0};
+                }
+        }
+}
+
+static int run_similarity(struct sl_pg *pg, struct pred_set *set, char *errstr, size_t n)
+{
+        struct history h = {0};
+        double mean[PRED_MAX_FEATURES], sd[PRED_MAX_FEATURES];
+        bool *use_all = NULL, *use_own = NULL;
+        size_t with = 0;
+        int rc;
+
+        if (set->nf == 0) {
+                snprintf(set->skip_reason[PRED_SIMILARITY], sizeof(set->skip_reason[0]),
+                         "no feature rows for the targets");
+                snprintf(set->missing[PRED_SIMILARITY], sizeof(set->missing[0]),
+                         "precompute.ml_feature_store");
+                return 0;
+        }
+        rc = history_load(pg, set, &h, errstr, n);
+        if (rc < 0)
+                goto out;
+        if (h.n == 0) {
+                snprintf(set->skip_reason[PRED_SIMILARITY], sizeof(set->skip_reason[0]),
+                         "no past feature rows with outcomes");
+                goto out;
+        }
+        pred_col_stats(h.x, h.n, h.nf, mean, sd);
+        use_all = sl_xmalloc(h.n * sizeof(bool));
+        use_own = sl_xmalloc(h.n * sizeof(bool));
+        for (size_t i = 0; i < set->n; i++) {
+                if (!set->t[i].features)
+                        continue;
+                similarity_one(set, &h, i, mean, sd, use_all, use_own);
+                with++;
+        }
+        if (with == 0)
+                snprintf(set->skip_reason[PRED_SIMILARITY], sizeof(set->skip_reason[0]),
+                         "no target has a feature row");
+out:
+        free(use_all);
+        free(use_own);
+        history_fini(&h);
+        return rc;
+}
+
+/* ---- xgboost_v1 and ensemble_v1 -------------------------------------------------------- */
+
+static int run_xgboost(struct pred_set *set, const struct pred_model *model, char *errstr, size_t n)
+{
+        float *x;
+        double *y;
+        size_t *map, k = 0;
+        int rc;
+
+        if (!model) {
+                snprintf(set->skip_reason[PRED_XGBOOST], sizeof(set->skip_reason[0]),
+                         "no trained model (run statline-train)");
+                snprintf(set->missing[PRED_XGBOOST], sizeof(set->missing[0]), "prediction.models");
+                return 0;
+        }
+        if (set->nf != pred_model_nfeatures(model)) {
+                snprintf(set->skip_reason[PRED_XGBOOST], sizeof(set->skip_reason[0]),
+                         "feature rows have %zu features, the model %zu", set->nf,
+                         pred_model_nfeatures(model));
+                return 0;
+        }
+        x = sl_xmalloc((set->n ? set->n : 1) * set->nf * sizeof(float));
+        y = sl_xmalloc((set->n ? set->n : 1) * sizeof(double));
+        map = sl_xmalloc((set->n ? set->n : 1) * sizeof(size_t));
+        for (size_t i = 0; i < set->n; i++) {
+                if (!set->t[i].features)
+                        continue;
+                memcpy(x + k * set->nf, set->t[i].features, set->nf * sizeof(float));
+                map[k++] = i;
+        }
+        rc = pred_model_predict(model, x, k, set->nf, y, errstr, n);
+        for (size_t j = 0; rc == 0 && j < k; j++)
+                set->out[PRED_XGBOOST][PRED_POINTS][map[j]] =
+                    (struct pred_value){y[j] < 0 ? 0.0 : y[j], NAN, 10.0};
+        if (rc == 0 && k == 0)
+                snprintf(set->skip_reason[PRED_XGBOOST], sizeof(set->skip_reason[0]),
+                         "no target has a feature row");
+        free(x);
+        free(y);
+        free(map);
+        return rc < 0 ? -EIO : 0; /* errstr already says why */
+}
+
+/* Recent MAE per system and market as of the newest target date (NaN: unknown). */
+static int load_errors(struct sl_pg *pg, double mae[PRED_N_SYSTEMS][PRED_N_MARKETS], char *errstr,
+                       size_t n)
+{
+        PGresult *res = NULL;
+        int rc;
+
+        for (int s = 0; s < PRED_N_SYSTEMS; s++)
+                for (int m = 0; m < PRED_N_MARKETS; m++)
+                        mae[s][m] = NAN;
+        rc = sl_pg_exec(pg,
+                        "SELECT DISTINCT ON (system_id, market) system_id, market, mae "
+                        "FROM prediction.system_errors WHERE as_of_date <= (SELECT "
+                        "max(game_date) FROM pred_targets) AND n_samples > 0 AND mae IS NOT NULL "
+                        "ORDER BY system_id, market, as_of_date DESC",
+                        0, NULL, &res, errstr, n);
+        if (rc < 0)
+                return rc;
+        for (int r = 0; r < PQntuples(res); r++) {
+                int m = pred_market_from_name(PQgetvalue(res, r, 1));
+                for (int s = 0; s < PRED_N_SYSTEMS && m >= 0; s++)
+                        if (strcmp(PQgetvalue(res, r, 0), pred_system_name(s)) == 0)
+                                mae[s][m] = num(res, r, 2);
+        }
+        PQclear(res);
+        return 0;
+}
+
+static int run_ensemble(struct sl_pg *pg, struct pred_set *set, bool use_errors, char *errstr,
+                        size_t n)
+{
+        double mae[PRED_N_SYSTEMS][PRED_N_MARKETS];
+        int rc = 0;
+
+        if (use_errors)
+                rc = load_errors(pg, mae, errstr, n);
+        else
+                for (int s = 0; s < PRED_N_SYSTEMS; s++)
+                        for (int m = 0; m < PRED_N_MARKETS; m++)
+                                mae[s][m] = NAN;
+        if (rc < 0)
+                return rc;
+        for (int m = 0; m < PRED_N_MARKETS; m++) {
+                double w[PRED_ENSEMBLE];
+                for (int s = 0; s < PRED_ENSEMBLE; s++)
+                        w[s] = mae[s][m];
+                for (size_t i = 0; i < set->n; i++) {
+                        struct pred_value parts[PRED_ENSEMBLE];
+                        for (int s = 0; s < PRED_ENSEMBLE; s++)
+                                parts[s] = set->out[s][m][i];
+                        set->out[PRED_ENSEMBLE][m][i] = pred_ensemble(parts, w, PRED_ENSEMBLE);
+                }
+        }
+        return 0;
+}
+
+int pred_run_systems(struct sl_pg *pg, struct pred_set *set, const struct pred_model *model,
+                     bool use_errors, char *errstr, size_t n)
+{
+        int rc = 0;
+
+        for (int s = 0; s < PRED_N_SYSTEMS && rc == 0; s++) {
+                int64_t t0 = sl_mono_ms();
+                set->skip_reason[s][0] = set->missing[s][0] = '\0';
+                switch (s) {
+                case PRED_MOVING_AVERAGE:
+                        rc = run_moving_average(pg, set, errstr, n);
+                        break;
+                case PRED_ZONE_MATCHUP:
+                        rc = run_zone(pg, set, errstr, n);
+                        break;
+                case PRED_SIMILARITY:
+                        rc = run_similarity(pg, set, errstr, n);
+                        break;
+                case PRED_XGBOOST:
+                        rc = run_xgboost(set, model, errstr, n);
+                        break;
+                default:
+                        rc = run_ensemble(pg, set, use_errors, errstr, n);
+                        break;
+                }
+                set->ran[s] = rc == 0 && set->skip_reason[s][0] == '\0';
+                set->duration_ms[s] = sl_mono_ms() - t0;
+        }
+        return rc;
+}
+
+double pred_mae(const struct pred_set *set, enum pred_system s, enum pred_market m, size_t *count)
+{
+        double sum = 0.0;
+        size_t c = 0;
+
+        for (size_t i = 0; i < set->n; i++) {
+                double v = set->out[s][m][i].value, a = set->t[i].actual[m];
+                if (isnan(v) || isnan(a))
+                        continue;
+                sum += fabs(v - a);
+                c++;
+        }
+        if (count)
+                *count = c;
+        return c ? sum / (double)c : NAN;
+}

@@ -1,0 +1,644 @@
+#include "prediction.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include <sl/envelope.h>
+#include <sl/err.h>
+#include <sl/log.h>
+#include <sl/pg.h>
+#include <sl/sha256.h>
+#include <sl/util.h>
+
+/*
+ * The prediction phase's handler (README.md): precompute.completed in; in ONE
+ * transaction claim the idempotency key, score past predictions
+ * (prediction.system_errors), run the five systems over the players with a
+ * prop line, upsert the predictions, one execution log row per processor,
+ * the prediction.completed envelope into ops.outbox; after COMMIT publish it.
+ */
+
+#define MAX_ENTITIES 1000 /* players listed in prediction.completed; more: whole date */
+
+static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (n > 0) {
+                va_start(ap, fmt);
+                vsnprintf(errstr, n, fmt, ap);
+                va_end(ap);
+        }
+        return rc;
+}
+
+/* ---- the model ------------------------------------------------------------------------- */
+
+int pred_svc_refresh_model(struct pred_svc *svc, char *errstr, size_t n)
+{
+        PGresult *res = NULL;
+        struct pred_model *model;
+        int rc;
+
+        rc = sl_pg_exec(svc->pg,
+                        "SELECT model_version, file_path, feature_version, holdout_mae, "
+                        "(SELECT cardinality(feature_names) FROM precompute.ml_feature_versions v "
+                        "WHERE v.feature_version = m.feature_version) FROM prediction.models m "
+                        "WHERE system_id = 'xgboost_v1' ORDER BY trained_at DESC, model_version "
+                        "DESC LIMIT 1",
+                        0, NULL, &res, errstr, n);
+        if (rc < 0)
+                return rc;
+        if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), svc->model_version) == 0) {
+                PQclear(res);
+                return 0;
+        }
+        if (PQgetisnull(res, 0, 4)) {
+                rc = fail(errstr, n, -EIO, "model %s: feature version %s unknown",
+                          PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
+                PQclear(res);
+                return rc;
+        }
+        model = pred_model_load(PQgetvalue(res, 0, 1),
+                                (size_t)strtol(PQgetvalue(res, 0, 4), NULL, 10), errstr, n);
+        if (!model) {
+                PQclear(res);
+                return -EIO;
+        }
+        pred_model_free(svc->model);
+        svc->model = model;
+        snprintf(svc->model_version, sizeof(svc->model_version), "%s", PQgetvalue(res, 0, 0));
+        snprintf(svc->model_feature_version, sizeof(svc->model_feature_version), "%s",
+                 PQgetvalue(res, 0, 2));
+        svc->model_mae = PQgetisnull(res, 0, 3) ? NAN : strtod(PQgetvalue(res, 0, 3), NULL);
+        sl_log_info("prediction.model.loaded", "model=%s feature_version=%s holdout_mae=%.3f",
+                    svc->model_version, svc->model_feature_version, svc->model_mae);
+        PQclear(res);
+        return 0;
+}
+
+/* ---- one run ---------------------------------------------------------------------------- */
+
+struct run {
+        struct pred_svc *svc;
+        const struct sl_envelope *env;
+        char game_date[11];
+        const char *feature_version; /* from the payload, may be NULL */
+        char *players;               /* "{1,2}" bigint[] literal or NULL (whole date); owned */
+        char idem_key[SL_ENVELOPE_MAX_IDEM_KEY];
+        char topic[256];
+        int64_t started_wall_ms, t0_ms;
+        struct pred_set set;
+        int rows[PRED_N_SYSTEMS];    /* predictions produced */
+        int written[PRED_N_SYSTEMS]; /* rows inserted or changed */
+        int errors_rows;
+        char *event;
+        size_t event_len;
+        char errstr[PRED_ERRSTR_SIZE];
+};
+
+/* Execution log row for one processor of this run. */
+static int exec_log(struct run *run, const char *processor, const char *status, int64_t dur_ms,
+                    int rows, const char *missing, const char *skip, const char *error,
+                    char *errstr, size_t n)
+{
+        char started[25], completed[25], duration[24], nrows[24], missing_arr[200];
+        char exec_id[37];
+        const char *params[16];
+
+        sl_uuid7(exec_id);
+        sl_time_rfc3339(run->started_wall_ms, started);
+        sl_time_rfc3339(run->started_wall_ms + dur_ms, completed);
+        snprintf(duration, sizeof(duration), "%lld", (long long)dur_ms);
+        snprintf(nrows, sizeof(nrows), "%d", rows);
+        snprintf(missing_arr, sizeof(missing_arr), "{%s}", missing ? missing : "");
+        params[0] = exec_id;
+        params[1] = run->env->correlation_id;
+        params[2] = run->env->event_id;
+        params[3] = processor;
+        params[4] = status;
+        params[5] = started;
+        params[6] = completed;
+        params[7] = duration;
+        params[8] = missing && *missing ? "false" : "true";
+        params[9] = missing_arr;
+        params[10] = skip;
+        params[11] = error;
+        params[12] = nrows;
+        params[13] = run->game_date[0] ? run->game_date : NULL;
+        params[14] = run->env->sport;
+        params[15] = run->players;
+        return sl_pg_exec(
+            run->svc->pg,
+            "INSERT INTO ops.pipeline_execution_log (execution_id, correlation_id, "
+            "event_id, phase, processor, status, started_at, completed_at, "
+            "duration_ms, dependencies_met, missing_dependencies, skip_reason, "
+            "error_message, rows_written, affected_entities, game_date, sport) "
+            "VALUES ($1::uuid, $2::uuid, $3::uuid, 'prediction', $4, $5, "
+            "$6::timestamptz, $7::timestamptz, $8::int, $9::boolean, $10::text[], "
+            "$11, left($12, 1000), $13::int, coalesce((SELECT jsonb_agg(jsonb_build_object("
+            "'kind', 'player', 'id', p::text)) FROM unnest($16::bigint[]) p), '[]'), "
+            "$14::date, $15)",
+            16, params, NULL, errstr, n);
+}
+
+/* Parses the precompute.completed payload: game_date, feature_version, player entities. */
+static int parse_event(struct run *run)
+{
+        const struct sl_envelope *env = run->env;
+        const cJSON *p = env->payload, *gd, *fv;
+        struct sl_buf b;
+        size_t np = 0;
+
+        if (!cJSON_IsObject(p))
+                return fail(run->errstr, sizeof(run->errstr), -EBADMSG, "payload: not an object");
+        gd = cJSON_GetObjectItemCaseSensitive(p, "game_date");
+        fv = cJSON_GetObjectItemCaseSensitive(p, "feature_version");
+        if (gd && !cJSON_IsNull(gd) && (!cJSON_IsString(gd) || !sl_date_valid(gd->valuestring)))
+                return fail(run->errstr, sizeof(run->errstr), -EBADMSG,
+                            "payload.game_date: not YYYY-MM-DD");
+        if (fv && !cJSON_IsNull(fv) &&
+            (!cJSON_IsString(fv) || strlen(fv->valuestring) > 32 || !*fv->valuestring))
+                return fail(run->errstr, sizeof(run->errstr), -EBADMSG,
+                            "payload.feature_version: not a version");
+        run->feature_version = fv && cJSON_IsString(fv) ? fv->valuestring : NULL;
+        snprintf(run->game_date, sizeof(run->game_date), "%s",
+                 gd && cJSON_IsString(gd) ? gd->valuestring : env->game_date);
+        if (!sl_date_valid(run->game_date))
+                return fail(run->errstr, sizeof(run->errstr), -EBADMSG,
+                            "no game_date in the event");
+        sl_buf_init(&b, 0);
+        sl_buf_puts(&b, "{");
+        for (size_t i = 0; i < env->n_entities; i++) {
+                int64_t id;
+                if (strcmp(env->entities[i].kind, "player") != 0)
+                        continue;
+                if (sl_parse_i64(env->entities[i].id, 1, INT64_MAX, &id) < 0) {
+                        sl_buf_fini(&b);
+                        return fail(run->errstr, sizeof(run->errstr), -EBADMSG,
+                                    "affected_entities: player id '%.32s' is not a number",
+                                    env->entities[i].id);
+                }
+                sl_buf_printf(&b, "%s%lld", np++ ? "," : "", (long long)id);
+        }
+        sl_buf_puts(&b, "}");
+        run->players = np ? sl_buf_steal(&b) : NULL;
+        sl_buf_fini(&b);
+        return 0;
+}
+
+/* prediction:<sport>:<date>:<sha256(players | upstream key | model)[0:32]>. */
+static void make_idem_key(struct run *run)
+{
+        char hex[SL_SHA256_HEX_LEN + 1];
+        char *in =
+            sl_xasprintf("%s|%s|%s|%s", run->players ? run->players : "*",
+                         run->env->idempotency_key ? run->env->idempotency_key : run->env->event_id,
+                         run->svc->model_version, run->feature_version ? run->feature_version : "");
+
+        sl_sha256_hex(in, strlen(in), hex);
+        free(in);
+        snprintf(run->idem_key, sizeof(run->idem_key), "prediction:%s:%s:%.32s", run->env->sport,
+                 run->game_date, hex);
+}
+
+static int claim(struct run *run)
+{
+        const char *params[] = {run->idem_key, run->env->correlation_id};
+        PGresult *res = NULL;
+        int rc;
+
+        rc = sl_pg_exec(run->svc->pg,
+                        "INSERT INTO ops.idempotency_keys (key, phase, processor, correlation_id, "
+                        "completed_at) VALUES ($1, 'prediction', 'prediction', $2::uuid, now()) "
+                        "ON CONFLICT (key) DO NOTHING RETURNING 1",
+                        2, params, &res, run->errstr, sizeof(run->errstr));
+        if (rc == 0 && PQntuples(res) == 0)
+                rc = -EEXIST;
+        PQclear(res);
+        return rc;
+}
+
+/* Scores the past PRED_ERR_WINDOW days of predictions against the box scores. */
+static int score_errors(struct run *run)
+{
+        char window[16];
+        const char *params[] = {run->game_date, window};
+        PGresult *res = NULL;
+        int rc;
+
+        snprintf(window, sizeof(window), "%d", PRED_ERR_WINDOW);
+        rc = sl_pg_exec(
+            run->svc->pg,
+            "INSERT INTO prediction.system_errors (system_id, market, as_of_date, window_days, "
+            "n_samples, mae, rmse, bias) SELECT p.system_id, p.market, $1::date, $2::smallint, "
+            "count(*), round(avg(abs(p.predicted_value - a.v)), 3), "
+            "round(sqrt(avg((p.predicted_value - a.v) ^ 2))::numeric, 3), "
+            "round(avg(p.predicted_value - a.v), 3) "
+            "FROM prediction.player_prop_predictions p JOIN LATERAL (SELECT CASE p.market "
+            "WHEN 'points' THEN g.pts WHEN 'rebounds' THEN g.reb WHEN 'assists' THEN g.ast END "
+            "AS v FROM analytics.player_game_summary g WHERE g.player_id = p.player_id "
+            "AND g.game_id = p.game_id) a ON a.v IS NOT NULL "
+            "WHERE p.game_date < $1::date AND p.game_date >= $1::date - $2::int "
+            "GROUP BY p.system_id, p.market ON CONFLICT (system_id, market, as_of_date) DO "
+            "UPDATE SET window_days = excluded.window_days, n_samples = excluded.n_samples, "
+            "mae = excluded.mae, rmse = excluded.rmse, bias = excluded.bias RETURNING 1",
+            2, params, &res, run->errstr, sizeof(run->errstr));
+        if (rc == 0)
+                run->errors_rows = PQntuples(res);
+        PQclear(res);
+        return rc;
+}
+
+/* Column arrays of one system's upsert, as PostgreSQL array literals. */
+struct cols {
+        struct sl_buf b[11];
+        int n;
+};
+
+static void cols_add(struct cols *c, const char *const v[11])
+{
+        for (int i = 0; i < 11; i++) {
+                sl_buf_puts(&c->b[i], c->n ? "," : "{");
+                if (!v[i]) {
+                        sl_buf_puts(&c->b[i], "NULL");
+                        continue;
+                }
+                sl_buf_printf(&c->b[i], "\"%s\"", v[i]); /* ids, names, numbers: no quotes inside */
+        }
+        c->n++;
+}
+
+static const char SQL_UPSERT[] =
+    "INSERT INTO prediction.player_prop_predictions (player_id, game_date, system_id, market, "
+    "game_id, predicted_value, line, recommendation, confidence, model_version, feature_version) "
+    "SELECT * FROM unnest($1::bigint[], $2::date[], $3::text[], $4::text[], $5::text[], "
+    "$6::numeric[], $7::numeric[], $8::text[], $9::numeric[], $10::text[], $11::text[]) "
+    "ON CONFLICT (player_id, game_date, system_id, market) DO UPDATE SET "
+    "game_id = excluded.game_id, predicted_value = excluded.predicted_value, line = excluded.line, "
+    "recommendation = excluded.recommendation, confidence = excluded.confidence, "
+    "model_version = excluded.model_version, feature_version = excluded.feature_version "
+    "RETURNING 1";
+
+/* The version a row names: the model for xgboost_v1, "<system>@1" otherwise. */
+static const char *row_version(const struct run *run, int s, char *buf, size_t n)
+{
+        if (s == PRED_XGBOOST)
+                return run->svc->model_version;
+        snprintf(buf, n, "%s@1", pred_system_name(s));
+        return buf;
+}
+
+static void add_rows(struct run *run, int s, struct cols *c)
+{
+        const struct pred_set *set = &run->set;
+        char pid[24], val[32], line[32], conf[16], ver[80];
+
+        for (size_t i = 0; i < set->n; i++) {
+                const struct pred_target *t = &set->t[i];
+                for (int m = 0; m < PRED_N_MARKETS; m++) {
+                        struct pred_value v = set->out[s][m][i];
+                        double sd = v.sd;
+                        if (isnan(v.value) || (m != PRED_POINTS && isnan(t->line[m])))
+                                continue;
+                        if (s == PRED_XGBOOST)
+                                sd = isnan(run->svc->model_mae) ? 5.0 : run->svc->model_mae * 1.25;
+                        snprintf(pid, sizeof(pid), "%lld", (long long)t->player_id);
+                        snprintf(val, sizeof(val), "%.2f", v.value);
+                        snprintf(line, sizeof(line), "%.1f", t->line[m]);
+                        snprintf(conf, sizeof(conf), "%.3f",
+                                 pred_confidence(v.value, t->line[m], sd, v.n));
+                        const char *vals[11] = {
+                            pid,
+                            t->game_date,
+                            pred_system_name(s),
+                            pred_market_name(m),
+                            t->game_id,
+                            val,
+                            isnan(t->line[m]) ? NULL : line,
+                            pred_recommend(v.value, t->line[m], run->svc->edge[m]),
+                            conf,
+                            row_version(run, s, ver, sizeof(ver)),
+                            set->feature_version[0] ? set->feature_version : NULL};
+                        cols_add(c, vals);
+                }
+        }
+}
+
+static int upsert_system(struct run *run, int s)
+{
+        struct cols c = {.n = 0};
+        const char *params[11];
+        PGresult *res = NULL;
+        int rc = 0;
+
+        for (int i = 0; i < 11; i++)
+                sl_buf_init(&c.b[i], 0);
+        add_rows(run, s, &c);
+        run->rows[s] = c.n;
+        if (c.n > 0) {
+                for (int i = 0; i < 11; i++) {
+                        sl_buf_puts(&c.b[i], "}");
+                        params[i] = c.b[i].data;
+                }
+                rc = sl_pg_exec(run->svc->pg, SQL_UPSERT, 11, params, &res, run->errstr,
+                                sizeof(run->errstr));
+                if (rc == 0)
+                        run->written[s] = PQntuples(res);
+                PQclear(res);
+        }
+        for (int i = 0; i < 11; i++)
+                sl_buf_fini(&c.b[i]);
+        return rc;
+}
+
+/* Upserts each system's rows and logs one execution row per processor. */
+static int write_systems(struct run *run)
+{
+        int rc = 0;
+
+        for (int s = 0; s < PRED_N_SYSTEMS && rc == 0; s++) {
+                const char *skip = run->set.skip_reason[s];
+                if (run->set.ran[s])
+                        rc = upsert_system(run, s);
+                if (rc == 0 && run->set.ran[s] && run->rows[s] == 0)
+                        skip = "no prediction for any target";
+                if (rc == 0)
+                        rc = exec_log(run, pred_system_name(s),
+                                      run->set.ran[s] && run->rows[s] ? "completed" : "skipped",
+                                      run->set.duration_ms[s], run->written[s], run->set.missing[s],
+                                      *skip ? skip : NULL, NULL, run->errstr, sizeof(run->errstr));
+        }
+        return rc;
+}
+
+static cJSON *completed_payload(const struct run *run)
+{
+        cJSON *p = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+
+        for (int s = 0; s < PRED_N_SYSTEMS; s++) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "name", pred_system_name(s));
+                cJSON_AddNumberToObject(o, "rows", run->rows[s]);
+                cJSON_AddNumberToObject(o, "written", run->written[s]);
+                if (!run->set.ran[s])
+                        cJSON_AddStringToObject(o, "skip_reason", run->set.skip_reason[s]);
+                cJSON_AddItemToArray(arr, o);
+        }
+        cJSON_AddItemToObject(p, "systems", arr);
+        cJSON_AddStringToObject(p, "game_date", run->game_date);
+        if (run->svc->model_version[0] && run->set.ran[PRED_XGBOOST])
+                cJSON_AddStringToObject(p, "model_version", run->svc->model_version);
+        else
+                cJSON_AddNullToObject(p, "model_version");
+        if (run->set.feature_version[0])
+                cJSON_AddStringToObject(p, "feature_version", run->set.feature_version);
+        cJSON_AddNumberToObject(p, "players", (double)run->set.n);
+        return p;
+}
+
+static int outbox_write(struct run *run)
+{
+        struct sl_envelope *ev;
+        char pid[24];
+        const char *params[4];
+        int rc = 0;
+
+        ev = sl_envelope_new("prediction.completed", "prediction", run->env->sport, run->game_date,
+                             run->env);
+        if (!ev)
+                return fail(run->errstr, sizeof(run->errstr), -EINVAL, "envelope");
+        for (size_t i = 0; run->set.n <= MAX_ENTITIES && i < run->set.n && rc == 0; i++) {
+                snprintf(pid, sizeof(pid), "%lld", (long long)run->set.t[i].player_id);
+                rc = sl_envelope_add_entity(ev, "player", pid);
+        }
+        if (rc == 0)
+                rc = sl_envelope_set_idem_key(ev, run->idem_key);
+        if (rc == 0)
+                rc = sl_envelope_set_payload(ev, completed_payload(run));
+        if (rc == 0)
+                run->event = sl_envelope_serialize(ev, &run->event_len);
+        sl_envelope_free(ev);
+        if (rc < 0)
+                return fail(run->errstr, sizeof(run->errstr), rc, "building prediction.completed");
+        params[0] = run->topic;
+        params[1] = run->game_date;
+        params[2] = run->idem_key;
+        params[3] = run->event;
+        rc = sl_pg_exec(run->svc->pg,
+                        "INSERT INTO ops.outbox (topic, key, idempotency_key, payload) "
+                        "VALUES ($1, $2, $3, convert_to($4, 'UTF8'))",
+                        4, params, NULL, run->errstr, sizeof(run->errstr));
+        return rc == -EEXIST ? -EAGAIN : rc;
+}
+
+/* The whole unit of work in one transaction. 1 = nothing to predict (committed). */
+static int predict_tx(struct run *run)
+{
+        struct sl_pg *pg = run->svc->pg;
+        char rb[256];
+        int rc, ntargets = 0;
+
+        rc = sl_pg_begin(pg, run->errstr, sizeof(run->errstr));
+        if (rc == 0)
+                rc = claim(run);
+        if (rc == 0)
+                rc = score_errors(run);
+        if (rc == 0)
+                rc = exec_log(run, "system_errors", "completed", sl_mono_ms() - run->t0_ms,
+                              run->errors_rows, NULL, NULL, NULL, run->errstr, sizeof(run->errstr));
+        if (rc == 0)
+                rc = ntargets = pred_targets_from_lines(pg, run->game_date, run->players,
+                                                        run->errstr, sizeof(run->errstr));
+        if (rc >= 0 && ntargets == 0) {
+                rc = exec_log(run, "prediction", "skipped", sl_mono_ms() - run->t0_ms, 0,
+                              "raw.prop_lines", "no prop lines on the date", NULL, run->errstr,
+                              sizeof(run->errstr));
+                if (rc == 0)
+                        rc = sl_pg_commit(pg, run->errstr, sizeof(run->errstr));
+                return rc < 0 ? rc : 1;
+        }
+        if (rc >= 0)
+                rc = pred_set_load(pg, &run->set, run->feature_version, run->errstr,
+                                   sizeof(run->errstr));
+        if (rc == 0)
+                rc = pred_run_systems(pg, &run->set, run->svc->model, true, run->errstr,
+                                      sizeof(run->errstr));
+        if (rc == 0)
+                rc = write_systems(run);
+        if (rc == 0)
+                rc = outbox_write(run);
+        if (rc == 0)
+                rc = sl_pg_commit(pg, run->errstr, sizeof(run->errstr));
+        if (rc < 0 && sl_pg_in_tx(pg))
+                sl_pg_rollback(pg, rb, sizeof(rb));
+        return rc;
+}
+
+static int publish(struct run *run)
+{
+        const char *params[] = {run->topic, run->idem_key};
+        char err[256];
+        int rc;
+
+        rc = sl_bus_publish_raw(run->svc->bus, run->topic, run->game_date, run->event,
+                                run->event_len, NULL, 0);
+        if (rc == 0)
+                rc = sl_bus_flush(run->svc->bus, run->svc->cfg->publish_timeout_ms);
+        if (rc < 0)
+                return fail(run->errstr, sizeof(run->errstr), rc, "publish %s: %s", run->topic,
+                            sl_strerror(rc));
+        if (sl_pg_exec(run->svc->pg,
+                       "UPDATE ops.outbox SET published_at = now() WHERE topic = $1 AND "
+                       "idempotency_key = $2 AND published_at IS NULL",
+                       2, params, NULL, err, sizeof(err)) < 0)
+                sl_log_warn("prediction.outbox.mark.error", "key=%s: %s", run->idem_key, err);
+        return 0;
+}
+
+/* The key was claimed: publish its event if it never went out, else -EEXIST. */
+static int duplicate(struct run *run)
+{
+        const char *params[] = {run->topic, run->idem_key};
+        PGresult *res = NULL;
+        char err[256];
+        int rc;
+
+        rc = sl_pg_exec(run->svc->pg,
+                        "SELECT convert_from(payload, 'UTF8') FROM ops.outbox WHERE topic = $1 "
+                        "AND idempotency_key = $2 AND published_at IS NULL",
+                        2, params, &res, run->errstr, sizeof(run->errstr));
+        if (rc < 0)
+                return rc;
+        if (PQntuples(res) == 1) {
+                run->event = sl_xstrdup(PQgetvalue(res, 0, 0));
+                run->event_len = strlen(run->event);
+        }
+        PQclear(res);
+        rc = run->event ? publish(run) : -EEXIST;
+        run->svc->duplicates++;
+        sl_log_info("prediction.duplicate", "key=%s: handled before%s", run->idem_key,
+                    rc == 0 ? "; unpublished event published now" : "");
+        if (exec_log(run, "prediction", "skipped", sl_mono_ms() - run->t0_ms, 0, NULL,
+                     rc == 0 ? "duplicate: prediction.completed re-published"
+                             : "duplicate: already predicted and published",
+                     NULL, err, sizeof(err)) < 0)
+                sl_log_debug("prediction.exec_log.error", "%s", err);
+        return rc;
+}
+
+static int failed(struct run *run, int rc)
+{
+        char err[256];
+
+        run->svc->failed++;
+        if (rc == -EBADMSG)
+                sl_log_warn("prediction.poison", "%s (dead-lettered)", run->errstr);
+        else
+                sl_log_warn("prediction.error", "%s (%s)", run->errstr, sl_strerror(rc));
+        if (exec_log(run, "prediction", "failed", sl_mono_ms() - run->t0_ms, 0, NULL, NULL,
+                     run->errstr[0] ? run->errstr : sl_strerror(rc), err, sizeof(err)) < 0)
+                sl_log_debug("prediction.exec_log.error", "%s", err);
+        return rc;
+}
+
+int pred_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void *opaque)
+{
+        struct pred_svc *svc = opaque;
+        struct run run;
+        int rc;
+
+        (void)msg;
+        memset(&run, 0, sizeof(run));
+        run.svc = svc;
+        run.env = env;
+        run.started_wall_ms = sl_wall_ms();
+        run.t0_ms = sl_mono_ms();
+        rc = parse_event(&run);
+        if (rc == 0 && sl_bus_topic(run.topic, sizeof(run.topic), svc->cfg->svc.bus_prefix,
+                                    env->sport, "prediction") < 0)
+                rc = fail(run.errstr, sizeof(run.errstr), -EBADMSG, "topic too long");
+        if (rc == 0 && pred_svc_refresh_model(svc, run.errstr, sizeof(run.errstr)) < 0) {
+                sl_log_warn("prediction.model.error", "%s (xgboost_v1 keeps the loaded model)",
+                            run.errstr);
+                run.errstr[0] = '\0';
+        }
+        if (rc == 0) {
+                make_idem_key(&run);
+                rc = predict_tx(&run);
+        }
+        if (rc == 0)
+                rc = publish(&run);
+        if (rc == -EEXIST) {
+                rc = duplicate(&run);
+        } else if (rc == 1) {
+                sl_log_info("prediction.skip", "date=%s: no prop lines", run.game_date);
+                rc = 0;
+        } else if (rc == 0) {
+                svc->handled++;
+                sl_log_info("prediction.ok",
+                            "date=%s players=%zu rows ma=%d zone=%d sim=%d xgb=%d ens=%d "
+                            "model=%s duration_ms=%lld",
+                            run.game_date, run.set.n, run.rows[0], run.rows[1], run.rows[2],
+                            run.rows[3], run.rows[4], svc->model ? svc->model_version : "none",
+                            (long long)(sl_mono_ms() - run.t0_ms));
+        } else {
+                rc = failed(&run, rc);
+        }
+        pred_set_fini(&run.set);
+        free(run.players);
+        free(run.event);
+        return rc;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+int pred_svc_open(struct pred_svc *svc, const struct pred_cfg *cfg, struct sl_bus *bus,
+                  char *errstr, size_t n)
+{
+        int rc;
+
+        svc->cfg = cfg;
+        svc->bus = bus;
+        svc->model_mae = NAN;
+        for (int m = 0; m < PRED_N_MARKETS; m++) {
+                char *end;
+                svc->edge[m] = strtod(cfg->edge[m], &end);
+                if (end == cfg->edge[m] || *end || !(svc->edge[m] >= 0 && svc->edge[m] < 100))
+                        return fail(errstr, n, -EINVAL, "edge.%s: '%s' is not a number in [0, 100)",
+                                    pred_market_name(m), cfg->edge[m]);
+        }
+        svc->pg = sl_pg_open(cfg->pg_dsn, cfg->pg_connect_timeout_ms, errstr, n);
+        if (!svc->pg)
+                return -ECONNREFUSED;
+        rc = sl_pg_migrate(svc->pg, cfg->pg_migrations, errstr, n);
+        if (rc < 0)
+                return rc;
+        sl_log_info("prediction.init", "migrations applied=%d", rc);
+        rc = pred_svc_refresh_model(svc, errstr, n);
+        if (rc < 0) {
+                sl_log_warn("prediction.model.error", "%s (xgboost_v1 skipped until fixed)",
+                            errstr);
+                errstr[0] = '\0';
+        } else if (!svc->model) {
+                sl_log_info("prediction.model.none", "no trained xgboost_v1 model: skipped");
+        }
+        return 0;
+}
+
+void pred_svc_close(struct pred_svc *svc)
+{
+        sl_pg_close(svc->pg);
+        svc->pg = NULL;
+        pred_model_free(svc->model);
+        svc->model = NULL;
+}

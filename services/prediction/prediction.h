@@ -1,0 +1,263 @@
+#ifndef PREDICTION_PREDICTION_H
+#define PREDICTION_PREDICTION_H
+
+/*
+ * statline-prediction (README.md in this directory): for every player with a
+ * prop line on a date, five systems predict points (and rebounds, assists
+ * when a line exists), each prediction is compared with the line
+ * (OVER/UNDER/PASS + confidence) and upserted into
+ * prediction.player_prop_predictions.
+ *
+ * Layers:
+ *   - pure math (systems.c): recommendation, confidence, weighted average,
+ *     k-nearest neighbours, ensemble weights; unit-tested without a database;
+ *   - the XGBoost model (model.c): train, save, load, predict;
+ *   - the data layer (predict.c): targets (pred_targets temp table), the SQL
+ *     systems, feature rows, the whole run of the five systems over a
+ *     target set; shared by the service and statline-train;
+ *   - the bus handler (prediction.c): one transaction per event, execution
+ *     log per processor, outbox, publish prediction.completed.
+ *
+ * Threads: single-threaded, one struct per service loop.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sl/bus.h>
+#include <sl/svc.h>
+
+struct sl_pg;
+struct sl_http;
+
+/* Markets, in this order everywhere (arrays are indexed by enum pred_market). */
+enum pred_market { PRED_POINTS, PRED_REBOUNDS, PRED_ASSISTS, PRED_N_MARKETS };
+/* Systems, in run order: the ensemble comes last and combines the others. */
+enum pred_system {
+        PRED_MOVING_AVERAGE,
+        PRED_ZONE_MATCHUP,
+        PRED_SIMILARITY,
+        PRED_XGBOOST,
+        PRED_ENSEMBLE,
+        PRED_N_SYSTEMS
+};
+
+#define PRED_MA_GAMES     10  /* moving_average: last N games, linear weights N..1 */
+#define PRED_ZONE_GAMES   20  /* zone_matchup: the player's last N games */
+#define PRED_ZONE_DAYS    60  /* zone_matchup: defense window, days before the date */
+#define PRED_ZONE_PRIOR   5.0 /* zone_matchup: opponent games of shrinkage toward 1.0 */
+#define PRED_SIM_K_OWN    8   /* similarity: nearest of the player's own past games */
+#define PRED_SIM_K_LEAGUE 20  /* similarity: nearest of all past player-games */
+#define PRED_SIM_DAYS     400 /* similarity: history window in days */
+#define PRED_ERR_WINDOW   30  /* system_errors: days of past predictions scored */
+#define PRED_MAX_FEATURES 256 /* longest feature vector accepted */
+#define PRED_ERRSTR_SIZE  1024
+
+/* "points", "rebounds", "assists". */
+const char *pred_market_name(enum pred_market m);
+/* -1 for an unknown name. */
+int pred_market_from_name(const char *name);
+/* "moving_average", "zone_matchup_v1", ... */
+const char *pred_system_name(enum pred_system s);
+
+/* ---- pure math (systems.c) ------------------------------------------------------------ */
+
+/* One prediction before it meets a line: value, spread of the evidence, sample size. */
+struct pred_value {
+        double value; /* NaN: no prediction */
+        double sd;    /* spread of the outcomes behind value (>= 0) */
+        double n;     /* evidence count (games, neighbours); scales confidence */
+};
+
+/*
+ * "OVER" when value - line >= edge, "UNDER" when line - value >= edge,
+ * otherwise "PASS" (also when line is NaN). Pure.
+ */
+const char *pred_recommend(double value, double line, double edge);
+
+/*
+ * Confidence in [0, 1] that the recommendation is right:
+ * (1 - exp(-|value - line| / max(sd, 1))) * min(1, n / 10); 0 without a line
+ * or a value. Pure.
+ */
+double pred_confidence(double value, double line, double sd, double n);
+
+/*
+ * Ensemble of k component predictions: weights w_i = 1 / max(mae_i, 0.25)
+ * where mae_i is the system's recent mean absolute error (NaN: unknown);
+ * if any component's error is unknown, all weights are equal. Components
+ * with a NaN value are left out. The result's sd is the weighted spread of
+ * the components around the mean combined with their own sds, n the sum of
+ * weights-normalised n. Returns a NaN value when no component has one. Pure.
+ */
+struct pred_value pred_ensemble(const struct pred_value *parts, const double *mae, size_t k);
+
+/*
+ * k nearest neighbours by squared Euclidean distance in standardised space:
+ * rows (n rows of nf floats, row-major), z-scored with mean/sd (nf each; an
+ * sd of 0 counts as 1); candidate i is used when use[i] is true (use may be
+ * NULL = all). Writes the indices of the k nearest (ties: lower index first)
+ * into out_idx and returns how many were found (<= k). Pure.
+ */
+size_t pred_knn(const float *query, const float *rows, size_t n, size_t nf, const double *mean,
+                const double *sd, const bool *use, size_t k, size_t *out_idx);
+
+/*
+ * Column mean and population sd of n rows of nf floats (NaN values are
+ * skipped). Pure.
+ */
+void pred_col_stats(const float *rows, size_t n, size_t nf, double *mean, double *sd);
+
+/* ---- the XGBoost model (model.c) --------------------------------------------------------- */
+
+struct pred_model;
+
+/* Training settings; zero means the default. */
+struct pred_train_opts {
+        int rounds;       /* boosting rounds (default 200) */
+        int max_depth;    /* default 4 */
+        double eta;       /* learning rate (default 0.05) */
+        double subsample; /* row subsample (default 1.0: deterministic) */
+};
+
+/*
+ * Trains a regression model (reg:squarederror, hist, one thread, seed 0) on
+ * n rows of nf features x (row-major, NaN = missing) and targets y.
+ * Returns the model (free with pred_model_free()) or NULL with the reason
+ * (XGBGetLastError) in errstr.
+ */
+struct pred_model *pred_model_train(const float *x, const float *y, size_t n, size_t nf,
+                                    const struct pred_train_opts *opts, char *errstr,
+                                    size_t errstr_size);
+/* Saves to path (XGBoost's JSON format when the name ends in .json). 0 or -EIO. */
+int pred_model_save(const struct pred_model *model, const char *path, char *errstr,
+                    size_t errstr_size);
+/* Loads a saved model expecting nf features. NULL with the reason on failure. */
+struct pred_model *pred_model_load(const char *path, size_t nf, char *errstr, size_t errstr_size);
+/* Predicts n rows of x into out (n values). 0 or -EIO. */
+int pred_model_predict(const struct pred_model *model, const float *x, size_t n, size_t nf,
+                       double *out, char *errstr, size_t errstr_size);
+/* Number of features the model expects. */
+size_t pred_model_nfeatures(const struct pred_model *model);
+void pred_model_free(struct pred_model *model);
+
+/* ---- targets and the five systems over them (predict.c) ------------------------------- */
+
+/* One player-game to predict. */
+struct pred_target {
+        int64_t player_id;
+        char game_date[11];
+        char game_id[16];
+        int64_t team_id, opp_team_id;
+        double line[PRED_N_MARKETS];   /* NaN: no line for that market */
+        double actual[PRED_N_MARKETS]; /* NaN unless known (training / reports) */
+        double season_avg_pts;         /* naive baseline: season average before the date */
+        float *features;               /* nf floats or NULL: no feature row; owned by the set */
+};
+
+/* The targets of a run and what each system predicted for them. */
+struct pred_set {
+        struct pred_target *t; /* owned, n of them */
+        size_t n;
+        size_t nf;                /* feature vector length (0: no feature rows) */
+        char feature_version[64]; /* "" when none */
+        /* out[s][m][i]: system s, market m, target i */
+        struct pred_value *out[PRED_N_SYSTEMS][PRED_N_MARKETS];
+        bool ran[PRED_N_SYSTEMS];              /* the system produced its predictions */
+        char skip_reason[PRED_N_SYSTEMS][160]; /* why it did not ("" when it ran) */
+        char missing[PRED_N_SYSTEMS][160];     /* missing dependency names, comma-separated */
+        int64_t duration_ms[PRED_N_SYSTEMS];
+};
+
+/* Frees everything the set owns and zeroes it. */
+void pred_set_fini(struct pred_set *set);
+
+/*
+ * Creates (or empties) the session temp table pred_targets and fills it with
+ * the players who have a prop line on game_date (restricted to players, a
+ * bigint[] text literal like "{1,2}", when not NULL), with the consensus
+ * (median) line per market, game, team and opponent (raw.prop_lines, then
+ * raw.schedule / raw.games, then the player's last team). Returns the
+ * number of targets or a negative errno.
+ */
+int pred_targets_from_lines(struct sl_pg *pg, const char *game_date, const char *players,
+                            char *errstr, size_t errstr_size);
+
+/*
+ * Creates (or empties) pred_targets with every player-game of
+ * analytics.player_game_summary between from and to (the held-out dates of
+ * a training report), no lines. Returns the count or a negative errno.
+ */
+int pred_targets_from_games(struct sl_pg *pg, const char *from, const char *to, char *errstr,
+                            size_t errstr_size);
+
+/*
+ * Loads pred_targets into set (ordered by date, player), with actuals,
+ * season averages and the feature rows of feature_version (NULL or "": the
+ * newest version that has rows). Returns 0 or a negative errno.
+ */
+int pred_set_load(struct sl_pg *pg, struct pred_set *set, const char *feature_version, char *errstr,
+                  size_t errstr_size);
+
+/*
+ * Runs the systems over set: moving_average and zone_matchup_v1 in SQL,
+ * similarity_balanced_v1 over the feature store history, xgboost_v1 with
+ * model (NULL: skipped, "no trained model"), ensemble_v1 weighted by
+ * prediction.system_errors as of each target's date (use_errors false:
+ * equal weights). A system that cannot run records skip_reason and missing
+ * dependencies; only database errors fail the call (negative errno).
+ */
+int pred_run_systems(struct sl_pg *pg, struct pred_set *set, const struct pred_model *model,
+                     bool use_errors, char *errstr, size_t errstr_size);
+
+/*
+ * Mean absolute error of system s on market m against set's actuals (only
+ * targets with both); *count gets the sample size. NaN when none.
+ */
+double pred_mae(const struct pred_set *set, enum pred_system s, enum pred_market m, size_t *count);
+
+/* ---- the service (prediction.c) ------------------------------------------------------ */
+
+struct pred_cfg {
+        struct sl_svc_cfg svc;
+        const char *pg_dsn;
+        const char *pg_migrations;
+        int pg_connect_timeout_ms;
+        const char *model_dir;            /* where statline-train writes model files */
+        const char *edge[PRED_N_MARKETS]; /* PASS band per market, text (validated at init) */
+        int publish_timeout_ms;
+};
+
+struct pred_svc {
+        const struct pred_cfg *cfg;
+        struct sl_pg *pg;
+        struct sl_bus *bus;
+        double edge[PRED_N_MARKETS];
+        struct pred_model *model; /* current xgboost_v1 model, NULL: none */
+        char model_version[72];   /* its prediction.models key, "" when none */
+        char model_feature_version[64];
+        double model_mae; /* its holdout MAE (sd for confidence), NaN unknown */
+        uint64_t handled, duplicates, failed;
+};
+
+/* Connects, migrates, loads the current model. 0 or -errno with errstr. */
+int pred_svc_open(struct pred_svc *svc, const struct pred_cfg *cfg, struct sl_bus *bus,
+                  char *errstr, size_t errstr_size);
+void pred_svc_close(struct pred_svc *svc);
+
+/*
+ * (Re)loads the newest xgboost_v1 model of prediction.models when it differs
+ * from the loaded one. No model row: svc->model stays NULL (not an error).
+ * A row whose file is missing or corrupt: -EIO with the reason.
+ */
+int pred_svc_refresh_model(struct pred_svc *svc, char *errstr, size_t errstr_size);
+
+/*
+ * The bus handler for precompute.completed (opaque: struct pred_svc).
+ * 0 (predicted and published, or nothing to predict), -EEXIST (the same
+ * event was handled before), -EBADMSG (bad payload), or a retriable errno.
+ */
+int pred_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void *opaque);
+
+#endif
