@@ -72,9 +72,26 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         sl_log_warn("http.mhd", "%s", msg);
 }
 
+/* Headers a handler added with sl_http_set_header() (on the HTTP thread's stack). */
+struct resp_headers {
+        int n;
+        char name[SL_HTTP_MAX_RESP_HEADERS][SL_HTTP_HEADER_MAX];
+        char value[SL_HTTP_MAX_RESP_HEADERS][SL_HTTP_HEADER_MAX];
+};
+
+/* Queues a response taking body's data, with a handler's extra headers (may be NULL). */
+static enum MHD_Result reply_with(struct MHD_Connection *conn, unsigned status, const char *ctype,
+                                  struct sl_buf *body, const struct resp_headers *extra);
+
 /* Queues a response taking body's data; status 405 adds the Allow header. */
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *ctype,
                              struct sl_buf *body)
+{
+        return reply_with(conn, status, ctype, body, NULL);
+}
+
+static enum MHD_Result reply_with(struct MHD_Connection *conn, unsigned status, const char *ctype,
+                                  struct sl_buf *body, const struct resp_headers *extra)
 {
         size_t len = body->len;
         char *data = sl_buf_steal(body);
@@ -90,6 +107,8 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        for (int i = 0; extra && i < extra->n; i++)
+                MHD_add_response_header(resp, extra->name[i], extra->value[i]);
         ret = MHD_queue_response(conn, status, resp);
         MHD_destroy_response(resp);
         return ret;
@@ -200,7 +219,9 @@ static bool find_handler(struct sl_http *http, const char *path, struct handler 
 static enum MHD_Result serve_handler(const struct handler *h, struct MHD_Connection *conn,
                                      const char *path, const char *method)
 {
-        struct sl_http_req req = {.path = path, .method = method, .conn_ = conn};
+        struct resp_headers extra = {.n = 0};
+        struct sl_http_req req = {
+            .path = path, .method = method, .conn_ = conn, .headers_ = &extra};
         struct sl_buf body;
         enum MHD_Result ret;
         int status;
@@ -216,7 +237,7 @@ static enum MHD_Result serve_handler(const struct handler *h, struct MHD_Connect
                              status < 0 ? sl_strerror(status) : "bad status");
                 ret = reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
         } else {
-                ret = reply(conn, (unsigned)status, h->content_type, &body);
+                ret = reply_with(conn, (unsigned)status, h->content_type, &body, &extra);
         }
         sl_buf_fini(&body);
         return ret;
@@ -432,6 +453,37 @@ void sl_http_set_draining(struct sl_http *http)
 const char *sl_http_query(const struct sl_http_req *req, const char *name)
 {
         return MHD_lookup_connection_value(req->conn_, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *sl_http_header(const struct sl_http_req *req, const char *name)
+{
+        return MHD_lookup_connection_value(req->conn_, MHD_HEADER_KIND, name);
+}
+
+/* A header name or value: printable ASCII, no CR/LF (no response splitting). */
+static bool header_text_ok(const char *s)
+{
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+                        return false;
+        return true;
+}
+
+int sl_http_set_header(const struct sl_http_req *req, const char *name, const char *value)
+{
+        struct resp_headers *extra = req->headers_;
+
+        if (!extra || !name || !value || !name[0] || strchr(name, ':') || !header_text_ok(name) ||
+            !header_text_ok(value))
+                return -EINVAL;
+        if (strlen(name) >= SL_HTTP_HEADER_MAX || strlen(value) >= SL_HTTP_HEADER_MAX)
+                return -ENAMETOOLONG;
+        if (extra->n == SL_HTTP_MAX_RESP_HEADERS)
+                return -ENOSPC;
+        snprintf(extra->name[extra->n], SL_HTTP_HEADER_MAX, "%s", name);
+        snprintf(extra->value[extra->n], SL_HTTP_HEADER_MAX, "%s", value);
+        extra->n++;
+        return 0;
 }
 
 /* The operational endpoints cannot be shadowed by a service handler. */

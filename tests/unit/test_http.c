@@ -32,6 +32,7 @@ struct resp {
         size_t len;
         char ctype[128];
         char allow[64];
+        char etag[128];
         bool truncated;
 };
 
@@ -57,6 +58,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *opaque)
 
         if (len > 7 && strncasecmp(p, "Allow: ", 7) == 0)
                 snprintf(r->allow, sizeof(r->allow), "%.*s", (int)(len - 9), p + 7);
+        if (len > 6 && strncasecmp(p, "ETag: ", 6) == 0)
+                snprintf(r->etag, sizeof(r->etag), "%.*s", (int)(len - 8), p + 6);
         return len;
 }
 
@@ -122,6 +125,26 @@ static int echo_handler(const struct sl_http_req *req, struct sl_buf *out, void 
         else
                 sl_buf_puts(out, "null");
         return sl_buf_puts(out, "}") == 0 ? 200 : -E2BIG;
+}
+
+/* Conditional GET: ETag "v1"; If-None-Match equal to it gives 304 (sl_http_header/set_header). */
+static int etag_handler(const struct sl_http_req *req, struct sl_buf *out, void *opaque)
+{
+        const char *inm = sl_http_header(req, "if-none-match");
+
+        (void)opaque;
+        if (sl_http_set_header(req, "ETag", "\"v1\"") != 0 ||
+            sl_http_set_header(req, "Bad\r\nName", "x") != -EINVAL ||
+            sl_http_set_header(req, "X-Split", "a\r\nSet-Cookie: x") != -EINVAL)
+                return -EIO;
+        for (int i = 1; i < SL_HTTP_MAX_RESP_HEADERS; i++)
+                if (sl_http_set_header(req, "X-Fill", "1") != 0)
+                        return -EIO;
+        if (sl_http_set_header(req, "X-Too-Many", "1") != -ENOSPC)
+                return -EIO;
+        if (inm && strcmp(inm, "\"v1\"") == 0)
+                return 304;
+        return sl_buf_puts(out, "{\"v\":1}") == 0 ? 200 : -E2BIG;
 }
 
 static int fail_handler(const struct sl_http_req *req, struct sl_buf *out, void *opaque)
@@ -226,11 +249,12 @@ static void test_handlers(struct sl_http *http, int port)
         SL_CHECK(sl_http_handle(http, "/v1/bad", NULL, fail_handler, &bad_status) == 0);
         SL_CHECK(sl_http_handle(http, "/v1/teapot", "text/plain", fail_handler, &teapot) == 0);
         SL_CHECK(sl_http_handle(http, "/v1/big", NULL, big_handler, NULL) == 0);
+        SL_CHECK(sl_http_handle(http, "/v1/etag", NULL, etag_handler, NULL) == 0);
         SL_CHECK(sl_http_handle(http, "/v1/echo", NULL, echo_handler, NULL) == -EEXIST);
         SL_CHECK(sl_http_handle(http, "/metrics", NULL, echo_handler, NULL) == -EEXIST);
         SL_CHECK(sl_http_handle(http, "relative", NULL, echo_handler, NULL) == -EINVAL);
         SL_CHECK(sl_http_handle(NULL, "/x", NULL, echo_handler, NULL) == -EINVAL);
-        for (int i = 6; i < SL_HTTP_MAX_HANDLERS; i++) {
+        for (int i = 7; i < SL_HTTP_MAX_HANDLERS; i++) {
                 snprintf(path, sizeof(path), "/fill/%d", i);
                 SL_CHECK(sl_http_handle(http, path, NULL, echo_handler, NULL) == 0);
         }
@@ -250,6 +274,14 @@ static void test_handlers(struct sl_http *http, int port)
         SL_CHECK(strcmp(r.body, "partial output that must not be sent") == 0);
         SL_CHECK(get_status(port, "/v1/big", &r) == 500);
         SL_CHECK(strcmp(r.body, "{\"error\":\"response too large\"}") == 0);
+        SL_CHECK(get_status(port, "/v1/etag", &r) == 200);
+        SL_CHECKF(strcmp(r.etag, "\"v1\"") == 0, "etag=[%s]", r.etag);
+        SL_CHECK(strcmp(r.body, "{\"v\":1}") == 0);
+        SL_CHECK(request(port, "GET", "/v1/etag", "If-None-Match: \"v1\"", &r) == CURLE_OK);
+        SL_CHECKF(r.status == 304 && r.len == 0, "status=%ld len=%zu", r.status, r.len);
+        SL_CHECKF(strcmp(r.etag, "\"v1\"") == 0, "etag=[%s]", r.etag);
+        SL_CHECK(request(port, "GET", "/v1/etag", "If-None-Match: \"v0\"", &r) == CURLE_OK);
+        SL_CHECK(r.status == 200);
 }
 
 static void test_caps(int port)

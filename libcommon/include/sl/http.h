@@ -91,7 +91,26 @@ struct sl_http_req {
         const char *path;   /* URL path without the query, e.g. "/v1/games/42" */
         const char *method; /* "GET" or "HEAD" */
         void *conn_;        /* private */
+        void *headers_;     /* private: response headers set by the handler */
 };
+
+#define SL_HTTP_MAX_RESP_HEADERS 4   /* headers one handler may add to its response */
+#define SL_HTTP_HEADER_MAX       256 /* bytes of one added header's name or value, NUL included */
+
+/*
+ * Returns the value of request header name (case-insensitive, e.g.
+ * "If-None-Match"), or NULL. Owned by the server, valid during the call.
+ */
+const char *sl_http_header(const struct sl_http_req *req, const char *name);
+
+/*
+ * Adds header name: value to the handler's response (e.g. "ETag"), whatever
+ * status the handler returns (a 304 keeps it too; an error reply drops it).
+ * name and value are copied; they must be printable ASCII without CR/LF.
+ * Returns 0, -EINVAL (bad characters, empty name), -ENAMETOOLONG (longer
+ * than SL_HTTP_HEADER_MAX - 1) or -ENOSPC (more than SL_HTTP_MAX_RESP_HEADERS).
+ */
+int sl_http_set_header(const struct sl_http_req *req, const char *name, const char *value);
 
 /*
  * Returns the value of query parameter name (URL-decoded), or NULL. Owned

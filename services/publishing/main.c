@@ -1,0 +1,70 @@
+/*
+ * statline-publishing: publishes the predictions as JSON documents and
+ * serves them (README.md). This file is the option table and the runtime
+ * glue; the handler and the read API are publishing.c.
+ */
+#include <stddef.h>
+
+#include <sl/svc.h>
+
+#include "publishing.h"
+
+static struct pub_cfg cfg;
+static struct pub_svc pub;
+
+static const struct sl_cfg_opt opts[] = {
+    SL_SVC_OPTS(&cfg.svc),
+    SL_CFG_STR("pg.dsn", &cfg.pg_dsn, NULL, SL_CFG_REQUIRED | SL_CFG_SECRET | SL_CFG_SHARED,
+               "PostgreSQL connection string (libpq URI or key=value)"),
+    SL_CFG_STR("pg.migrations", &cfg.pg_migrations, "db/migrations",
+               SL_CFG_REQUIRED | SL_CFG_SHARED,
+               "directory of the NNNN_name.sql migrations applied at start"),
+    SL_CFG_INT("pg.connect_timeout_ms", &cfg.pg_connect_timeout_ms, 5000, 100, 600000,
+               SL_CFG_SHARED, "PostgreSQL connect timeout"),
+    SL_CFG_STR("publish.dir", &cfg.publish_dir, NULL, SL_CFG_REQUIRED | SL_CFG_SHARED,
+               "root of the published documents (<sport>/<date>/...json)"),
+    SL_CFG_INT("publish.timeout_ms", &cfg.publish_timeout_ms, 10000, 100, 600000, 0,
+               "wait for the broker to confirm publishing.completed before acking"),
+    SL_CFG_END,
+};
+
+static int init(struct sl_svc *svc, void *ctx, char *errstr, size_t errstr_size)
+{
+        return pub_svc_open(ctx, &cfg, sl_svc_bus(svc), sl_svc_http(svc), errstr, errstr_size);
+}
+
+static int tick(struct sl_svc *svc, void *ctx)
+{
+        (void)svc;
+        return pub_svc_tick(ctx);
+}
+
+static void fini(struct sl_svc *svc, void *ctx)
+{
+        (void)svc;
+        pub_svc_close(ctx);
+}
+
+int main(int argc, char **argv)
+{
+        struct sl_svc_def def = {
+            .name = "publishing",
+            .consumes = "prediction",
+            .usage = "Consumes <prefix>.<sport>.prediction.completed, writes the date's "
+                     "predictions.json, games.json and players/<id>.json into publish.dir "
+                     "atomically, records them in publishing.documents, publishes "
+                     "<prefix>.<sport>.publishing.completed and serves GET /v1/predictions "
+                     "and GET /v1/games with ETags.",
+            .opts = opts,
+            .cfg = &cfg.svc,
+            .ctx = &pub,
+            .init = init,
+            .handler = pub_handle,
+            .tick = tick,
+            .fini = fini,
+        };
+        int rc = sl_svc_main(&def, argc, argv);
+
+        pub_svc_free(&pub); /* the HTTP server has stopped: the read API no longer needs root */
+        return rc;
+}
