@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# make demo: the whole pipeline on bundled sample data, on this machine.
+#   1. starts its own Redis (or Kafka with STATLINE_BUS=kafka), PostgreSQL and
+#      the league data server (statline-fixtures, a seeded simulated NBA
+#      league) on free loopback ports, under run/demo-<time>/
+#   2. starts the five consuming services (raw, analytics, precompute,
+#      prediction, publishing) as separate processes
+#   3. scrapes the season's first DEMO_HISTORY_DAYS days (history the models
+#      need), then one game day, through all six phases
+#   4. prints the top predictions, a per-phase table for the game day's
+#      correlation id, and where the published documents are
+#   5. stops everything it started, also on Ctrl-C
+# Env: STATLINE_BUS=redis-streams|kafka, DEMO_HISTORY_DAYS (default 10),
+#      DEMO_SEED (default 42), DEMO_KEEP=1 keeps the run dir.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+. tests/harness/lib.sh
+
+bus=${STATLINE_BUS:-redis-streams}
+history=${DEMO_HISTORY_DAYS:-10}
+seed=${DEMO_SEED:-42}
+bin=$root/build
+run=$root/run/demo-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$run/logs" "$run/blobs" "$run/publish"
+chmod 755 "$root/run" "$run" # PostgreSQL runs as user postgres when we are root
+pids=()
+
+say() { printf '\n== %s\n' "$*"; }
+
+cleanup() {
+        local rc=$?
+        trap - EXIT INT TERM
+        say "stopping everything this demo started"
+        for pid in "${pids[@]}"; do
+                kill -TERM "$pid" 2>/dev/null || true
+        done
+        for pid in "${pids[@]}"; do
+                wait "$pid" 2>/dev/null || true
+        done
+        tests/harness/kafka.sh stop "$run/kafka" >/dev/null 2>&1 || true
+        tests/harness/redis.sh stop "$run/redis" >/dev/null 2>&1 || true
+        tests/harness/pg.sh stop "$run/pg" >/dev/null 2>&1 || true
+        if [ "$rc" -ne 0 ]; then
+                echo "demo failed (exit $rc); logs are in $run/logs" >&2
+        elif [ -z "${DEMO_KEEP:-}" ]; then
+                rm -rf "$run/redis" "$run/kafka" "$run/pg" "$run/blobs"
+        fi
+        exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+sql() {
+        psql "$STATLINE_PG_DSN" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"
+}
+
+say "starting servers ($bus, PostgreSQL, league data server) under $run"
+case $bus in
+redis-streams | redis-pubsub)
+        mkdir -p "$run/redis"
+        STATLINE_BUS_URL=$(tests/harness/redis.sh start "$run/redis" | tail -n 1)
+        ;;
+kafka)
+        mkdir -p "$run/kafka"
+        STATLINE_BUS_URL=$(tests/harness/kafka.sh start "$run/kafka" | tail -n 1)
+        ;;
+*) die "STATLINE_BUS must be redis-streams or kafka" ;;
+esac
+mkdir -p "$run/pg"
+STATLINE_PG_DSN=$(tests/harness/pg.sh start "$run/pg" | tail -n 1)
+export STATLINE_BUS_BACKEND=$bus STATLINE_BUS_URL STATLINE_PG_DSN
+export STATLINE_BLOB_DIR=$run/blobs STATLINE_PUBLISH_DIR=$run/publish
+export STATLINE_LOG_LEVEL=${STATLINE_LOG_LEVEL:-info}
+
+"$bin/tools/fixtures/statline-fixtures" --port 0 --seed "$seed" >"$run/logs/fixtures.out" \
+        2>"$run/logs/fixtures.log" &
+pids+=($!)
+for _ in $(seq 100); do
+        grep -q '^listening ' "$run/logs/fixtures.out" 2>/dev/null && break
+        sleep 0.1
+done
+league=$(sed -n 's/^listening //p' "$run/logs/fixtures.out")
+[ -n "$league" ] || die "statline-fixtures did not start (see $run/logs/fixtures.log)"
+first=$(curl -fsS "http://$league/_info" | sed -n 's/.*"firstDay" *: *"\([0-9-]*\)".*/\1/p')
+[ -n "$first" ] || die "cannot read the season's first game date from the league server"
+day=$(date -u -d "$first + $history days" +%F)
+curl -fsS "http://$league/_now?date=$day" >/dev/null
+echo "league: http://$league, season opens $first, game day $day"
+
+say "starting the services"
+for svc in raw analytics precompute prediction publishing; do
+        "$bin/services/$svc/statline-$svc" >"$run/logs/$svc.log" 2>&1 &
+        pids+=($!)
+done
+for svc in raw analytics precompute prediction publishing; do
+        for _ in $(seq 200); do
+                grep -q '"event":"svc.start"' "$run/logs/$svc.log" && break
+                grep -q '"event":"svc.fatal"' "$run/logs/$svc.log" && die "statline-$svc failed: $(grep svc.fatal "$run/logs/$svc.log")"
+                sleep 0.1
+        done
+        grep -q '"event":"svc.start"' "$run/logs/$svc.log" || die "statline-$svc did not start"
+        echo "statline-$svc up"
+done
+
+scrape() {
+        "$bin/services/scraper/statline-scraper" --set scrape.once=true --set "scrape.date=$1" \
+                --set "source.base_url=http://$league" --set rate.interval_ms=0 --set rate.jitter_ms=0 \
+                >>"$run/logs/scraper.log" 2>&1 || die "scrape of $1 failed (see $run/logs/scraper.log)"
+}
+
+say "history: scraping $first .. $(date -u -d "$day - 1 day" +%F)"
+d=$first
+while [ "$d" != "$day" ]; do
+        scrape "$d"
+        printf '.'
+        d=$(date -u -d "$d + 1 day" +%F)
+done
+echo
+t0=$(date +%s.%N)
+say "game day $day: scrape -> raw -> analytics -> precompute -> prediction -> publishing"
+scrape "$day"
+corr=$(sql "SELECT correlation_id FROM ops.pipeline_execution_log
+            WHERE phase = 'raw' AND game_date = '$day' ORDER BY started_at DESC LIMIT 1")
+[ -n "$corr" ] || die "no raw run recorded for $day"
+for _ in $(seq 1200); do
+        [ "$(sql "SELECT count(*) FROM ops.pipeline_execution_log
+                   WHERE correlation_id = '$corr' AND phase = 'publishing' AND status = 'completed'")" -gt 0 ] && break
+        sleep 0.1
+done
+[ "$(sql "SELECT count(*) FROM ops.pipeline_execution_log
+           WHERE correlation_id = '$corr' AND phase = 'publishing' AND status = 'completed'")" -gt 0 ] ||
+        die "the pipeline did not reach publishing within 120 s for correlation id $corr"
+t1=$(date +%s.%N)
+awk -v a="$t0" -v b="$t1" -v c="$corr" 'BEGIN { printf "game day done in %.1f s (correlation id %s)\n", b - a, c }'
+
+say "top predictions for $day (ensemble, by confidence)"
+psql "$STATLINE_PG_DSN" -X -q -P pager=off -c "
+SELECT p.player_id, coalesce(l.player_name, '') AS player, p.market, p.line,
+       round(p.predicted_value::numeric, 1) AS predicted, p.recommendation,
+       round(p.confidence::numeric, 2) AS confidence
+FROM prediction.player_prop_predictions p
+LEFT JOIN (SELECT DISTINCT ON (player_id) player_id, player_name FROM raw.prop_lines
+           ORDER BY player_id, game_date DESC) l USING (player_id)
+WHERE p.game_date = '$day' AND p.system_id = 'ensemble_v1' AND p.recommendation <> 'PASS'
+ORDER BY p.confidence DESC, p.player_id LIMIT 10"
+
+say "per-phase table for correlation id $corr"
+psql "$STATLINE_PG_DSN" -X -q -P pager=off -c "
+SELECT phase, count(*) AS runs, count(DISTINCT processor) AS processors,
+       sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS completed,
+       sum(CASE WHEN status = 'skipped' THEN 1 ELSE 0 END) AS skipped,
+       sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed,
+       max(duration_ms) AS max_ms
+FROM ops.pipeline_execution_log WHERE correlation_id = '$corr'
+GROUP BY phase
+ORDER BY array_position(ARRAY['scraper','raw','analytics','precompute','prediction','publishing'], phase)"
+
+say "published documents"
+find "$run/publish" -name '*.json' | sort | head -5
+echo "... $(find "$run/publish" -name '*.json' | wc -l) documents under $run/publish"
+echo "logs: $run/logs"
