@@ -120,9 +120,14 @@ echo
 t0=$(date +%s.%N)
 say "game day $day: scrape -> raw -> analytics -> precompute -> prediction -> publishing"
 scrape "$day"
-corr=$(sql "SELECT correlation_id FROM ops.pipeline_execution_log
-            WHERE phase = 'raw' AND game_date = '$day' ORDER BY started_at DESC LIMIT 1")
-[ -n "$corr" ] || die "no raw run recorded for $day"
+corr=
+for _ in $(seq 600); do
+        corr=$(sql "SELECT correlation_id FROM ops.pipeline_execution_log
+                    WHERE phase = 'raw' AND game_date = '$day' ORDER BY started_at DESC LIMIT 1")
+        [ -n "$corr" ] && break
+        sleep 0.1
+done
+[ -n "$corr" ] || die "no raw run recorded for $day within 60 s"
 for _ in $(seq 1200); do
         [ "$(sql "SELECT count(*) FROM ops.pipeline_execution_log
                    WHERE correlation_id = '$corr' AND phase = 'publishing' AND status = 'completed'")" -gt 0 ] && break

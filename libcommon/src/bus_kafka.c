@@ -610,6 +610,12 @@ static int consumer_new(struct kafka *k, char *errstr, size_t errstr_size)
             {"auto.commit.interval.ms", "1000"},
             {"auto.offset.reset", o->from_beginning ? "earliest" : "latest"},
             {"allow.auto.create.topics", "true"},
+            /*
+             * A topic subscribed before anyone published to it is "not
+             * available" until the next metadata refresh (default 5 min): a new
+             * pipeline would sit idle that long. Refresh every 2 s instead.
+             */
+            {"topic.metadata.refresh.interval.ms", "2000"},
             /* a crashed member's partitions move on after 10 s, not 45 s */
             {"session.timeout.ms", "10000"},
             {"heartbeat.interval.ms", "3000"},
