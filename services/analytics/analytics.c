@@ -1,0 +1,970 @@
+#include "analytics.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+#include <libpq-fe.h>
+
+#include <sl/envelope.h>
+#include <sl/err.h>
+#include <sl/http.h>
+#include <sl/log.h>
+#include <sl/metrics.h>
+#include <sl/pg.h>
+#include <sl/sha256.h>
+#include <sl/util.h>
+
+#define ERRSTR_SIZE      1024
+#define PG_PROBE_UP_MS   5000
+#define PG_PROBE_DOWN_MS 1000
+#define N_PROC_MAX       8 /* processors in the registry, at most */
+
+static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Writes the reason and returns rc, so error paths are one line. */
+static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (n > 0) {
+                va_start(ap, fmt);
+                vsnprintf(errstr, n, fmt, ap);
+                va_end(ap);
+        }
+        return rc;
+}
+
+static size_t nproc(void)
+{
+        size_t n = 0;
+
+        while (analytics_processor_at(n))
+                n++;
+        return n;
+}
+
+/* ---- reading raw.completed --------------------------------------------------------------- */
+
+static bool digits(const char *s, size_t min, size_t max)
+{
+        size_t n = s ? strlen(s) : 0;
+
+        if (n < min || n > max)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+        return true;
+}
+
+/* Appends id to the "{a,b}" literal of ids (ids are digits only: no quoting needed). */
+static void ids_add(struct analytics_ids *ids, const char *id)
+{
+        char *s =
+            sl_xasprintf("%s%s%s}", ids->literal ? ids->literal : "{", ids->literal ? "," : "", id);
+
+        if (ids->literal) /* drop the old closing brace: "{1}" + "2" -> "{1,2}" */
+                memmove(s + strlen(ids->literal) - 1, s + strlen(ids->literal),
+                        strlen(s + strlen(ids->literal)) + 1);
+        free(ids->literal);
+        ids->literal = s;
+        ids->n++;
+}
+
+static int read_entities(const struct sl_envelope *env, struct analytics_event *ev, char *errstr,
+                         size_t n)
+{
+        for (size_t i = 0; i < env->n_entities; i++) {
+                const char *kind = env->entities[i].kind, *id = env->entities[i].id;
+                struct analytics_ids *ids = NULL;
+                bool ok = false;
+
+                if (strcmp(kind, "game") == 0) {
+                        ids = &ev->games;
+                        ok = digits(id, 10, 10);
+                } else if (strcmp(kind, "player") == 0 || strcmp(kind, "team") == 0) {
+                        ids = kind[0] == 'p' ? &ev->players : &ev->teams;
+                        ok = digits(id, 1, 18);
+                } else {
+                        continue; /* other kinds do not scope analytics */
+                }
+                if (!ok)
+                        return fail(errstr, n, -EBADMSG, "affected_entities: bad %s id '%.32s'",
+                                    kind, id);
+                if (ids->n >= ANALYTICS_MAX_ENTITIES)
+                        return fail(errstr, n, -EBADMSG, "affected_entities: over %d %s ids",
+                                    ANALYTICS_MAX_ENTITIES, kind);
+                ids_add(ids, id);
+        }
+        return 0;
+}
+
+static const char *str_item(const cJSON *obj, const char *key)
+{
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+        return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+int analytics_event_parse(const struct sl_envelope *env, struct analytics_event *ev, char *errstr,
+                          size_t n)
+{
+        const cJSON *tables = cJSON_GetObjectItemCaseSensitive(env->payload, "tables");
+        const cJSON *t;
+
+        memset(ev, 0, sizeof(*ev));
+        if (!cJSON_IsArray(tables))
+                return fail(errstr, n, -EBADMSG, "payload.tables: missing or not an array");
+        cJSON_ArrayForEach(t, tables)
+        {
+                const char *name = str_item(t, "name");
+
+                if (!name)
+                        name = str_item(t, "table");
+                if (!name || !strchr(name, '.') || strlen(name) > 127)
+                        return fail(errstr, n, -EBADMSG,
+                                    "payload.tables[]: each needs a name \"<schema>.<table>\"");
+                if (ev->ntables == ANALYTICS_MAX_TABLES)
+                        return fail(errstr, n, -EBADMSG, "payload.tables: more than %d",
+                                    ANALYTICS_MAX_TABLES);
+                ev->tables[ev->ntables++] = name;
+        }
+        ev->upstream = str_item(env->payload, "blob_sha256");
+        if (!ev->upstream)
+                ev->upstream = str_item(env->payload, "source_blob_sha256");
+        if (!ev->upstream)
+                ev->upstream = env->idempotency_key ? env->idempotency_key : env->event_id;
+        snprintf(ev->game_date, sizeof(ev->game_date), "%s", env->game_date);
+        return read_entities(env, ev, errstr, n);
+}
+
+void analytics_event_fini(struct analytics_event *ev)
+{
+        free(ev->games.literal);
+        free(ev->players.literal);
+        free(ev->teams.literal);
+        ev->games.literal = ev->players.literal = ev->teams.literal = NULL;
+}
+
+/* ---- dependencies --------------------------------------------------------------------- */
+
+/* Appends one element to a text[] literal in buf (the elements need no escaping but spaces). */
+static void missing_add(struct analytics_dep_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void missing_add(struct analytics_dep_result *res, const char *fmt, ...)
+{
+        char item[128];
+        size_t len = strlen(res->missing);
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(item, sizeof(item), fmt, ap);
+        va_end(ap);
+        if (len == 0)
+                snprintf(res->missing, sizeof(res->missing), "{\"%s\"}", item);
+        else if (len + strlen(item) + 4 < sizeof(res->missing))
+                snprintf(res->missing + len - 1, sizeof(res->missing) - len + 1, ",\"%s\"}", item);
+        else
+                return;
+        res->nmissing++;
+}
+
+void analytics_deps_eval(const struct analytics_processor *proc,
+                         const struct analytics_dep_obs *obs, int64_t warn_s, int64_t fail_s,
+                         struct analytics_dep_result *res)
+{
+        memset(res, 0, sizeof(*res));
+        res->met = true;
+        for (size_t i = 0; i < ANALYTICS_MAX_DEPS && proc->deps[i].table; i++) {
+                const struct analytics_dep *d = &proc->deps[i];
+                bool missing = obs[i].rows <= 0;
+                bool stale_fail = !missing && obs[i].age_s > (double)fail_s;
+                bool stale_warn = !missing && obs[i].age_s > (double)warn_s;
+                size_t len = strlen(res->critical_missing);
+
+                if (missing)
+                        missing_add(res, "%s", d->table);
+                else if (stale_warn)
+                        missing_add(res, "%s (stale %.0f s)", d->table, obs[i].age_s);
+                if (!d->critical || (!missing && !stale_fail))
+                        continue;
+                res->met = false;
+                snprintf(res->critical_missing + len, sizeof(res->critical_missing) - len, "%s%s%s",
+                         len ? ", " : "", d->table, missing ? "" : " (stale)");
+        }
+        if (res->missing[0] == '\0')
+                snprintf(res->missing, sizeof(res->missing), "{}");
+}
+
+/* The rows of one upstream table for the scope, and the age of the newest ($1 date, $2 games). */
+static const struct {
+        const char *table;
+        const char *sql;
+} dep_sql[] = {
+    {"raw.games", "SELECT count(*), extract(epoch FROM now() - max(updated_at)) FROM raw.games "
+                  "WHERE ($1::date IS NULL OR game_date = $1::date) "
+                  "AND ($2::text[] IS NULL OR game_id = ANY($2::text[]))"},
+    {"raw.player_boxscores",
+     "SELECT count(*), extract(epoch FROM now() - max(updated_at)) FROM raw.player_boxscores "
+     "WHERE CASE WHEN $2::text[] IS NOT NULL THEN game_id = ANY($2::text[]) "
+     "ELSE $1::date IS NULL OR game_id IN (SELECT game_id FROM raw.games "
+     "WHERE game_date = $1::date) END"},
+    {"raw.team_boxscores",
+     "SELECT count(*), extract(epoch FROM now() - max(updated_at)) FROM raw.team_boxscores "
+     "WHERE CASE WHEN $2::text[] IS NOT NULL THEN game_id = ANY($2::text[]) "
+     "ELSE $1::date IS NULL OR game_id IN (SELECT game_id FROM raw.games "
+     "WHERE game_date = $1::date) END"},
+    {"raw.schedule", "SELECT count(*), extract(epoch FROM now() - max(updated_at)) "
+                     "FROM raw.schedule WHERE game_date = $1::date "
+                     "AND ($2::text[] IS NULL OR game_id = ANY($2::text[]))"},
+    {"raw.injuries", "SELECT count(*), extract(epoch FROM now() - max(updated_at)) "
+                     "FROM raw.injuries WHERE report_date BETWEEN $1::date - 7 AND $1::date "
+                     "AND ($2::text[] IS NULL OR $2::text[] IS NOT NULL)"},
+    {"raw.prop_lines", "SELECT count(*), extract(epoch FROM now() - max(updated_at)) "
+                       "FROM raw.prop_lines WHERE game_date = $1::date "
+                       "AND ($2::text[] IS NULL OR $2::text[] IS NOT NULL)"},
+};
+
+static const char *dep_query(const char *table)
+{
+        for (size_t i = 0; i < sizeof(dep_sql) / sizeof(dep_sql[0]); i++)
+                if (strcmp(dep_sql[i].table, table) == 0)
+                        return dep_sql[i].sql;
+        return NULL;
+}
+
+/* ---- idempotency key and the event -------------------------------------------------------- */
+
+int analytics_idem_key(char *out, size_t out_size, const char *sport,
+                       const struct analytics_event *ev, const bool *want, size_t nwant)
+{
+        struct sl_sha256 h;
+        char hex[SL_SHA256_HEX_LEN + 1];
+        int w;
+
+        sl_sha256_init(&h);
+        for (size_t i = 0; i < nwant; i++) {
+                const struct analytics_processor *proc = analytics_processor_at(i);
+                if (want[i] && proc)
+                        sl_sha256_update(&h, proc->name, strlen(proc->name) + 1);
+        }
+        sl_sha256_update(&h, "|", 1);
+        const char *parts[] = {ev->games.literal, ev->players.literal, ev->teams.literal,
+                               ev->upstream};
+        for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+                const char *p = parts[i] ? parts[i] : "-";
+                sl_sha256_update(&h, p, strlen(p) + 1);
+        }
+        sl_sha256_final_hex(&h, hex);
+        w = snprintf(out, out_size, "analytics:%s:%s:%.16s", sport,
+                     ev->game_date[0] ? ev->game_date : "-", hex);
+        return w < 0 || (size_t)w >= out_size ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * The fields proto/events/analytics.completed.v1.json requires: "processor"
+ * (the one processor, or "analytics" for a fan-out run), "tables" [{table,
+ * rows}] and "entities" {games, players, teams: counts of the listed ones}.
+ */
+static void schema_v1_fields(cJSON *p, const struct analytics_proc_result *res, size_t nres,
+                             const char *const *kinds, size_t n)
+{
+        cJSON *tables = cJSON_CreateArray(), *ents = cJSON_CreateObject();
+        static const char *const kind[] = {"game", "player", "team"};
+        static const char *const plural[] = {"games", "players", "teams"};
+
+        cJSON_AddStringToObject(p, "processor", nres == 1 ? res[0].proc->name : "analytics");
+        for (size_t i = 0; i < nres; i++) {
+                cJSON *t = cJSON_CreateObject();
+                cJSON_AddStringToObject(t, "table", res[i].proc->target);
+                cJSON_AddNumberToObject(t, "rows", (double)(res[i].inserted + res[i].updated));
+                cJSON_AddItemToArray(tables, t);
+        }
+        cJSON_AddItemToObject(p, "tables", tables);
+        for (size_t k = 0; k < 3; k++) {
+                size_t c = 0;
+                for (size_t i = 0; i < n; i++)
+                        c += strcmp(kinds[i], kind[k]) == 0;
+                cJSON_AddNumberToObject(ents, plural[k], (double)c);
+        }
+        cJSON_AddItemToObject(p, "entities", ents);
+}
+
+struct sl_envelope *analytics_completed_new(const struct sl_envelope *parent, const char *key,
+                                            const char *game_date,
+                                            const struct analytics_proc_result *res, size_t nres,
+                                            const char *const *kinds, const char *const *ids,
+                                            size_t n)
+{
+        struct sl_envelope *env;
+        cJSON *p, *procs;
+        int64_t total = 0;
+
+        if (!parent || !key)
+                return NULL;
+        env = sl_envelope_new("analytics.completed", "analytics", parent->sport,
+                              game_date && *game_date ? game_date : NULL, parent);
+        if (!env)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                if (sl_envelope_add_entity(env, kinds[i], ids[i]) < 0) {
+                        sl_envelope_free(env);
+                        return NULL;
+                }
+        }
+        p = cJSON_CreateObject();
+        procs = cJSON_AddArrayToObject(p, "processors");
+        for (size_t i = 0; i < nres; i++) {
+                cJSON *o = cJSON_CreateObject();
+                int64_t rows = res[i].inserted + res[i].updated;
+                cJSON_AddStringToObject(o, "name", res[i].proc->name);
+                cJSON_AddNumberToObject(o, "rows", (double)rows);
+                cJSON_AddNumberToObject(o, "inserted", (double)res[i].inserted);
+                cJSON_AddNumberToObject(o, "updated", (double)res[i].updated);
+                cJSON_AddItemToArray(procs, o);
+                total += rows;
+        }
+        if (game_date && *game_date)
+                cJSON_AddStringToObject(p, "game_date", game_date);
+        else
+                cJSON_AddNullToObject(p, "game_date");
+        cJSON_AddNumberToObject(p, "rows", (double)total);
+        schema_v1_fields(p, res, nres, kinds, n);
+        if (sl_envelope_set_idem_key(env, key) < 0 || sl_envelope_set_payload(env, p) < 0) {
+                sl_envelope_free(env);
+                return NULL;
+        }
+        return env;
+}
+
+/* ---- one run ------------------------------------------------------------------------------ */
+
+/* A de-duplicated, bounded list of (kind, id) for analytics.completed. */
+struct ents {
+        char **kinds, **ids; /* owned strings */
+        size_t n, cap, max;
+        bool overflow;
+};
+
+static void ents_add(struct ents *e, const char *kind, const char *id)
+{
+        if (e->overflow)
+                return;
+        for (size_t i = 0; i < e->n; i++)
+                if (strcmp(e->ids[i], id) == 0 && strcmp(e->kinds[i], kind) == 0)
+                        return;
+        if (e->n == e->max) {
+                e->overflow = true;
+                return;
+        }
+        if (e->n == e->cap) {
+                e->cap = e->cap ? 2 * e->cap : 64;
+                e->kinds = sl_xrealloc(e->kinds, e->cap * sizeof(*e->kinds));
+                e->ids = sl_xrealloc(e->ids, e->cap * sizeof(*e->ids));
+        }
+        e->kinds[e->n] = sl_xstrdup(kind);
+        e->ids[e->n++] = sl_xstrdup(id);
+}
+
+static void ents_fini(struct ents *e)
+{
+        for (size_t i = 0; i < e->n; i++) {
+                free(e->kinds[i]);
+                free(e->ids[i]);
+        }
+        free(e->kinds);
+        free(e->ids);
+        memset(e, 0, sizeof(*e));
+}
+
+/* The entity list as the execution log's jsonb. */
+static char *ents_json(const struct ents *e)
+{
+        cJSON *a = cJSON_CreateArray();
+        char *s;
+
+        for (size_t i = 0; !e->overflow && i < e->n; i++) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "kind", e->kinds[i]);
+                cJSON_AddStringToObject(o, "id", e->ids[i]);
+                cJSON_AddItemToArray(a, o);
+        }
+        s = cJSON_PrintUnformatted(a);
+        cJSON_Delete(a);
+        return s;
+}
+
+struct run {
+        struct analytics_svc *svc;
+        const struct sl_envelope *env;
+        struct analytics_event ev;
+        bool want[N_PROC_MAX];
+        size_t nwant;
+        struct analytics_dep_result deps[N_PROC_MAX];
+        struct analytics_proc_result res[N_PROC_MAX];
+        size_t nres;
+        struct ents ents; /* entities of changed rows */
+        char idem_key[SL_ENVELOPE_MAX_IDEM_KEY];
+        char topic[256];
+        char *event; /* serialized analytics.completed, owned */
+        size_t event_len;
+        char event_key[160];
+        int64_t started_wall_ms, t0_ms;
+        char errstr[ERRSTR_SIZE];
+};
+
+static void note_pg(struct analytics_svc *svc, int rc)
+{
+        if (rc != -ECONNRESET || svc->pg_down)
+                return;
+        svc->pg_down = true;
+        svc->pg_probe_ms = sl_mono_ms();
+        sl_http_set_unready(svc->http, "pg: connection lost");
+        sl_log_warn("analytics.pg.down", "PostgreSQL connection lost; /readyz reports not ready");
+}
+
+static void note_pg_up(struct analytics_svc *svc)
+{
+        if (!svc->pg_down)
+                return;
+        svc->pg_down = false;
+        sl_http_set_ready(svc->http, true);
+        sl_log_info("analytics.pg.up", "PostgreSQL answers again; /readyz reports ready");
+}
+
+/* What one execution log row says besides the run's own fields. */
+struct log_row {
+        const char *processor;
+        const char *status;   /* completed | failed | skipped */
+        const char *deps_met; /* "t", "f" or NULL (not checked) */
+        const char *missing;  /* text[] literal */
+        const char *skip_reason, *error;
+        int64_t rows, t0_ms, started_wall_ms;
+        const struct ents *ents;
+};
+
+static int exec_log(struct run *run, const struct log_row *row, char *errstr, size_t n)
+{
+        char started[25], completed[25], duration[24], rows[24];
+        int64_t dur = sl_mono_ms() - row->t0_ms;
+        char *ents = ents_json(row->ents ? row->ents : &run->ents);
+        char err[ANALYTICS_ERROR_MAX + 1];
+        const char *params[16];
+        int rc;
+
+        snprintf(err, sizeof(err), "%s", row->error ? row->error : "");
+        sl_time_rfc3339(row->started_wall_ms, started);
+        sl_time_rfc3339(row->started_wall_ms + dur, completed);
+        snprintf(duration, sizeof(duration), "%lld", (long long)dur);
+        snprintf(rows, sizeof(rows), "%lld", (long long)row->rows);
+        params[0] = run->env->correlation_id;
+        params[1] = run->env->event_id;
+        params[2] = row->processor;
+        params[3] = row->status;
+        params[4] = started;
+        params[5] = completed;
+        params[6] = duration;
+        params[7] = row->deps_met;
+        params[8] = row->missing ? row->missing : "{}";
+        params[9] = row->skip_reason;
+        params[10] = row->error ? err : NULL;
+        params[11] = rows;
+        params[12] = ents;
+        params[13] = run->ev.game_date;
+        params[14] = run->env->sport;
+        char id[37];
+        sl_uuid7(id);
+        params[15] = id;
+        rc = sl_pg_exec(run->svc->pg,
+                        "INSERT INTO ops.pipeline_execution_log (execution_id, correlation_id, "
+                        "event_id, phase, processor, status, started_at, completed_at, "
+                        "duration_ms, dependencies_met, missing_dependencies, skip_reason, "
+                        "error_message, rows_written, affected_entities, game_date, sport) "
+                        "VALUES ($16::uuid, $1::uuid, $2::uuid, 'analytics', $3, $4, "
+                        "$5::timestamptz, $6::timestamptz, $7::int, $8::boolean, $9::text[], "
+                        "$10, $11, $12::int, $13::jsonb, NULLIF($14, '')::date, $15)",
+                        16, params, NULL, errstr, n);
+        free(ents);
+        return rc;
+}
+
+/* Runs a dependency query: rows and age of the newest row for the scope. */
+static int dep_observe(struct run *run, const char *table, struct analytics_dep_obs *obs)
+{
+        const char *sql = dep_query(table);
+        const char *params[2] = {run->ev.game_date[0] ? run->ev.game_date : NULL,
+                                 run->ev.games.literal};
+        PGresult *res = NULL;
+        int rc;
+
+        if (!sql)
+                return fail(run->errstr, sizeof(run->errstr), -EINVAL, "no dependency query for %s",
+                            table);
+        rc = sl_pg_exec(run->svc->pg, sql, 2, params, &res, run->errstr, sizeof(run->errstr));
+        if (rc < 0)
+                return rc;
+        obs->rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        obs->age_s = PQgetisnull(res, 0, 1) ? 0 : strtod(PQgetvalue(res, 0, 1), NULL);
+        PQclear(res);
+        return 0;
+}
+
+/*
+ * Checks every triggered processor's dependencies. Returns 0 when all can
+ * run, -EAGAIN (after logging a 'failed' row per blocked processor) when a
+ * critical one is missing, or a PostgreSQL error.
+ */
+static int check_deps(struct run *run)
+{
+        const struct analytics_cfg *cfg = run->svc->cfg;
+        bool blocked = false;
+        char blocked_txt[512] = "";
+        int rc;
+
+        for (size_t i = 0; i < run->nwant; i++) {
+                const struct analytics_processor *proc = analytics_processor_at(i);
+                struct analytics_dep_obs obs[ANALYTICS_MAX_DEPS] = {{0, 0}};
+                if (!run->want[i])
+                        continue;
+                for (size_t d = 0; d < ANALYTICS_MAX_DEPS && proc->deps[d].table; d++) {
+                        rc = dep_observe(run, proc->deps[d].table, &obs[d]);
+                        if (rc < 0)
+                                return rc;
+                }
+                analytics_deps_eval(proc, obs, cfg->stale_warn_s, cfg->stale_fail_s, &run->deps[i]);
+                if (run->deps[i].met)
+                        continue;
+                blocked = true;
+                size_t len = strlen(blocked_txt);
+                snprintf(blocked_txt + len, sizeof(blocked_txt) - len, "%s%s: %s", len ? "; " : "",
+                         proc->name, run->deps[i].critical_missing);
+        }
+        if (!blocked)
+                return 0;
+        for (size_t i = 0; i < run->nwant; i++) {
+                char err[256], msg[600];
+                if (!run->want[i] || run->deps[i].met)
+                        continue;
+                snprintf(msg, sizeof(msg), "critical dependency missing: %s (retry later)",
+                         run->deps[i].critical_missing);
+                struct log_row row = {.processor = analytics_processor_at(i)->name,
+                                      .status = "failed",
+                                      .deps_met = "f",
+                                      .missing = run->deps[i].missing,
+                                      .error = msg,
+                                      .t0_ms = run->t0_ms,
+                                      .started_wall_ms = run->started_wall_ms};
+                if (exec_log(run, &row, err, sizeof(err)) < 0)
+                        sl_log_debug("analytics.exec_log.error", "%s", err);
+        }
+        return fail(run->errstr, sizeof(run->errstr), -EAGAIN, "%s", blocked_txt);
+}
+
+static int claim(struct run *run)
+{
+        const char *params[] = {run->idem_key, run->env->correlation_id};
+        PGresult *res = NULL;
+        int rc;
+
+        rc = sl_pg_exec(run->svc->pg,
+                        "INSERT INTO ops.idempotency_keys (key, phase, processor, correlation_id, "
+                        "completed_at) VALUES ($1, 'analytics', 'analytics', $2::uuid, now()) "
+                        "ON CONFLICT (key) DO NOTHING RETURNING 1",
+                        2, params, &res, run->errstr, sizeof(run->errstr));
+        if (rc == 0 && PQntuples(res) == 0)
+                rc = -EEXIST;
+        PQclear(res);
+        return rc;
+}
+
+/* One processor's statement, its counts and entities, its log row (inside the transaction). */
+static int run_processor(struct run *run, size_t i)
+{
+        const struct analytics_processor *proc = analytics_processor_at(i);
+        const char *params[4] = {run->ev.game_date[0] ? run->ev.game_date : NULL,
+                                 run->ev.games.literal, run->ev.players.literal,
+                                 run->ev.teams.literal};
+        struct analytics_proc_result *r = &run->res[run->nres++];
+        struct ents mine = {.max = run->ents.max};
+        int64_t t0 = sl_mono_ms(), wall0 = sl_wall_ms();
+        PGresult *res = NULL;
+        int rc;
+
+        r->proc = proc;
+        rc = sl_pg_exec(run->svc->pg, proc->sql, 4, params, &res, run->errstr, sizeof(run->errstr));
+        if (rc < 0) {
+                if (strcmp(sl_pg_sqlstate(run->svc->pg), "21000") == 0)
+                        rc = -EBADMSG; /* one target row twice: upstream data contradicts itself */
+                size_t len = strlen(run->errstr);
+                snprintf(run->errstr + len, sizeof(run->errstr) - len, " (processor %s)",
+                         proc->name);
+                return rc;
+        }
+        for (int k = 0; k < PQntuples(res); k++) {
+                static const char *const kinds[] = {"game", "player", "team"};
+                if (strcmp(PQgetvalue(res, k, 0), "t") == 0)
+                        r->inserted++;
+                else
+                        r->updated++;
+                for (int c = 1; c <= 3; c++) {
+                        if (PQgetisnull(res, k, c))
+                                continue;
+                        ents_add(&run->ents, kinds[c - 1], PQgetvalue(res, k, c));
+                        ents_add(&mine, kinds[c - 1], PQgetvalue(res, k, c));
+                }
+        }
+        PQclear(res);
+        struct log_row row = {.processor = proc->name,
+                              .status = "completed",
+                              .deps_met = "t",
+                              .missing = run->deps[i].missing,
+                              .rows = r->inserted + r->updated,
+                              .t0_ms = t0,
+                              .started_wall_ms = wall0,
+                              .ents = &mine};
+        rc = exec_log(run, &row, run->errstr, sizeof(run->errstr));
+        ents_fini(&mine);
+        return rc;
+}
+
+/* With no changed row, the event names the incoming entities (never "whole date" by accident). */
+static void incoming_entities(struct run *run)
+{
+        for (size_t i = 0; i < run->env->n_entities; i++) {
+                const char *k = run->env->entities[i].kind;
+                if (strcmp(k, "game") == 0 || strcmp(k, "player") == 0 || strcmp(k, "team") == 0)
+                        ents_add(&run->ents, k, run->env->entities[i].id);
+        }
+}
+
+static int outbox_write(struct run *run)
+{
+        struct sl_envelope *ev;
+        const char *params[4];
+        size_t n = run->ents.overflow ? 0 : run->ents.n;
+        int rc;
+
+        ev = analytics_completed_new(run->env, run->idem_key, run->ev.game_date, run->res,
+                                     run->nres, (const char *const *)run->ents.kinds,
+                                     (const char *const *)run->ents.ids, n);
+        if (!ev)
+                return fail(run->errstr, sizeof(run->errstr), -EINVAL,
+                            "could not build analytics.completed");
+        snprintf(run->event_key, sizeof(run->event_key), "%s:%s", ev->sport,
+                 ev->game_date[0] ? ev->game_date : "-");
+        run->event = sl_envelope_serialize(ev, &run->event_len);
+        sl_envelope_free(ev);
+        params[0] = run->topic;
+        params[1] = run->event_key;
+        params[2] = run->idem_key;
+        params[3] = run->event;
+        rc = sl_pg_exec(run->svc->pg,
+                        "INSERT INTO ops.outbox (topic, key, idempotency_key, payload) "
+                        "VALUES ($1, $2, $3, convert_to($4, 'UTF8'))",
+                        4, params, NULL, run->errstr, sizeof(run->errstr));
+        return rc == -EEXIST ? -EAGAIN : rc;
+}
+
+/* BEGIN, claim, every processor, outbox, COMMIT. 0, -EEXIST (claimed before) or the error. */
+static int process_tx(struct run *run)
+{
+        struct sl_pg *pg = run->svc->pg;
+        char rb[256];
+        int rc;
+
+        rc = sl_pg_begin(pg, run->errstr, sizeof(run->errstr));
+        if (rc == 0)
+                rc = claim(run);
+        for (size_t i = 0; rc == 0 && i < run->nwant; i++)
+                if (run->want[i])
+                        rc = run_processor(run, i);
+        if (rc == 0 && run->ents.n == 0 && !run->ents.overflow)
+                incoming_entities(run);
+        if (rc == 0)
+                rc = outbox_write(run);
+        if (rc == 0)
+                rc = sl_pg_commit(pg, run->errstr, sizeof(run->errstr));
+        if (rc < 0 && sl_pg_in_tx(pg))
+                sl_pg_rollback(pg, rb, sizeof(rb));
+        if (rc < 0 && rc != -EEXIST)
+                note_pg(run->svc, rc);
+        return rc;
+}
+
+static int publish(struct run *run)
+{
+        struct analytics_svc *svc = run->svc;
+        const char *params[] = {run->topic, run->idem_key};
+        char err[256];
+        int rc;
+
+        rc = sl_bus_publish_raw(svc->bus, run->topic, run->event_key, run->event, run->event_len,
+                                NULL, 0);
+        if (rc == 0)
+                rc = sl_bus_flush(svc->bus, svc->cfg->publish_timeout_ms);
+        if (rc < 0)
+                return fail(run->errstr, sizeof(run->errstr), rc, "publish %s: %s", run->topic,
+                            sl_strerror(rc));
+        rc = sl_pg_exec(svc->pg,
+                        "UPDATE ops.outbox SET published_at = now() "
+                        "WHERE topic = $1 AND idempotency_key = $2 AND published_at IS NULL",
+                        2, params, NULL, err, sizeof(err));
+        if (rc < 0) {
+                note_pg(svc, rc);
+                sl_log_warn("analytics.outbox.mark.error", "key=%s: %s", run->idem_key, err);
+        }
+        return 0;
+}
+
+/* Claimed before: publish the stored event if it never went out. 0, -EEXIST or an error. */
+static int replay(struct run *run)
+{
+        const char *params[] = {run->topic, run->idem_key};
+        PGresult *res = NULL;
+        int rc;
+
+        rc = sl_pg_exec(run->svc->pg,
+                        "SELECT convert_from(payload, 'UTF8'), coalesce(key, ''), "
+                        "published_at IS NOT NULL FROM ops.outbox "
+                        "WHERE topic = $1 AND idempotency_key = $2",
+                        2, params, &res, run->errstr, sizeof(run->errstr));
+        if (rc < 0) {
+                note_pg(run->svc, rc);
+                return rc;
+        }
+        if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
+                PQclear(res);
+                return -EEXIST;
+        }
+        run->event = sl_xstrdup(PQgetvalue(res, 0, 0));
+        run->event_len = strlen(run->event);
+        snprintf(run->event_key, sizeof(run->event_key), "%s", PQgetvalue(res, 0, 1));
+        PQclear(res);
+        return publish(run);
+}
+
+static void metric_run(const char *status)
+{
+        sl_metric_inc(sl_metrics_counter("statline_analytics_runs_total",
+                                         "Analytics runs (one per raw.completed) by outcome.",
+                                         "status"),
+                      status);
+}
+
+/* One 'skipped' log row per triggered processor (or the registry's row). */
+static void log_skips(struct run *run, const char *reason)
+{
+        char err[256];
+        bool any = false;
+
+        for (size_t i = 0; i < run->nwant; i++) {
+                if (!run->want[i])
+                        continue;
+                any = true;
+                struct log_row row = {.processor = analytics_processor_at(i)->name,
+                                      .status = "skipped",
+                                      .skip_reason = reason,
+                                      .t0_ms = run->t0_ms,
+                                      .started_wall_ms = run->started_wall_ms};
+                if (exec_log(run, &row, err, sizeof(err)) < 0)
+                        sl_log_debug("analytics.exec_log.error", "%s", err);
+        }
+        if (any)
+                return;
+        struct log_row row = {.processor = "trigger_registry",
+                              .status = "skipped",
+                              .skip_reason = reason,
+                              .t0_ms = run->t0_ms,
+                              .started_wall_ms = run->started_wall_ms};
+        if (exec_log(run, &row, err, sizeof(err)) < 0)
+                sl_log_debug("analytics.exec_log.error", "%s", err);
+}
+
+static int duplicate(struct run *run)
+{
+        int rc = replay(run);
+
+        if (rc < 0 && rc != -EEXIST)
+                return rc;
+        if (rc == 0)
+                sl_log_info("analytics.republish", "key=%s: event was unpublished: published now",
+                            run->idem_key);
+        else
+                run->svc->duplicates++;
+        metric_run(rc == 0 ? "republished" : "duplicate");
+        log_skips(run, rc == 0 ? "duplicate: analytics.completed re-published"
+                               : "duplicate: already processed and published");
+        return rc;
+}
+
+static int failed(struct run *run, int rc)
+{
+        char err[256];
+
+        run->svc->failed += rc != -EAGAIN;
+        run->svc->deferred += rc == -EAGAIN;
+        metric_run(rc == -EAGAIN ? "deferred" : "failed");
+        if (rc == -EAGAIN) {
+                sl_log_warn("analytics.deps.missing", "%s (retry later)", run->errstr);
+                return rc;
+        }
+        if (rc == -EBADMSG || sl_err_classify(rc) == SL_ERR_PERMANENT)
+                sl_log_warn("analytics.poison", "%s (dead-lettered)", run->errstr);
+        else
+                sl_log_warn("analytics.retry", "%s (%s)", run->errstr, sl_strerror(rc));
+        struct log_row row = {.processor = "trigger_registry",
+                              .status = "failed",
+                              .error = run->errstr[0] ? run->errstr : sl_strerror(rc),
+                              .t0_ms = run->t0_ms,
+                              .started_wall_ms = run->started_wall_ms};
+        if (!run->svc->pg_down && exec_log(run, &row, err, sizeof(err)) < 0)
+                sl_log_debug("analytics.exec_log.error", "%s", err);
+        return rc;
+}
+
+static void log_done(struct run *run)
+{
+        char buf[512] = "";
+        size_t len = 0;
+
+        for (size_t i = 0; i < run->nres; i++) {
+                int w = snprintf(buf + len, sizeof(buf) - len, "%s%s=%lld", i ? "," : "",
+                                 run->res[i].proc->name,
+                                 (long long)(run->res[i].inserted + run->res[i].updated));
+                if (w < 0 || (size_t)w >= sizeof(buf) - len)
+                        break;
+                len += (size_t)w;
+        }
+        sl_log_info("analytics.run.ok", "date=%s rows %s entities=%zu%s duration_ms=%lld",
+                    run->ev.game_date[0] ? run->ev.game_date : "-", buf, run->ents.n,
+                    run->ents.overflow ? " (overflow: whole date)" : "",
+                    (long long)(sl_mono_ms() - run->t0_ms));
+}
+
+/* Which processors run: the registry's fan-out minus those the event cannot scope. */
+static const char *select_processors(struct run *run)
+{
+        bool scoped =
+            run->ev.game_date[0] || run->ev.games.n || run->ev.players.n || run->ev.teams.n;
+        size_t n;
+
+        run->nwant = nproc();
+        n = analytics_route(run->ev.tables, run->ev.ntables, run->want, run->nwant);
+        if (n == 0)
+                return "smart skip: no analytics processor is triggered by the event's tables";
+        for (size_t i = 0; i < run->nwant; i++)
+                if (run->want[i] &&
+                    (!scoped || (analytics_processor_at(i)->needs_date && !run->ev.game_date[0]))) {
+                        run->want[i] = false;
+                        n--;
+                }
+        return n == 0 ? "no game_date (and no entities): nothing to scope the processors by" : NULL;
+}
+
+int analytics_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void *opaque)
+{
+        struct analytics_svc *svc = opaque;
+        struct run run;
+        const char *skip;
+        int rc;
+
+        (void)msg;
+        memset(&run, 0, sizeof(run));
+        run.svc = svc;
+        run.env = env;
+        run.ents.max = (size_t)svc->cfg->max_entities;
+        run.started_wall_ms = sl_wall_ms();
+        run.t0_ms = sl_mono_ms();
+        rc = analytics_event_parse(env, &run.ev, run.errstr, sizeof(run.errstr));
+        if (rc == 0 && sl_bus_topic(run.topic, sizeof(run.topic), svc->cfg->svc.bus_prefix,
+                                    env->sport, "analytics") < 0)
+                rc = fail(run.errstr, sizeof(run.errstr), -EBADMSG, "topic too long");
+        if (rc < 0)
+                goto done;
+        skip = select_processors(&run);
+        if (skip) {
+                memset(run.want, 0, sizeof(run.want));
+                log_skips(&run, skip);
+                metric_run("skipped");
+                sl_log_info("analytics.skip", "event=%s: %s", env->event_id, skip);
+                goto done;
+        }
+        rc = analytics_idem_key(run.idem_key, sizeof(run.idem_key), env->sport, &run.ev, run.want,
+                                run.nwant);
+        if (rc == 0)
+                rc = check_deps(&run);
+        if (rc == 0)
+                rc = process_tx(&run);
+        if (rc == 0)
+                rc = publish(&run);
+        if (rc == -EEXIST)
+                rc = duplicate(&run);
+        else if (rc == 0) {
+                svc->runs++;
+                metric_run("completed");
+                log_done(&run);
+        }
+done:
+        if (rc < 0 && rc != -EEXIST)
+                rc = failed(&run, rc);
+        if (rc == 0 || rc == -EEXIST || rc == -EAGAIN)
+                note_pg_up(svc);
+        analytics_event_fini(&run.ev);
+        ents_fini(&run.ents);
+        free(run.event);
+        return rc;
+}
+
+/* ---- service lifecycle ------------------------------------------------------------------- */
+
+int analytics_svc_open(struct analytics_svc *svc, const struct analytics_cfg *cfg,
+                       struct sl_bus *bus, struct sl_http *http, char *errstr, size_t n)
+{
+        int rc;
+
+        svc->cfg = cfg;
+        svc->bus = bus;
+        svc->http = http;
+        if (cfg->stale_warn_s > cfg->stale_fail_s)
+                return fail(errstr, n, -EINVAL,
+                            "deps.stale_warn_s (%lld) > deps.stale_fail_s (%lld)",
+                            (long long)cfg->stale_warn_s, (long long)cfg->stale_fail_s);
+        svc->pg = sl_pg_open(cfg->pg_dsn, cfg->pg_connect_timeout_ms, errstr, n);
+        if (!svc->pg)
+                return -ECONNREFUSED;
+        rc = sl_pg_migrate(svc->pg, cfg->pg_migrations, errstr, n);
+        if (rc < 0)
+                return rc;
+        sl_log_info("analytics.init", "migrations applied=%d processors=%zu", rc, nproc());
+        return 0;
+}
+
+void analytics_svc_close(struct analytics_svc *svc)
+{
+        sl_pg_close(svc->pg);
+        svc->pg = NULL;
+}
+
+int analytics_svc_tick(struct analytics_svc *svc)
+{
+        char err[256];
+        int64_t now = sl_mono_ms();
+        int rc;
+
+        if (now - svc->pg_probe_ms < (svc->pg_down ? PG_PROBE_DOWN_MS : PG_PROBE_UP_MS))
+                return 0;
+        svc->pg_probe_ms = now;
+        rc = sl_pg_exec(svc->pg, "SELECT 1", 0, NULL, NULL, err, sizeof(err));
+        if (rc < 0) {
+                note_pg(svc, sl_err_retriable(rc) ? -ECONNRESET : rc);
+                return 0;
+        }
+        note_pg_up(svc);
+        return 0;
+}
