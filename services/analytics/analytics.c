@@ -867,6 +867,67 @@ static const char *select_processors(struct run *run)
         return n == 0 ? "no game_date (and no entities): nothing to scope the processors by" : NULL;
 }
 
+/* True when the event names a box-score table (results of played games). */
+static bool event_has_boxscores(const struct run *run)
+{
+        for (size_t t = 0; t < run->ev.ntables; t++) {
+                if (strcmp(run->ev.tables[t], "raw.player_boxscores") == 0 ||
+                    strcmp(run->ev.tables[t], "raw.team_boxscores") == 0)
+                        return true;
+        }
+        return false;
+}
+
+/*
+ * Early exit (seed 003): a scoreboard of games not yet played triggers the
+ * game summaries through raw.games, but there is nothing to summarise until
+ * a game on that date is final. Those processors are dropped with a
+ * 'skipped' row instead of failing their dependency check and retrying into
+ * the DLQ. Returns the number of processors left, or a PostgreSQL error.
+ */
+static int early_exit(struct run *run)
+{
+        const char *params[1] = {run->ev.game_date};
+        PGresult *res = NULL;
+        char reason[96], err[256];
+        int left = 0, rc;
+        long long finals;
+
+        for (size_t i = 0; i < run->nwant; i++)
+                left += run->want[i];
+        if (!run->ev.game_date[0] || event_has_boxscores(run))
+                return left;
+        rc = sl_pg_exec(
+            run->svc->pg,
+            "SELECT count(*) FROM raw.games WHERE game_date = $1::date AND status = 'final'", 1,
+            params, &res, run->errstr, sizeof(run->errstr));
+        if (rc < 0)
+                return rc;
+        finals = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+        if (finals > 0)
+                return left;
+        snprintf(reason, sizeof(reason), "early exit: no final games on %s", run->ev.game_date);
+        for (size_t i = 0; i < run->nwant; i++) {
+                const struct analytics_processor *proc = analytics_processor_at(i);
+                bool summary = false;
+                for (size_t t = 0; proc->triggers[t]; t++)
+                        summary |= strcmp(proc->triggers[t], "raw.player_boxscores") == 0;
+                if (!run->want[i] || !summary)
+                        continue;
+                run->want[i] = false;
+                left--;
+                struct log_row row = {.processor = proc->name,
+                                      .status = "skipped",
+                                      .skip_reason = reason,
+                                      .t0_ms = run->t0_ms,
+                                      .started_wall_ms = run->started_wall_ms};
+                if (exec_log(run, &row, err, sizeof(err)) < 0)
+                        sl_log_debug("analytics.exec_log.error", "%s", err);
+        }
+        return left;
+}
+
 int analytics_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void *opaque)
 {
         struct analytics_svc *svc = opaque;
@@ -895,6 +956,15 @@ int analytics_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg
                 sl_log_info("analytics.skip", "event=%s: %s", env->event_id, skip);
                 goto done;
         }
+        rc = early_exit(&run);
+        if (rc == 0) {
+                metric_run("skipped");
+                sl_log_info("analytics.skip", "event=%s: early exit: no final games on %s",
+                            env->event_id, run.ev.game_date);
+                goto done;
+        }
+        if (rc < 0)
+                goto done;
         rc = analytics_idem_key(run.idem_key, sizeof(run.idem_key), env->sport, &run.ev, run.want,
                                 run.nwant);
         if (rc == 0)

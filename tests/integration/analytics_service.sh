@@ -329,6 +329,16 @@ it_check "smart skip: a 'skipped' trigger_registry row" it_wait_for 20 sql_ge \
          AND status = 'skipped' AND skip_reason LIKE 'smart skip:%'" 1
 it_is "smart skip: no analytics.completed" "$(count_events "$AN_T")" "$n"
 
+# A scoreboard of a date whose games are not played yet: the game summaries
+# exit early (skipped, not failed, not retried into the DLQ).
+publish raw.games "2031-01-02" "" >/dev/null
+it_check "early exit: game summaries skipped for a date without final games" it_wait_for 20 sql_ge \
+        "SELECT count(*) FROM ops.pipeline_execution_log WHERE game_date = '2031-01-02'
+         AND status = 'skipped' AND skip_reason = 'early exit: no final games on 2031-01-02'" 3
+it_is "early exit: nothing failed for that date" \
+        "$(sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE game_date = '2031-01-02'
+               AND status = 'failed'")" 0
+
 bad=$(jq -c '.payload = {"kind": "it"} | .event_id = "019a4d0a-54f6-714c-bcad-f65729f5c3bb"' \
         <<<"$(head -n 1 "$IT_DIR/published.jsonl")")
 it_redis XADD "$RAW_T" '*' d "$bad" >/dev/null
