@@ -31,7 +31,8 @@ sed "/^$marker\$/q" "$doc" >"$new"
                 echo
                 echo "### $name"
                 echo
-                "$bin" --help-config=markdown
+                # defaults that embed this checkout's path are shown relative to it
+                "$bin" --help-config=markdown | sed "s|$PWD/|<source>/|g"
         done
 } >>"$new"
 if [ -n "$check" ]; then

@@ -1,4 +1,4 @@
--- 0020_precompute_features: what statline-precompute (services/precompute)
+-- 0009_precompute_features: what statline-precompute (services/precompute)
 -- needs beyond 0004. Only additions: new nullable columns, a helper function,
 -- and wider CHECKs for the shot "zones" our data can actually give.
 --
