@@ -4,6 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cf=$(command -v clang-format-14 || command -v clang-format || true)
 [ -n "$cf" ] || { echo "format.sh: clang-format-14 not installed (scripts/deps.sh)" >&2; exit 1; }
+case "${1:-}" in
+"" | --check) ;;
+*)
+        echo "usage: scripts/format.sh [--check]" >&2
+        exit 2
+        ;;
+esac
 files=$(git ls-files --cached --others --exclude-standard -- '*.c' '*.h')
 if [ "${1:-}" = "--check" ]; then
         bad=0

@@ -18,10 +18,8 @@
 #include <sl/sha256.h>
 #include <sl/util.h>
 
-#define ERRSTR_SIZE      1024
-#define PG_PROBE_UP_MS   5000
-#define PG_PROBE_DOWN_MS 1000
-#define N_PROC_MAX       8 /* processors in the registry, at most */
+#define ERRSTR_SIZE 1024
+#define N_PROC_MAX  8 /* processors in the registry, at most */
 
 static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -419,25 +417,6 @@ struct run {
         char errstr[ERRSTR_SIZE];
 };
 
-static void note_pg(struct analytics_svc *svc, int rc)
-{
-        if (rc != -ECONNRESET || svc->pg_down)
-                return;
-        svc->pg_down = true;
-        svc->pg_probe_ms = sl_mono_ms();
-        sl_http_set_unready(svc->http, "pg: connection lost");
-        sl_log_warn("analytics.pg.down", "PostgreSQL connection lost; /readyz reports not ready");
-}
-
-static void note_pg_up(struct analytics_svc *svc)
-{
-        if (!svc->pg_down)
-                return;
-        svc->pg_down = false;
-        sl_http_set_ready(svc->http, true);
-        sl_log_info("analytics.pg.up", "PostgreSQL answers again; /readyz reports ready");
-}
-
 /* What one execution log row says besides the run's own fields. */
 struct log_row {
         const char *processor;
@@ -451,45 +430,27 @@ struct log_row {
 
 static int exec_log(struct run *run, const struct log_row *row, char *errstr, size_t n)
 {
-        char started[25], completed[25], duration[24], rows[24];
         int64_t dur = sl_mono_ms() - row->t0_ms;
         char *ents = ents_json(row->ents ? row->ents : &run->ents);
-        char err[ANALYTICS_ERROR_MAX + 1];
-        const char *params[16];
-        int rc;
+        struct sl_phase_exec x = {
+            .correlation_id = run->env->correlation_id,
+            .event_id = run->env->event_id,
+            .processor = row->processor,
+            .status = row->status,
+            .started_wall_ms = row->started_wall_ms,
+            .elapsed_ms = dur,
+            .duration_ms = dur,
+            .deps_met = row->deps_met,
+            .missing = row->missing,
+            .skip_reason = row->skip_reason,
+            .error = row->error,
+            .rows = row->rows,
+            .entities = ents,
+            .game_date = run->ev.game_date,
+            .sport = run->env->sport,
+        };
+        int rc = sl_phase_exec_log(&run->svc->ph, &x, errstr, n);
 
-        snprintf(err, sizeof(err), "%s", row->error ? row->error : "");
-        sl_time_rfc3339(row->started_wall_ms, started);
-        sl_time_rfc3339(row->started_wall_ms + dur, completed);
-        snprintf(duration, sizeof(duration), "%lld", (long long)dur);
-        snprintf(rows, sizeof(rows), "%lld", (long long)row->rows);
-        params[0] = run->env->correlation_id;
-        params[1] = run->env->event_id;
-        params[2] = row->processor;
-        params[3] = row->status;
-        params[4] = started;
-        params[5] = completed;
-        params[6] = duration;
-        params[7] = row->deps_met;
-        params[8] = row->missing ? row->missing : "{}";
-        params[9] = row->skip_reason;
-        params[10] = row->error ? err : NULL;
-        params[11] = rows;
-        params[12] = ents;
-        params[13] = run->ev.game_date;
-        params[14] = run->env->sport;
-        char id[37];
-        sl_uuid7(id);
-        params[15] = id;
-        rc = sl_pg_exec(run->svc->pg,
-                        "INSERT INTO ops.pipeline_execution_log (execution_id, correlation_id, "
-                        "event_id, phase, processor, status, started_at, completed_at, "
-                        "duration_ms, dependencies_met, missing_dependencies, skip_reason, "
-                        "error_message, rows_written, affected_entities, game_date, sport) "
-                        "VALUES ($16::uuid, $1::uuid, $2::uuid, 'analytics', $3, $4, "
-                        "$5::timestamptz, $6::timestamptz, $7::int, $8::boolean, $9::text[], "
-                        "$10, $11, $12::int, $13::jsonb, NULLIF($14, '')::date, $15)",
-                        16, params, NULL, errstr, n);
         free(ents);
         return rc;
 }
@@ -506,7 +467,7 @@ static int dep_observe(struct run *run, const char *table, struct analytics_dep_
         if (!sql)
                 return fail(run->errstr, sizeof(run->errstr), -EINVAL, "no dependency query for %s",
                             table);
-        rc = sl_pg_exec(run->svc->pg, sql, 2, params, &res, run->errstr, sizeof(run->errstr));
+        rc = sl_pg_exec(run->svc->ph.pg, sql, 2, params, &res, run->errstr, sizeof(run->errstr));
         if (rc < 0)
                 return rc;
         obs->rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -568,19 +529,8 @@ static int check_deps(struct run *run)
 
 static int claim(struct run *run)
 {
-        const char *params[] = {run->idem_key, run->env->correlation_id};
-        PGresult *res = NULL;
-        int rc;
-
-        rc = sl_pg_exec(run->svc->pg,
-                        "INSERT INTO ops.idempotency_keys (key, phase, processor, correlation_id, "
-                        "completed_at) VALUES ($1, 'analytics', 'analytics', $2::uuid, now()) "
-                        "ON CONFLICT (key) DO NOTHING RETURNING 1",
-                        2, params, &res, run->errstr, sizeof(run->errstr));
-        if (rc == 0 && PQntuples(res) == 0)
-                rc = -EEXIST;
-        PQclear(res);
-        return rc;
+        return sl_phase_claim(&run->svc->ph, run->idem_key, "analytics", run->env->correlation_id,
+                              run->errstr, sizeof(run->errstr));
 }
 
 /* One processor's statement, its counts and entities, its log row (inside the transaction). */
@@ -597,9 +547,10 @@ static int run_processor(struct run *run, size_t i)
         int rc;
 
         r->proc = proc;
-        rc = sl_pg_exec(run->svc->pg, proc->sql, 4, params, &res, run->errstr, sizeof(run->errstr));
+        rc = sl_pg_exec(run->svc->ph.pg, proc->sql, 4, params, &res, run->errstr,
+                        sizeof(run->errstr));
         if (rc < 0) {
-                if (strcmp(sl_pg_sqlstate(run->svc->pg), "21000") == 0)
+                if (strcmp(sl_pg_sqlstate(run->svc->ph.pg), "21000") == 0)
                         rc = -EBADMSG; /* one target row twice: upstream data contradicts itself */
                 size_t len = strlen(run->errstr);
                 snprintf(run->errstr + len, sizeof(run->errstr) - len, " (processor %s)",
@@ -646,9 +597,7 @@ static void incoming_entities(struct run *run)
 static int outbox_write(struct run *run)
 {
         struct sl_envelope *ev;
-        const char *params[4];
         size_t n = run->ents.overflow ? 0 : run->ents.n;
-        int rc;
 
         ev = analytics_completed_new(run->env, run->idem_key, run->ev.game_date, run->res,
                                      run->nres, (const char *const *)run->ents.kinds,
@@ -660,22 +609,14 @@ static int outbox_write(struct run *run)
                  ev->game_date[0] ? ev->game_date : "-");
         run->event = sl_envelope_serialize(ev, &run->event_len);
         sl_envelope_free(ev);
-        params[0] = run->topic;
-        params[1] = run->event_key;
-        params[2] = run->idem_key;
-        params[3] = run->event;
-        rc = sl_pg_exec(run->svc->pg,
-                        "INSERT INTO ops.outbox (topic, key, idempotency_key, payload) "
-                        "VALUES ($1, $2, $3, convert_to($4, 'UTF8'))",
-                        4, params, NULL, run->errstr, sizeof(run->errstr));
-        return rc == -EEXIST ? -EAGAIN : rc;
+        return sl_phase_outbox_insert(&run->svc->ph, run->topic, run->event_key, run->idem_key,
+                                      run->event, run->errstr, sizeof(run->errstr));
 }
 
 /* BEGIN, claim, every processor, outbox, COMMIT. 0, -EEXIST (claimed before) or the error. */
 static int process_tx(struct run *run)
 {
-        struct sl_pg *pg = run->svc->pg;
-        char rb[256];
+        struct sl_pg *pg = run->svc->ph.pg;
         int rc;
 
         rc = sl_pg_begin(pg, run->errstr, sizeof(run->errstr));
@@ -690,63 +631,7 @@ static int process_tx(struct run *run)
                 rc = outbox_write(run);
         if (rc == 0)
                 rc = sl_pg_commit(pg, run->errstr, sizeof(run->errstr));
-        if (rc < 0 && sl_pg_in_tx(pg))
-                sl_pg_rollback(pg, rb, sizeof(rb));
-        if (rc < 0 && rc != -EEXIST)
-                note_pg(run->svc, rc);
-        return rc;
-}
-
-static int publish(struct run *run)
-{
-        struct analytics_svc *svc = run->svc;
-        const char *params[] = {run->topic, run->idem_key};
-        char err[256];
-        int rc;
-
-        rc = sl_bus_publish_raw(svc->bus, run->topic, run->event_key, run->event, run->event_len,
-                                NULL, 0);
-        if (rc == 0)
-                rc = sl_bus_flush(svc->bus, svc->cfg->publish_timeout_ms);
-        if (rc < 0)
-                return fail(run->errstr, sizeof(run->errstr), rc, "publish %s: %s", run->topic,
-                            sl_strerror(rc));
-        rc = sl_pg_exec(svc->pg,
-                        "UPDATE ops.outbox SET published_at = now() "
-                        "WHERE topic = $1 AND idempotency_key = $2 AND published_at IS NULL",
-                        2, params, NULL, err, sizeof(err));
-        if (rc < 0) {
-                note_pg(svc, rc);
-                sl_log_warn("analytics.outbox.mark.error", "key=%s: %s", run->idem_key, err);
-        }
-        return 0;
-}
-
-/* Claimed before: publish the stored event if it never went out. 0, -EEXIST or an error. */
-static int replay(struct run *run)
-{
-        const char *params[] = {run->topic, run->idem_key};
-        PGresult *res = NULL;
-        int rc;
-
-        rc = sl_pg_exec(run->svc->pg,
-                        "SELECT convert_from(payload, 'UTF8'), coalesce(key, ''), "
-                        "published_at IS NOT NULL FROM ops.outbox "
-                        "WHERE topic = $1 AND idempotency_key = $2",
-                        2, params, &res, run->errstr, sizeof(run->errstr));
-        if (rc < 0) {
-                note_pg(run->svc, rc);
-                return rc;
-        }
-        if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
-                PQclear(res);
-                return -EEXIST;
-        }
-        run->event = sl_xstrdup(PQgetvalue(res, 0, 0));
-        run->event_len = strlen(run->event);
-        snprintf(run->event_key, sizeof(run->event_key), "%s", PQgetvalue(res, 0, 1));
-        PQclear(res);
-        return publish(run);
+        return sl_phase_tx_end(&run->svc->ph, rc);
 }
 
 static void metric_run(const char *status)
@@ -788,7 +673,8 @@ static void log_skips(struct run *run, const char *reason)
 
 static int duplicate(struct run *run)
 {
-        int rc = replay(run);
+        int rc = sl_phase_replay(&run->svc->ph, run->topic, run->idem_key, &run->event,
+                                 &run->event_len, run->errstr, sizeof(run->errstr));
 
         if (rc < 0 && rc != -EEXIST)
                 return rc;
@@ -823,7 +709,7 @@ static int failed(struct run *run, int rc)
                               .error = run->errstr[0] ? run->errstr : sl_strerror(rc),
                               .t0_ms = run->t0_ms,
                               .started_wall_ms = run->started_wall_ms};
-        if (!run->svc->pg_down && exec_log(run, &row, err, sizeof(err)) < 0)
+        if (!run->svc->ph.pg_down && exec_log(run, &row, err, sizeof(err)) < 0)
                 sl_log_debug("analytics.exec_log.error", "%s", err);
         return rc;
 }
@@ -898,7 +784,7 @@ static int early_exit(struct run *run)
         if (!run->ev.game_date[0] || event_has_boxscores(run))
                 return left;
         rc = sl_pg_exec(
-            run->svc->pg,
+            run->svc->ph.pg,
             "SELECT count(*) FROM raw.games WHERE game_date = $1::date AND status = 'final'", 1,
             params, &res, run->errstr, sizeof(run->errstr));
         if (rc < 0)
@@ -972,7 +858,8 @@ int analytics_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg
         if (rc == 0)
                 rc = process_tx(&run);
         if (rc == 0)
-                rc = publish(&run);
+                rc = sl_phase_publish(&svc->ph, run.topic, run.event_key, run.idem_key, run.event,
+                                      run.event_len, run.errstr, sizeof(run.errstr));
         if (rc == -EEXIST)
                 rc = duplicate(&run);
         else if (rc == 0) {
@@ -984,7 +871,7 @@ done:
         if (rc < 0 && rc != -EEXIST)
                 rc = failed(&run, rc);
         if (rc == 0 || rc == -EEXIST || rc == -EAGAIN)
-                note_pg_up(svc);
+                sl_phase_note_pg_up(&svc->ph);
         analytics_event_fini(&run.ev);
         ents_fini(&run.ents);
         free(run.event);
@@ -999,16 +886,13 @@ int analytics_svc_open(struct analytics_svc *svc, const struct analytics_cfg *cf
         int rc;
 
         svc->cfg = cfg;
-        svc->bus = bus;
-        svc->http = http;
+        svc->ph.bus = bus; /* set up front: sl_phase_open() below may not be reached */
+        svc->ph.http = http;
         if (cfg->stale_warn_s > cfg->stale_fail_s)
                 return fail(errstr, n, -EINVAL,
                             "deps.stale_warn_s (%lld) > deps.stale_fail_s (%lld)",
                             (long long)cfg->stale_warn_s, (long long)cfg->stale_fail_s);
-        svc->pg = sl_pg_open(cfg->pg_dsn, cfg->pg_connect_timeout_ms, errstr, n);
-        if (!svc->pg)
-                return -ECONNREFUSED;
-        rc = sl_pg_migrate(svc->pg, cfg->pg_migrations, errstr, n);
+        rc = sl_phase_open(&svc->ph, "analytics", &cfg->phase, bus, http, errstr, n);
         if (rc < 0)
                 return rc;
         sl_log_info("analytics.init", "migrations applied=%d processors=%zu", rc, nproc());
@@ -1017,24 +901,10 @@ int analytics_svc_open(struct analytics_svc *svc, const struct analytics_cfg *cf
 
 void analytics_svc_close(struct analytics_svc *svc)
 {
-        sl_pg_close(svc->pg);
-        svc->pg = NULL;
+        sl_phase_close(&svc->ph);
 }
 
 int analytics_svc_tick(struct analytics_svc *svc)
 {
-        char err[256];
-        int64_t now = sl_mono_ms();
-        int rc;
-
-        if (now - svc->pg_probe_ms < (svc->pg_down ? PG_PROBE_DOWN_MS : PG_PROBE_UP_MS))
-                return 0;
-        svc->pg_probe_ms = now;
-        rc = sl_pg_exec(svc->pg, "SELECT 1", 0, NULL, NULL, err, sizeof(err));
-        if (rc < 0) {
-                note_pg(svc, sl_err_retriable(rc) ? -ECONNRESET : rc);
-                return 0;
-        }
-        note_pg_up(svc);
-        return 0;
+        return sl_phase_tick(&svc->ph);
 }

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sl/phase.h>
 #include <sl/bus.h>
 #include <sl/svc.h>
 
@@ -48,10 +49,7 @@ struct sl_pg;
 /* Configuration: SL_SVC_OPTS plus the keys of main.c's table (README.md). */
 struct analytics_cfg {
         struct sl_svc_cfg svc;     /* the runtime's shared options */
-        const char *pg_dsn;        /* secret */
-        const char *pg_migrations; /* directory of NNNN_name.sql */
-        int pg_connect_timeout_ms; /* connect / reconnect wait */
-        int publish_timeout_ms;    /* wait for the broker's confirmation */
+        struct sl_phase_cfg phase; /* pg.*, publish.timeout_ms (SL_PHASE_OPTS) */
         int max_entities;          /* affected entities published before "whole date" */
         int64_t stale_warn_s;      /* newest upstream row older than this: WARN (logged) */
         int64_t stale_fail_s; /* ... older than this: a critical dependency counts as missing */
@@ -111,12 +109,8 @@ struct analytics_proc_result {
 
 /* The service state; zero it, then analytics_svc_open(). */
 struct analytics_svc {
-        const struct analytics_cfg *cfg; /* borrowed, outlives the service */
-        struct sl_pg *pg;                /* owned */
-        struct sl_bus *bus;              /* borrowed from the runtime */
-        struct sl_http *http;            /* borrowed, may be NULL */
-        bool pg_down;                    /* last call lost the connection: /readyz 503 */
-        int64_t pg_probe_ms;             /* monotonic time of the last probe */
+        const struct analytics_cfg *cfg;             /* borrowed, outlives the service */
+        struct sl_phase ph;                          /* PostgreSQL, bus, readiness (sl/phase.h) */
         uint64_t runs, duplicates, deferred, failed; /* counters since start */
 };
 

@@ -14,15 +14,7 @@ static struct analytics_svc analytics;
 
 static const struct sl_cfg_opt opts[] = {
     SL_SVC_OPTS(&cfg.svc),
-    SL_CFG_STR("pg.dsn", &cfg.pg_dsn, NULL, SL_CFG_REQUIRED | SL_CFG_SECRET | SL_CFG_SHARED,
-               "PostgreSQL connection string (libpq URI or key=value)"),
-    SL_CFG_STR("pg.migrations", &cfg.pg_migrations, "db/migrations",
-               SL_CFG_REQUIRED | SL_CFG_SHARED,
-               "directory of the NNNN_name.sql migrations applied at start"),
-    SL_CFG_INT("pg.connect_timeout_ms", &cfg.pg_connect_timeout_ms, 5000, 100, 600000,
-               SL_CFG_SHARED, "PostgreSQL connect timeout"),
-    SL_CFG_INT("publish.timeout_ms", &cfg.publish_timeout_ms, 10000, 100, 600000, 0,
-               "wait for the broker to confirm analytics.completed before acking"),
+    SL_PHASE_OPTS(&cfg.phase, "analytics"),
     SL_CFG_INT("entities.max", &cfg.max_entities, 1000, 1, 10000, 0,
                "affected entities listed in analytics.completed; more means the whole date"),
     SL_CFG_INT("deps.stale_warn_s", &cfg.stale_warn_s, 86400, 0, INT64_C(31536000), 0,

@@ -24,9 +24,7 @@
 
 #include "sql.inc"
 
-#define PC_ERRSTR_SIZE   1024
-#define PG_PROBE_UP_MS   5000
-#define PG_PROBE_DOWN_MS 1000
+#define PC_ERRSTR_SIZE 1024
 
 /* ---- processors and features ---------------------------------------------------------- */
 
@@ -282,25 +280,6 @@ struct run {
         char errstr[PC_ERRSTR_SIZE];
 };
 
-static void note_pg(struct pc_svc *svc, int rc)
-{
-        if (rc != -ECONNRESET || svc->pg_down)
-                return;
-        svc->pg_down = true;
-        svc->pg_probe_ms = sl_mono_ms();
-        sl_http_set_unready(svc->http, "pg: connection lost");
-        sl_log_warn("precompute.pg.down", "PostgreSQL connection lost; /readyz reports not ready");
-}
-
-static void note_pg_up(struct pc_svc *svc)
-{
-        if (!svc->pg_down)
-                return;
-        svc->pg_down = false;
-        sl_http_set_ready(svc->http, true);
-        sl_log_info("precompute.pg.up", "PostgreSQL answers again; /readyz reports ready");
-}
-
 /* The published entity list: the slate players (none past max_entities = whole date). */
 static bool entities_overflow(const struct run *run)
 {
@@ -330,43 +309,26 @@ static char *entities_json(const struct run *run)
 static int exec_log(struct run *run, size_t i, const char *status, const char *skip_reason,
                     const char *error, char *errstr, size_t n)
 {
-        char exec_id[37], started[25], completed[25], duration[24], rows[24];
         int64_t dur = sl_mono_ms() - run->t0_ms;
-        char err[PC_ERROR_MAX + 1];
-        const char *params[16];
+        struct sl_phase_exec x = {
+            .correlation_id = run->env->correlation_id,
+            .event_id = run->env->event_id,
+            .processor = procs[i].name,
+            .status = status,
+            .started_wall_ms = run->started_wall_ms,
+            .elapsed_ms = dur,
+            .duration_ms = run->dur_ms[i] > 0 ? run->dur_ms[i] : dur,
+            .deps_met = run->deps_met,
+            .missing = run->missing[0] ? run->missing : NULL,
+            .skip_reason = skip_reason,
+            .error = error,
+            .rows = run->rows[i],
+            .entities = run->players,
+            .game_date = run->req.game_date,
+            .sport = run->env->sport,
+        };
 
-        sl_uuid7(exec_id);
-        snprintf(err, sizeof(err), "%s", error ? error : "");
-        sl_time_rfc3339(run->started_wall_ms, started);
-        sl_time_rfc3339(run->started_wall_ms + dur, completed);
-        snprintf(duration, sizeof(duration), "%lld",
-                 (long long)(run->dur_ms[i] > 0 ? run->dur_ms[i] : dur));
-        snprintf(rows, sizeof(rows), "%lld", (long long)run->rows[i]);
-        params[0] = exec_id;
-        params[1] = run->env->correlation_id;
-        params[2] = run->env->event_id;
-        params[3] = procs[i].name;
-        params[4] = status;
-        params[5] = started;
-        params[6] = completed;
-        params[7] = duration;
-        params[8] = skip_reason;
-        params[9] = error ? err : NULL;
-        params[10] = rows;
-        params[11] = run->players ? run->players : "[]";
-        params[12] = run->req.game_date[0] ? run->req.game_date : NULL;
-        params[13] = run->env->sport;
-        params[14] = run->missing[0] ? run->missing : "{}";
-        params[15] = run->deps_met;
-        return sl_pg_exec(run->svc->pg,
-                          "INSERT INTO ops.pipeline_execution_log (execution_id, correlation_id, "
-                          "event_id, phase, processor, status, started_at, completed_at, "
-                          "duration_ms, skip_reason, error_message, rows_written, "
-                          "affected_entities, game_date, sport, dependencies_met, "
-                          "missing_dependencies) VALUES ($1::uuid, $2::uuid, $3::uuid, "
-                          "'precompute', $4, $5, $6::timestamptz, $7::timestamptz, $8::int, $9, "
-                          "$10, $11::int, $12::jsonb, $13::date, $14, $16::boolean, $15::text[])",
-                          16, params, NULL, errstr, n);
+        return sl_phase_exec_log(&run->svc->ph, &x, errstr, n);
 }
 
 /* Logs every processor with the same status (skips, failures). */
@@ -406,7 +368,7 @@ static int check_deps(struct run *run, char *skip, size_t n)
         const char *newest;
         int rc;
 
-        rc = sl_pg_exec(run->svc->pg,
+        rc = sl_pg_exec(run->svc->ph.pg,
                         "SELECT (SELECT max(game_date) FROM analytics.player_game_summary "
                         "         WHERE game_date < $1::date), "
                         "       $1::date - (SELECT max(game_date) FROM "
@@ -465,19 +427,8 @@ static int check_deps(struct run *run, char *skip, size_t n)
 /* Claims the idempotency key in the open transaction: 0 claimed, -EEXIST held already. */
 static int claim(struct run *run)
 {
-        const char *params[] = {run->idem_key, run->env->correlation_id};
-        PGresult *res = NULL;
-        int rc;
-
-        rc = sl_pg_exec(run->svc->pg,
-                        "INSERT INTO ops.idempotency_keys (key, phase, processor, correlation_id, "
-                        "completed_at) VALUES ($1, 'precompute', 'precompute', $2::uuid, now()) "
-                        "ON CONFLICT (key) DO NOTHING RETURNING 1",
-                        2, params, &res, run->errstr, sizeof(run->errstr));
-        if (rc == 0 && PQntuples(res) == 0)
-                rc = -EEXIST;
-        PQclear(res);
-        return rc;
+        return sl_phase_claim(&run->svc->ph, run->idem_key, "precompute", run->env->correlation_id,
+                              run->errstr, sizeof(run->errstr));
 }
 
 /* Slate, teams, history; then the slate's player ids into run->ids. */
@@ -487,15 +438,16 @@ static int build_slate(struct run *run)
         PGresult *res = NULL;
         int rc;
 
-        rc = sl_pg_exec(run->svc->pg, SQL_SLATE, 2, params, NULL, run->errstr, sizeof(run->errstr));
+        rc = sl_pg_exec(run->svc->ph.pg, SQL_SLATE, 2, params, NULL, run->errstr,
+                        sizeof(run->errstr));
         if (rc == 0)
-                rc = sl_pg_exec(run->svc->pg, SQL_TEAMS, 0, NULL, NULL, run->errstr,
+                rc = sl_pg_exec(run->svc->ph.pg, SQL_TEAMS, 0, NULL, NULL, run->errstr,
                                 sizeof(run->errstr));
         if (rc == 0)
-                rc = sl_pg_exec(run->svc->pg, SQL_HIST, 1, params, NULL, run->errstr,
+                rc = sl_pg_exec(run->svc->ph.pg, SQL_HIST, 1, params, NULL, run->errstr,
                                 sizeof(run->errstr));
         if (rc == 0)
-                rc = sl_pg_exec(run->svc->pg,
+                rc = sl_pg_exec(run->svc->ph.pg,
                                 "SELECT player_id::text FROM pc_slate ORDER BY player_id", 0, NULL,
                                 &res, run->errstr, sizeof(run->errstr));
         if (rc < 0)
@@ -519,7 +471,7 @@ static int run_processors(struct run *run)
         for (size_t i = 0; i < PC_NPROCESSORS && rc == 0; i++) {
                 PGresult *res = NULL;
                 int64_t t = sl_mono_ms();
-                rc = sl_pg_exec(run->svc->pg, procs[i].sql, procs[i].nparams, params, &res,
+                rc = sl_pg_exec(run->svc->ph.pg, procs[i].sql, procs[i].nparams, params, &res,
                                 run->errstr, sizeof(run->errstr));
                 if (rc < 0) {
                         char tmp[PC_ERRSTR_SIZE];
@@ -558,8 +510,6 @@ static cJSON *completed_payload(const struct run *run)
 static int outbox_write(struct run *run)
 {
         struct sl_envelope *ev;
-        const char *params[4];
-        int rc;
 
         ev = sl_envelope_new("precompute.completed", "precompute", run->env->sport,
                              run->req.game_date, run->env);
@@ -580,28 +530,19 @@ static int outbox_write(struct run *run)
         snprintf(run->event_key, sizeof(run->event_key), "%s:%s", ev->sport, ev->game_date);
         run->event = sl_envelope_serialize(ev, &run->event_len);
         sl_envelope_free(ev);
-        params[0] = run->topic;
-        params[1] = run->event_key;
-        params[2] = run->idem_key;
-        params[3] = run->event;
-        rc = sl_pg_exec(run->svc->pg,
-                        "INSERT INTO ops.outbox (topic, key, idempotency_key, payload) "
-                        "VALUES ($1, $2, $3, convert_to($4, 'UTF8'))",
-                        4, params, NULL, run->errstr, sizeof(run->errstr));
-        return rc == -EEXIST ? -EAGAIN : rc;
+        return sl_phase_outbox_insert(&run->svc->ph, run->topic, run->event_key, run->idem_key,
+                                      run->event, run->errstr, sizeof(run->errstr));
 }
 
 /* BEGIN, claim, slate, processors, execution log, outbox, COMMIT. */
 static int compute_tx(struct run *run)
 {
-        struct sl_pg *pg = run->svc->pg;
-        char rb[256];
+        struct sl_pg *pg = run->svc->ph.pg;
         int rc;
 
         rc = sl_pg_begin(pg, run->errstr, sizeof(run->errstr));
-        if (rc < 0)
-                goto out;
-        rc = claim(run);
+        if (rc == 0)
+                rc = claim(run);
         if (rc == 0)
                 rc = build_slate(run);
         if (rc == 0)
@@ -612,64 +553,7 @@ static int compute_tx(struct run *run)
                 rc = exec_log(run, i, "completed", NULL, NULL, run->errstr, sizeof(run->errstr));
         if (rc == 0)
                 rc = sl_pg_commit(pg, run->errstr, sizeof(run->errstr));
-out:
-        if (rc < 0 && sl_pg_in_tx(pg))
-                sl_pg_rollback(pg, rb, sizeof(rb));
-        if (rc < 0 && rc != -EEXIST)
-                note_pg(run->svc, rc);
-        return rc;
-}
-
-static int publish(struct run *run)
-{
-        struct pc_svc *svc = run->svc;
-        const char *params[] = {run->topic, run->idem_key};
-        char err[256];
-        int rc;
-
-        rc = sl_bus_publish_raw(svc->bus, run->topic, run->event_key, run->event, run->event_len,
-                                NULL, 0);
-        if (rc == 0)
-                rc = sl_bus_flush(svc->bus, svc->cfg->publish_timeout_ms);
-        if (rc < 0)
-                return fail(run->errstr, sizeof(run->errstr), rc, "publish %s: %s", run->topic,
-                            sl_strerror(rc));
-        rc = sl_pg_exec(svc->pg,
-                        "UPDATE ops.outbox SET published_at = now() "
-                        "WHERE topic = $1 AND idempotency_key = $2 AND published_at IS NULL",
-                        2, params, NULL, err, sizeof(err));
-        if (rc < 0) {
-                note_pg(svc, rc);
-                sl_log_warn("precompute.outbox.mark.error", "key=%s: %s", run->idem_key, err);
-        }
-        return 0;
-}
-
-/* The key was claimed before: publish its event if it never went out. 0, -EEXIST or error. */
-static int replay(struct run *run)
-{
-        const char *params[] = {run->topic, run->idem_key};
-        PGresult *res = NULL;
-        int rc;
-
-        rc = sl_pg_exec(run->svc->pg,
-                        "SELECT convert_from(payload, 'UTF8'), coalesce(key, ''), "
-                        "published_at IS NOT NULL FROM ops.outbox "
-                        "WHERE topic = $1 AND idempotency_key = $2",
-                        2, params, &res, run->errstr, sizeof(run->errstr));
-        if (rc < 0) {
-                note_pg(run->svc, rc);
-                return rc;
-        }
-        if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
-                PQclear(res);
-                return -EEXIST;
-        }
-        run->event = sl_xstrdup(PQgetvalue(res, 0, 0));
-        run->event_len = strlen(run->event);
-        snprintf(run->event_key, sizeof(run->event_key), "%s", PQgetvalue(res, 0, 1));
-        PQclear(res);
-        return publish(run);
+        return sl_phase_tx_end(&run->svc->ph, rc);
 }
 
 static void metric_run(const char *status)
@@ -690,14 +574,15 @@ static int failed(struct run *run, int rc)
         else
                 sl_log_warn("precompute.retry", "date=%s: %s (%s)", run->req.game_date, run->errstr,
                             sl_strerror(rc));
-        if (!run->svc->pg_down)
+        if (!run->svc->ph.pg_down)
                 exec_log_all(run, "failed", NULL, run->errstr[0] ? run->errstr : sl_strerror(rc));
         return rc;
 }
 
 static int duplicate(struct run *run)
 {
-        int rc = replay(run);
+        int rc = sl_phase_replay(&run->svc->ph, run->topic, run->idem_key, &run->event,
+                                 &run->event_len, run->errstr, sizeof(run->errstr));
 
         if (rc < 0 && rc != -EEXIST)
                 return failed(run, rc);
@@ -758,12 +643,13 @@ int pc_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void 
                         return 0;
                 }
                 if (rc < 0)
-                        note_pg(svc, rc);
+                        sl_phase_note_pg(&svc->ph, rc);
         }
         if (rc == 0)
                 rc = compute_tx(&run);
         if (rc == 0)
-                rc = publish(&run);
+                rc = sl_phase_publish(&svc->ph, run.topic, run.event_key, run.idem_key, run.event,
+                                      run.event_len, run.errstr, sizeof(run.errstr));
         if (rc == -EEXIST) {
                 rc = duplicate(&run);
         } else if (rc == 0) {
@@ -780,7 +666,7 @@ int pc_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void 
                 rc = failed(&run, rc);
         }
         if (rc == 0)
-                note_pg_up(svc);
+                sl_phase_note_pg_up(&svc->ph);
         run_free(&run);
         return rc;
 }
@@ -796,13 +682,13 @@ static int register_features(struct pc_svc *svc, char *errstr, size_t n)
         PGresult *res = NULL;
         int rc;
 
-        rc = sl_pg_exec(svc->pg,
+        rc = sl_pg_exec(svc->ph.pg,
                         "INSERT INTO precompute.ml_feature_versions (feature_version, "
                         "feature_names, description) VALUES ($1, $2::text[], $3) "
                         "ON CONFLICT (feature_version) DO NOTHING",
                         3, params, NULL, errstr, n);
         if (rc == 0)
-                rc = sl_pg_exec(svc->pg,
+                rc = sl_pg_exec(svc->ph.pg,
                                 "SELECT feature_names = $2::text[] FROM "
                                 "precompute.ml_feature_versions WHERE feature_version = $1",
                                 2, params, &res, errstr, n);
@@ -822,16 +708,13 @@ int pc_svc_open(struct pc_svc *svc, const struct pc_cfg *cfg, struct sl_bus *bus
         int rc;
 
         svc->cfg = cfg;
-        svc->bus = bus;
-        svc->http = http;
+        svc->ph.bus = bus; /* set up front: sl_phase_open() below may not be reached */
+        svc->ph.http = http;
         if (cfg->stale_warn_days > cfg->stale_fail_days)
                 return fail(errstr, n, -EINVAL,
                             "deps.stale_warn_days (%d) exceeds deps.stale_fail_days (%d)",
                             cfg->stale_warn_days, cfg->stale_fail_days);
-        svc->pg = sl_pg_open(cfg->pg_dsn, cfg->pg_connect_timeout_ms, errstr, n);
-        if (!svc->pg)
-                return -ECONNREFUSED;
-        rc = sl_pg_migrate(svc->pg, cfg->pg_migrations, errstr, n);
+        rc = sl_phase_open(&svc->ph, "precompute", &cfg->phase, bus, http, errstr, n);
         if (rc < 0)
                 return rc;
         sl_log_info("precompute.init", "migrations applied=%d feature_version=%s", rc,
@@ -841,24 +724,10 @@ int pc_svc_open(struct pc_svc *svc, const struct pc_cfg *cfg, struct sl_bus *bus
 
 void pc_svc_close(struct pc_svc *svc)
 {
-        sl_pg_close(svc->pg);
-        svc->pg = NULL;
+        sl_phase_close(&svc->ph);
 }
 
 int pc_svc_tick(struct pc_svc *svc)
 {
-        char err[256];
-        int64_t now = sl_mono_ms();
-        int rc;
-
-        if (now - svc->pg_probe_ms < (svc->pg_down ? PG_PROBE_DOWN_MS : PG_PROBE_UP_MS))
-                return 0;
-        svc->pg_probe_ms = now;
-        rc = sl_pg_exec(svc->pg, "SELECT 1", 0, NULL, NULL, err, sizeof(err));
-        if (rc < 0) {
-                note_pg(svc, sl_err_retriable(rc) ? -ECONNRESET : rc);
-                return 0;
-        }
-        note_pg_up(svc);
-        return 0;
+        return sl_phase_tick(&svc->ph);
 }

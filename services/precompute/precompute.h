@@ -35,6 +35,7 @@
 
 #include <sl/bus.h>
 #include <sl/envelope.h>
+#include <sl/phase.h>
 #include <sl/svc.h>
 
 struct sl_http;
@@ -49,13 +50,10 @@ struct sl_pg;
 /* Configuration: SL_SVC_OPTS plus the keys of main.c's table (README.md). */
 struct pc_cfg {
         struct sl_svc_cfg svc;
-        const char *pg_dsn;        /* secret */
-        const char *pg_migrations; /* directory of NNNN_name.sql */
-        int pg_connect_timeout_ms;
-        int publish_timeout_ms; /* wait for the broker's confirmation */
-        int max_entities;       /* players listed before "whole date" */
-        int stale_warn_days;    /* newest prior analytics row older than this: WARN */
-        int stale_fail_days;    /* ... older than this: dependency failed, skip */
+        struct sl_phase_cfg phase; /* pg.*, publish.timeout_ms (SL_PHASE_OPTS) */
+        int max_entities;          /* players listed before "whole date" */
+        int stale_warn_days;       /* newest prior analytics row older than this: WARN */
+        int stale_fail_days;       /* ... older than this: dependency failed, skip */
 };
 
 /* The fields of an analytics.completed event precompute needs. */
@@ -70,11 +68,7 @@ struct pc_request {
 /* The service state; zero it, then pc_svc_open(). */
 struct pc_svc {
         const struct pc_cfg *cfg; /* borrowed */
-        struct sl_pg *pg;         /* owned */
-        struct sl_bus *bus;       /* borrowed from the runtime */
-        struct sl_http *http;     /* borrowed, may be NULL */
-        bool pg_down;
-        int64_t pg_probe_ms;
+        struct sl_phase ph;       /* PostgreSQL, bus, readiness (sl/phase.h) */
         uint64_t completed, skipped, duplicates, failed; /* counters since start */
 };
 

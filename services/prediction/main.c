@@ -14,25 +14,24 @@ static struct pred_svc svc_state;
 
 static const struct sl_cfg_opt opts[] = {
     SL_SVC_OPTS(&cfg.svc),
-    SL_CFG_STR("pg.dsn", &cfg.pg_dsn, NULL, SL_CFG_REQUIRED | SL_CFG_SECRET | SL_CFG_SHARED,
-               "PostgreSQL connection string (libpq URI or key=value)"),
-    SL_CFG_STR("pg.migrations", &cfg.pg_migrations, "db/migrations",
-               SL_CFG_REQUIRED | SL_CFG_SHARED,
-               "directory of the NNNN_name.sql migrations applied at start"),
-    SL_CFG_INT("pg.connect_timeout_ms", &cfg.pg_connect_timeout_ms, 5000, 100, 600000,
-               SL_CFG_SHARED, "PostgreSQL connect timeout"),
+    SL_PHASE_PG_OPTS(&cfg.phase, "db/migrations"),
     SL_CFG_STR("edge.points", &cfg.edge[PRED_POINTS], "1.0", 0,
                "PASS when |predicted - line| is below this (points)"),
     SL_CFG_STR("edge.rebounds", &cfg.edge[PRED_REBOUNDS], "0.5", 0, "PASS band for rebounds"),
     SL_CFG_STR("edge.assists", &cfg.edge[PRED_ASSISTS], "0.5", 0, "PASS band for assists"),
-    SL_CFG_INT("publish.timeout_ms", &cfg.publish_timeout_ms, 10000, 100, 600000, 0,
-               "wait for the broker to confirm prediction.completed before acking"),
+    SL_PHASE_PUBLISH_OPTS(&cfg.phase, "prediction"),
     SL_CFG_END,
 };
 
 static int init(struct sl_svc *svc, void *ctx, char *errstr, size_t errstr_size)
 {
-        return pred_svc_open(ctx, &cfg, sl_svc_bus(svc), errstr, errstr_size);
+        return pred_svc_open(ctx, &cfg, sl_svc_bus(svc), sl_svc_http(svc), errstr, errstr_size);
+}
+
+static int tick(struct sl_svc *svc, void *ctx)
+{
+        (void)svc;
+        return pred_svc_tick(ctx);
 }
 
 static void fini(struct sl_svc *svc, void *ctx)
@@ -56,6 +55,7 @@ int main(int argc, char **argv)
             .ctx = &svc_state,
             .init = init,
             .handler = pred_handle,
+            .tick = tick,
             .fini = fini,
         };
         int rc = sl_svc_main(&def, argc, argv);

@@ -49,7 +49,7 @@ int pred_svc_refresh_model(struct pred_svc *svc, char *errstr, size_t n)
         struct pred_model *model;
         int rc;
 
-        rc = sl_pg_exec(svc->pg,
+        rc = sl_pg_exec(svc->ph.pg,
                         "SELECT model_version, file_path, feature_version, holdout_mae, "
                         "(SELECT cardinality(feature_names) FROM precompute.ml_feature_versions v "
                         "WHERE v.feature_version = m.feature_version) FROM prediction.models m "
@@ -106,49 +106,57 @@ struct run {
         char errstr[PRED_ERRSTR_SIZE];
 };
 
+/* The execution log's entity list of the "{1,2}" players literal (NULL: whole date, "[]"). */
+static char *players_json(const char *players)
+{
+        char *list = sl_xstrdup(players ? players : "{}");
+        const char **ids = sl_xcalloc(strlen(list) / 2 + 1, sizeof(*ids));
+        size_t n = 0;
+        char *json;
+
+        list[strlen(list) - 1] = '\0'; /* drop the closing brace */
+        for (char *p = list + 1; *p; n++) {
+                ids[n] = p;
+                p += strcspn(p, ",");
+                if (*p)
+                        *p++ = '\0';
+        }
+        json = sl_phase_entities_json("player", ids, n);
+        free(ids);
+        free(list);
+        return json;
+}
+
 /* Execution log row for one processor of this run. */
 static int exec_log(struct run *run, const char *processor, const char *status, int64_t dur_ms,
                     int rows, const char *missing, const char *skip, const char *error,
                     char *errstr, size_t n)
 {
-        char started[25], completed[25], duration[24], nrows[24], missing_arr[200];
-        char exec_id[37];
-        const char *params[16];
+        char missing_arr[200];
+        char *ents = players_json(run->players);
+        struct sl_phase_exec x = {
+            .correlation_id = run->env->correlation_id,
+            .event_id = run->env->event_id,
+            .processor = processor,
+            .status = status,
+            .started_wall_ms = run->started_wall_ms,
+            .elapsed_ms = dur_ms,
+            .duration_ms = dur_ms,
+            .deps_met = missing && *missing ? "false" : "true",
+            .missing = missing_arr,
+            .skip_reason = skip,
+            .error = error,
+            .rows = rows,
+            .entities = ents,
+            .game_date = run->game_date,
+            .sport = run->env->sport,
+        };
+        int rc;
 
-        sl_uuid7(exec_id);
-        sl_time_rfc3339(run->started_wall_ms, started);
-        sl_time_rfc3339(run->started_wall_ms + dur_ms, completed);
-        snprintf(duration, sizeof(duration), "%lld", (long long)dur_ms);
-        snprintf(nrows, sizeof(nrows), "%d", rows);
         snprintf(missing_arr, sizeof(missing_arr), "{%s}", missing ? missing : "");
-        params[0] = exec_id;
-        params[1] = run->env->correlation_id;
-        params[2] = run->env->event_id;
-        params[3] = processor;
-        params[4] = status;
-        params[5] = started;
-        params[6] = completed;
-        params[7] = duration;
-        params[8] = missing && *missing ? "false" : "true";
-        params[9] = missing_arr;
-        params[10] = skip;
-        params[11] = error;
-        params[12] = nrows;
-        params[13] = run->game_date[0] ? run->game_date : NULL;
-        params[14] = run->env->sport;
-        params[15] = run->players;
-        return sl_pg_exec(
-            run->svc->pg,
-            "INSERT INTO ops.pipeline_execution_log (execution_id, correlation_id, "
-            "event_id, phase, processor, status, started_at, completed_at, "
-            "duration_ms, dependencies_met, missing_dependencies, skip_reason, "
-            "error_message, rows_written, affected_entities, game_date, sport) "
-            "VALUES ($1::uuid, $2::uuid, $3::uuid, 'prediction', $4, $5, "
-            "$6::timestamptz, $7::timestamptz, $8::int, $9::boolean, $10::text[], "
-            "$11, left($12, 1000), $13::int, coalesce((SELECT jsonb_agg(jsonb_build_object("
-            "'kind', 'player', 'id', p::text)) FROM unnest($16::bigint[]) p), '[]'), "
-            "$14::date, $15)",
-            16, params, NULL, errstr, n);
+        rc = sl_phase_exec_log(&run->svc->ph, &x, errstr, n);
+        free(ents);
+        return rc;
 }
 
 /* Parses the precompute.completed payload: game_date, feature_version, player entities. */
@@ -213,19 +221,8 @@ static void make_idem_key(struct run *run)
 
 static int claim(struct run *run)
 {
-        const char *params[] = {run->idem_key, run->env->correlation_id};
-        PGresult *res = NULL;
-        int rc;
-
-        rc = sl_pg_exec(run->svc->pg,
-                        "INSERT INTO ops.idempotency_keys (key, phase, processor, correlation_id, "
-                        "completed_at) VALUES ($1, 'prediction', 'prediction', $2::uuid, now()) "
-                        "ON CONFLICT (key) DO NOTHING RETURNING 1",
-                        2, params, &res, run->errstr, sizeof(run->errstr));
-        if (rc == 0 && PQntuples(res) == 0)
-                rc = -EEXIST;
-        PQclear(res);
-        return rc;
+        return sl_phase_claim(&run->svc->ph, run->idem_key, "prediction", run->env->correlation_id,
+                              run->errstr, sizeof(run->errstr));
 }
 
 /* Scores the past PRED_ERR_WINDOW days of predictions against the box scores. */
@@ -238,7 +235,7 @@ static int score_errors(struct run *run)
 
         snprintf(window, sizeof(window), "%d", PRED_ERR_WINDOW);
         rc = sl_pg_exec(
-            run->svc->pg,
+            run->svc->ph.pg,
             "INSERT INTO prediction.system_errors (system_id, market, as_of_date, window_days, "
             "n_samples, mae, rmse, bias) SELECT p.system_id, p.market, $1::date, $2::smallint, "
             "count(*), round(avg(abs(p.predicted_value - a.v)), 3), "
@@ -350,7 +347,7 @@ static int upsert_system(struct run *run, int s)
                         sl_buf_puts(&c.b[i], "}");
                         params[i] = c.b[i].data;
                 }
-                rc = sl_pg_exec(run->svc->pg, SQL_UPSERT, 11, params, &res, run->errstr,
+                rc = sl_pg_exec(run->svc->ph.pg, SQL_UPSERT, 11, params, &res, run->errstr,
                                 sizeof(run->errstr));
                 if (rc == 0)
                         run->written[s] = PQntuples(res);
@@ -410,7 +407,6 @@ static int outbox_write(struct run *run)
 {
         struct sl_envelope *ev;
         char pid[24];
-        const char *params[4];
         int rc = 0;
 
         ev = sl_envelope_new("prediction.completed", "prediction", run->env->sport, run->game_date,
@@ -430,22 +426,15 @@ static int outbox_write(struct run *run)
         sl_envelope_free(ev);
         if (rc < 0)
                 return fail(run->errstr, sizeof(run->errstr), rc, "building prediction.completed");
-        params[0] = run->topic;
-        params[1] = run->game_date;
-        params[2] = run->idem_key;
-        params[3] = run->event;
-        rc = sl_pg_exec(run->svc->pg,
-                        "INSERT INTO ops.outbox (topic, key, idempotency_key, payload) "
-                        "VALUES ($1, $2, $3, convert_to($4, 'UTF8'))",
-                        4, params, NULL, run->errstr, sizeof(run->errstr));
-        return rc == -EEXIST ? -EAGAIN : rc;
+        /* the partition key is the game date */
+        return sl_phase_outbox_insert(&run->svc->ph, run->topic, run->game_date, run->idem_key,
+                                      run->event, run->errstr, sizeof(run->errstr));
 }
 
 /* The whole unit of work in one transaction. 1 = nothing to predict (committed). */
 static int predict_tx(struct run *run)
 {
-        struct sl_pg *pg = run->svc->pg;
-        char rb[256];
+        struct sl_pg *pg = run->svc->ph.pg;
         int rc, ntargets = 0;
 
         rc = sl_pg_begin(pg, run->errstr, sizeof(run->errstr));
@@ -465,7 +454,7 @@ static int predict_tx(struct run *run)
                               sizeof(run->errstr));
                 if (rc == 0)
                         rc = sl_pg_commit(pg, run->errstr, sizeof(run->errstr));
-                return rc < 0 ? rc : 1;
+                return rc < 0 ? sl_phase_tx_end(&run->svc->ph, rc) : 1;
         }
         if (rc >= 0)
                 rc = pred_set_load(pg, &run->set, run->feature_version, run->errstr,
@@ -479,52 +468,19 @@ static int predict_tx(struct run *run)
                 rc = outbox_write(run);
         if (rc == 0)
                 rc = sl_pg_commit(pg, run->errstr, sizeof(run->errstr));
-        if (rc < 0 && sl_pg_in_tx(pg))
-                sl_pg_rollback(pg, rb, sizeof(rb));
-        return rc;
-}
-
-static int publish(struct run *run)
-{
-        const char *params[] = {run->topic, run->idem_key};
-        char err[256];
-        int rc;
-
-        rc = sl_bus_publish_raw(run->svc->bus, run->topic, run->game_date, run->event,
-                                run->event_len, NULL, 0);
-        if (rc == 0)
-                rc = sl_bus_flush(run->svc->bus, run->svc->cfg->publish_timeout_ms);
-        if (rc < 0)
-                return fail(run->errstr, sizeof(run->errstr), rc, "publish %s: %s", run->topic,
-                            sl_strerror(rc));
-        if (sl_pg_exec(run->svc->pg,
-                       "UPDATE ops.outbox SET published_at = now() WHERE topic = $1 AND "
-                       "idempotency_key = $2 AND published_at IS NULL",
-                       2, params, NULL, err, sizeof(err)) < 0)
-                sl_log_warn("prediction.outbox.mark.error", "key=%s: %s", run->idem_key, err);
-        return 0;
+        return sl_phase_tx_end(&run->svc->ph, rc);
 }
 
 /* The key was claimed: publish its event if it never went out, else -EEXIST. */
 static int duplicate(struct run *run)
 {
-        const char *params[] = {run->topic, run->idem_key};
-        PGresult *res = NULL;
         char err[256];
         int rc;
 
-        rc = sl_pg_exec(run->svc->pg,
-                        "SELECT convert_from(payload, 'UTF8') FROM ops.outbox WHERE topic = $1 "
-                        "AND idempotency_key = $2 AND published_at IS NULL",
-                        2, params, &res, run->errstr, sizeof(run->errstr));
-        if (rc < 0)
+        rc = sl_phase_replay(&run->svc->ph, run->topic, run->idem_key, &run->event, &run->event_len,
+                             run->errstr, sizeof(run->errstr));
+        if (rc < 0 && rc != -EEXIST)
                 return rc;
-        if (PQntuples(res) == 1) {
-                run->event = sl_xstrdup(PQgetvalue(res, 0, 0));
-                run->event_len = strlen(run->event);
-        }
-        PQclear(res);
-        rc = run->event ? publish(run) : -EEXIST;
         run->svc->duplicates++;
         sl_log_info("prediction.duplicate", "key=%s: handled before%s", run->idem_key,
                     rc == 0 ? "; unpublished event published now" : "");
@@ -545,7 +501,8 @@ static int failed(struct run *run, int rc)
                 sl_log_warn("prediction.poison", "%s (dead-lettered)", run->errstr);
         else
                 sl_log_warn("prediction.error", "%s (%s)", run->errstr, sl_strerror(rc));
-        if (exec_log(run, "prediction", "failed", sl_mono_ms() - run->t0_ms, 0, NULL, NULL,
+        if (!run->svc->ph.pg_down &&
+            exec_log(run, "prediction", "failed", sl_mono_ms() - run->t0_ms, 0, NULL, NULL,
                      run->errstr[0] ? run->errstr : sl_strerror(rc), err, sizeof(err)) < 0)
                 sl_log_debug("prediction.exec_log.error", "%s", err);
         return rc;
@@ -577,9 +534,12 @@ int pred_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, voi
                 rc = predict_tx(&run);
         }
         if (rc == 0)
-                rc = publish(&run);
+                rc = sl_phase_publish(&svc->ph, run.topic, run.game_date, run.idem_key, run.event,
+                                      run.event_len, run.errstr, sizeof(run.errstr));
         if (rc == -EEXIST) {
                 rc = duplicate(&run);
+                if (rc < 0 && rc != -EEXIST) /* the outbox read or the re-publish failed */
+                        rc = failed(&run, rc);
         } else if (rc == 1) {
                 sl_log_info("prediction.skip", "date=%s: no prop lines", run.game_date);
                 rc = 0;
@@ -594,6 +554,8 @@ int pred_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, voi
         } else {
                 rc = failed(&run, rc);
         }
+        if (rc == 0) /* PostgreSQL answered a whole run */
+                sl_phase_note_pg_up(&svc->ph);
         pred_set_fini(&run.set);
         free(run.players);
         free(run.event);
@@ -603,12 +565,13 @@ int pred_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, voi
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
 int pred_svc_open(struct pred_svc *svc, const struct pred_cfg *cfg, struct sl_bus *bus,
-                  char *errstr, size_t n)
+                  struct sl_http *http, char *errstr, size_t n)
 {
         int rc;
 
         svc->cfg = cfg;
-        svc->bus = bus;
+        svc->ph.bus = bus; /* set up front: sl_phase_open() below may not be reached */
+        svc->ph.http = http;
         svc->model_mae = NAN;
         for (int m = 0; m < PRED_N_MARKETS; m++) {
                 char *end;
@@ -617,10 +580,7 @@ int pred_svc_open(struct pred_svc *svc, const struct pred_cfg *cfg, struct sl_bu
                         return fail(errstr, n, -EINVAL, "edge.%s: '%s' is not a number in [0, 100)",
                                     pred_market_name(m), cfg->edge[m]);
         }
-        svc->pg = sl_pg_open(cfg->pg_dsn, cfg->pg_connect_timeout_ms, errstr, n);
-        if (!svc->pg)
-                return -ECONNREFUSED;
-        rc = sl_pg_migrate(svc->pg, cfg->pg_migrations, errstr, n);
+        rc = sl_phase_open(&svc->ph, "prediction", &cfg->phase, bus, http, errstr, n);
         if (rc < 0)
                 return rc;
         sl_log_info("prediction.init", "migrations applied=%d", rc);
@@ -637,8 +597,12 @@ int pred_svc_open(struct pred_svc *svc, const struct pred_cfg *cfg, struct sl_bu
 
 void pred_svc_close(struct pred_svc *svc)
 {
-        sl_pg_close(svc->pg);
-        svc->pg = NULL;
+        sl_phase_close(&svc->ph);
         pred_model_free(svc->model);
         svc->model = NULL;
+}
+
+int pred_svc_tick(struct pred_svc *svc)
+{
+        return sl_phase_tick(&svc->ph);
 }

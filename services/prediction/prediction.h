@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include <sl/bus.h>
+#include <sl/phase.h>
 #include <sl/svc.h>
 
 struct sl_pg;
@@ -221,18 +222,14 @@ double pred_mae(const struct pred_set *set, enum pred_system s, enum pred_market
 
 struct pred_cfg {
         struct sl_svc_cfg svc;
-        const char *pg_dsn;
-        const char *pg_migrations;
-        int pg_connect_timeout_ms;
+        struct sl_phase_cfg phase;        /* pg.*, publish.timeout_ms (SL_PHASE_PG_OPTS ...) */
         const char *model_dir;            /* where statline-train writes model files */
         const char *edge[PRED_N_MARKETS]; /* PASS band per market, text (validated at init) */
-        int publish_timeout_ms;
 };
 
 struct pred_svc {
         const struct pred_cfg *cfg;
-        struct sl_pg *pg;
-        struct sl_bus *bus;
+        struct sl_phase ph; /* PostgreSQL, bus, readiness (sl/phase.h) */
         double edge[PRED_N_MARKETS];
         struct pred_model *model; /* current xgboost_v1 model, NULL: none */
         char model_version[72];   /* its prediction.models key, "" when none */
@@ -241,10 +238,15 @@ struct pred_svc {
         uint64_t handled, duplicates, failed;
 };
 
-/* Connects, migrates, loads the current model. 0 or -errno with errstr. */
+/*
+ * Connects, migrates, loads the current model. http (may be NULL) gets the
+ * PostgreSQL readiness state. 0 or -errno with errstr.
+ */
 int pred_svc_open(struct pred_svc *svc, const struct pred_cfg *cfg, struct sl_bus *bus,
-                  char *errstr, size_t errstr_size);
+                  struct sl_http *http, char *errstr, size_t errstr_size);
 void pred_svc_close(struct pred_svc *svc);
+/* The service loop's tick: the PostgreSQL readiness probe. Returns 0. */
+int pred_svc_tick(struct pred_svc *svc);
 
 /*
  * (Re)loads the newest xgboost_v1 model of prediction.models when it differs

@@ -14,17 +14,10 @@ static struct pub_svc pub;
 
 static const struct sl_cfg_opt opts[] = {
     SL_SVC_OPTS(&cfg.svc),
-    SL_CFG_STR("pg.dsn", &cfg.pg_dsn, NULL, SL_CFG_REQUIRED | SL_CFG_SECRET | SL_CFG_SHARED,
-               "PostgreSQL connection string (libpq URI or key=value)"),
-    SL_CFG_STR("pg.migrations", &cfg.pg_migrations, "db/migrations",
-               SL_CFG_REQUIRED | SL_CFG_SHARED,
-               "directory of the NNNN_name.sql migrations applied at start"),
-    SL_CFG_INT("pg.connect_timeout_ms", &cfg.pg_connect_timeout_ms, 5000, 100, 600000,
-               SL_CFG_SHARED, "PostgreSQL connect timeout"),
+    SL_PHASE_PG_OPTS(&cfg.phase, "db/migrations"),
     SL_CFG_STR("publish.dir", &cfg.publish_dir, NULL, SL_CFG_REQUIRED | SL_CFG_SHARED,
                "root of the published documents (<sport>/<date>/...json)"),
-    SL_CFG_INT("publish.timeout_ms", &cfg.publish_timeout_ms, 10000, 100, 600000, 0,
-               "wait for the broker to confirm publishing.completed before acking"),
+    SL_PHASE_PUBLISH_OPTS(&cfg.phase, "publishing"),
     SL_CFG_END,
 };
 

@@ -30,10 +30,8 @@
 #include <sl/pg.h>
 #include <sl/util.h>
 
-#define PUB_ERRSTR_SIZE  1024
-#define PG_PROBE_UP_MS   5000
-#define PG_PROBE_DOWN_MS 1000
-#define PROCESSOR        "documents" /* the one processor: execution log, idempotency key */
+#define PUB_ERRSTR_SIZE 1024
+#define PROCESSOR       "documents" /* the one processor: execution log, idempotency key */
 
 static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -471,25 +469,6 @@ struct run {
         char errstr[PUB_ERRSTR_SIZE];
 };
 
-static void note_pg(struct pub_svc *svc, int rc)
-{
-        if (rc != -ECONNRESET || svc->pg_down)
-                return;
-        svc->pg_down = true;
-        svc->pg_probe_ms = sl_mono_ms();
-        sl_http_set_unready(svc->http, "pg: connection lost");
-        sl_log_warn("publishing.pg.down", "PostgreSQL connection lost; /readyz reports not ready");
-}
-
-static void note_pg_up(struct pub_svc *svc)
-{
-        if (!svc->pg_down)
-                return;
-        svc->pg_down = false;
-        sl_http_set_ready(svc->http, true);
-        sl_log_info("publishing.pg.up", "PostgreSQL answers again; /readyz reports ready");
-}
-
 /* Adds a document (taking ownership of bytes) and computes its digest. */
 static struct pub_doc *doc_add(struct run *run, const char *kind, const char *player_id,
                                char *bytes, size_t len)
@@ -622,7 +601,8 @@ static int build_games(struct run *run)
         size_t len;
         int rc;
 
-        rc = sl_pg_exec(run->svc->pg, GAMES_SQL, 1, params, &res, run->errstr, sizeof(run->errstr));
+        rc = sl_pg_exec(run->svc->ph.pg, GAMES_SQL, 1, params, &res, run->errstr,
+                        sizeof(run->errstr));
         if (rc < 0)
                 return rc;
         games = cJSON_Parse(PQgetvalue(res, 0, 0));
@@ -721,7 +701,7 @@ static int query_players(struct run *run, const char *player_ids, bool add_docs,
         int rc, n;
 
         *out = NULL;
-        rc = sl_pg_exec(run->svc->pg, PREDICTIONS_SQL, 2, params, &res, run->errstr,
+        rc = sl_pg_exec(run->svc->ph.pg, PREDICTIONS_SQL, 2, params, &res, run->errstr,
                         sizeof(run->errstr));
         if (rc < 0)
                 return rc;
@@ -805,7 +785,7 @@ static int write_docs(struct run *run)
                 sl_buf_printf(&paths, "%s%s", i ? "," : "", run->docs[i].path);
         sl_buf_puts(&paths, "}");
         params[0] = paths.data;
-        rc = sl_pg_exec(run->svc->pg,
+        rc = sl_pg_exec(run->svc->ph.pg,
                         "SELECT doc_path, sha256 FROM publishing.documents "
                         "WHERE doc_path = ANY($1::text[])",
                         1, params, &res, run->errstr, sizeof(run->errstr));
@@ -849,59 +829,35 @@ static char *entities_json(const struct sl_envelope *env)
 static int exec_log(struct run *run, const char *status, const char *skip_reason, const char *error,
                     char *errstr, size_t n)
 {
-        char started[25], completed[25], duration[24], rows[24];
         int64_t dur = sl_mono_ms() - run->t0_ms;
         char *ents = entities_json(run->env);
-        char err[PUB_ERROR_MAX + 1];
-        const char *params[13];
-        int rc;
+        struct sl_phase_exec x = {
+            .execution_id = run->execution_id,
+            .correlation_id = run->env->correlation_id,
+            .event_id = run->env->event_id,
+            .processor = PROCESSOR,
+            .status = status,
+            .started_wall_ms = run->started_wall_ms,
+            .elapsed_ms = dur,
+            .duration_ms = dur,
+            .deps_met = "true",
+            .skip_reason = skip_reason,
+            .error = error,
+            .rows = (int64_t)run->changed,
+            .entities = ents,
+            .game_date = run->env->game_date,
+            .sport = run->env->sport,
+        };
+        int rc = sl_phase_exec_log(&run->svc->ph, &x, errstr, n);
 
-        snprintf(err, sizeof(err), "%s", error ? error : "");
-        sl_time_rfc3339(run->started_wall_ms, started);
-        sl_time_rfc3339(run->started_wall_ms + dur, completed);
-        snprintf(duration, sizeof(duration), "%lld", (long long)dur);
-        snprintf(rows, sizeof(rows), "%zu", run->changed);
-        params[0] = run->execution_id;
-        params[1] = run->env->correlation_id;
-        params[2] = run->env->event_id;
-        params[3] = status;
-        params[4] = started;
-        params[5] = completed;
-        params[6] = duration;
-        params[7] = skip_reason;
-        params[8] = error ? err : NULL;
-        params[9] = rows;
-        params[10] = ents;
-        params[11] = run->env->game_date;
-        params[12] = run->env->sport;
-        rc = sl_pg_exec(run->svc->pg,
-                        "INSERT INTO ops.pipeline_execution_log (execution_id, correlation_id, "
-                        "event_id, phase, processor, status, started_at, completed_at, "
-                        "duration_ms, dependencies_met, skip_reason, error_message, rows_written, "
-                        "affected_entities, game_date, sport) VALUES ($1::uuid, $2::uuid, "
-                        "$3::uuid, 'publishing', '" PROCESSOR "', $4, $5::timestamptz, "
-                        "$6::timestamptz, $7::int, true, $8, $9, $10::int, $11::jsonb, "
-                        "NULLIF($12, '')::date, $13)",
-                        13, params, NULL, errstr, n);
         free(ents);
         return rc;
 }
 
 static int claim(struct run *run)
 {
-        const char *params[] = {run->idem_key, run->env->correlation_id};
-        PGresult *res = NULL;
-        int rc;
-
-        rc = sl_pg_exec(run->svc->pg,
-                        "INSERT INTO ops.idempotency_keys (key, phase, processor, correlation_id, "
-                        "completed_at) VALUES ($1, 'publishing', '" PROCESSOR "', $2::uuid, now()) "
-                        "ON CONFLICT (key) DO NOTHING RETURNING 1",
-                        2, params, &res, run->errstr, sizeof(run->errstr));
-        if (rc == 0 && PQntuples(res) == 0)
-                rc = -EEXIST;
-        PQclear(res);
-        return rc;
+        return sl_phase_claim(&run->svc->ph, run->idem_key, PROCESSOR, run->env->correlation_id,
+                              run->errstr, sizeof(run->errstr));
 }
 
 /* Upserts the changed documents' rows (published_at moves only when the bytes changed). */
@@ -937,7 +893,7 @@ static int upsert_docs(struct run *run)
         params[6] = run->env->game_date;
         rc = k == 0
                  ? 0
-                 : sl_pg_exec(run->svc->pg,
+                 : sl_pg_exec(run->svc->ph.pg,
                               "INSERT INTO publishing.documents AS d (doc_path, doc_kind, "
                               "game_date, player_id, sha256, etag, bytes) "
                               "SELECT u.p, u.k, $7::date, u.pl, u.s, '\"' || u.e || '\"', u.b "
@@ -957,8 +913,6 @@ static int upsert_docs(struct run *run)
 static int outbox_write(struct run *run)
 {
         struct sl_envelope *ev = pub_completed_new(run->env, run->idem_key, run->docs, run->ndocs);
-        const char *params[4];
-        int rc;
 
         if (!ev)
                 return fail(run->errstr, sizeof(run->errstr), -EINVAL,
@@ -966,22 +920,14 @@ static int outbox_write(struct run *run)
         snprintf(run->event_key, sizeof(run->event_key), "%s:%s", ev->sport, ev->game_date);
         run->event = sl_envelope_serialize(ev, &run->event_len);
         sl_envelope_free(ev);
-        params[0] = run->topic;
-        params[1] = run->event_key;
-        params[2] = run->idem_key;
-        params[3] = run->event;
-        rc = sl_pg_exec(run->svc->pg,
-                        "INSERT INTO ops.outbox (topic, key, idempotency_key, payload) "
-                        "VALUES ($1, $2, $3, convert_to($4, 'UTF8'))",
-                        4, params, NULL, run->errstr, sizeof(run->errstr));
-        return rc == -EEXIST ? -EAGAIN : rc;
+        return sl_phase_outbox_insert(&run->svc->ph, run->topic, run->event_key, run->idem_key,
+                                      run->event, run->errstr, sizeof(run->errstr));
 }
 
 /* BEGIN, claim, rows, execution log, outbox, COMMIT. 0, -EEXIST (claimed before) or an error. */
 static int publish_tx(struct run *run)
 {
-        struct sl_pg *pg = run->svc->pg;
-        char rb[256];
+        struct sl_pg *pg = run->svc->ph.pg;
         int rc;
 
         rc = sl_pg_begin(pg, run->errstr, sizeof(run->errstr));
@@ -995,65 +941,7 @@ static int publish_tx(struct run *run)
                 rc = exec_log(run, "completed", NULL, NULL, run->errstr, sizeof(run->errstr));
         if (rc == 0)
                 rc = sl_pg_commit(pg, run->errstr, sizeof(run->errstr));
-        if (rc < 0 && sl_pg_in_tx(pg))
-                sl_pg_rollback(pg, rb, sizeof(rb));
-        if (rc < 0 && rc != -EEXIST)
-                note_pg(run->svc, rc);
-        return rc;
-}
-
-/* Publishes the stored event bytes, waits for the broker, marks the outbox row. */
-static int publish(struct run *run)
-{
-        struct pub_svc *svc = run->svc;
-        const char *params[] = {run->topic, run->idem_key};
-        char err[256];
-        int rc;
-
-        rc = sl_bus_publish_raw(svc->bus, run->topic, run->event_key, run->event, run->event_len,
-                                NULL, 0);
-        if (rc == 0)
-                rc = sl_bus_flush(svc->bus, svc->cfg->publish_timeout_ms);
-        if (rc < 0)
-                return fail(run->errstr, sizeof(run->errstr), rc, "publish %s: %s", run->topic,
-                            sl_strerror(rc));
-        rc = sl_pg_exec(svc->pg,
-                        "UPDATE ops.outbox SET published_at = now() "
-                        "WHERE topic = $1 AND idempotency_key = $2 AND published_at IS NULL",
-                        2, params, NULL, err, sizeof(err));
-        if (rc < 0) { /* the event is out; at worst a redelivery publishes it again */
-                note_pg(svc, rc);
-                sl_log_warn("publishing.outbox.mark.error", "key=%s: %s", run->idem_key, err);
-        }
-        return 0;
-}
-
-/* Claimed before: re-publish an unpublished outbox event (0) or report the duplicate (-EEXIST). */
-static int replay(struct run *run)
-{
-        const char *params[] = {run->topic, run->idem_key};
-        PGresult *res = NULL;
-        int rc;
-
-        rc = sl_pg_exec(run->svc->pg,
-                        "SELECT convert_from(payload, 'UTF8'), coalesce(key, ''), "
-                        "published_at IS NOT NULL FROM ops.outbox "
-                        "WHERE topic = $1 AND idempotency_key = $2",
-                        2, params, &res, run->errstr, sizeof(run->errstr));
-        if (rc < 0) {
-                note_pg(run->svc, rc);
-                return rc;
-        }
-        if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
-                PQclear(res);
-                return -EEXIST;
-        }
-        free(run->event);
-        run->event = sl_xstrdup(PQgetvalue(res, 0, 0));
-        run->event_len = strlen(run->event);
-        snprintf(run->event_key, sizeof(run->event_key), "%s", PQgetvalue(res, 0, 1));
-        PQclear(res);
-        return publish(run);
+        return sl_phase_tx_end(&run->svc->ph, rc);
 }
 
 static void metric_run(const char *status)
@@ -1076,7 +964,7 @@ static int failed(struct run *run, int rc)
         else
                 sl_log_warn("publishing.retry", "event=%s: %s (%s)", run->env->event_id,
                             run->errstr, sl_strerror(rc));
-        if (!run->svc->pg_down &&
+        if (!run->svc->ph.pg_down &&
             exec_log(run, "failed", NULL, run->errstr[0] ? run->errstr : sl_strerror(rc), err,
                      sizeof(err)) < 0)
                 sl_log_debug("publishing.exec_log.error", "%s", err);
@@ -1086,7 +974,8 @@ static int failed(struct run *run, int rc)
 static int duplicate(struct run *run)
 {
         char err[256];
-        int rc = replay(run);
+        int rc = sl_phase_replay(&run->svc->ph, run->topic, run->idem_key, &run->event,
+                                 &run->event_len, run->errstr, sizeof(run->errstr));
 
         if (rc < 0 && rc != -EEXIST)
                 return failed(run, rc);
@@ -1163,7 +1052,8 @@ int pub_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void
         }
         t_commit = sl_mono_ms();
         if (rc == 0)
-                rc = publish(&run);
+                rc = sl_phase_publish(&svc->ph, run.topic, run.event_key, run.idem_key, run.event,
+                                      run.event_len, run.errstr, sizeof(run.errstr));
         if (rc == -EEXIST) {
                 rc = duplicate(&run);
         } else if (rc == 0) {
@@ -1179,11 +1069,11 @@ int pub_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void
                             (long long)(t_write - t_build), (long long)(t_commit - t_write),
                             (long long)(sl_mono_ms() - t_commit));
         } else {
-                note_pg(svc, rc);
+                sl_phase_note_pg(&svc->ph, rc);
                 rc = failed(&run, rc);
         }
         if (rc == 0 || rc == -EEXIST)
-                note_pg_up(svc);
+                sl_phase_note_pg_up(&svc->ph);
         for (size_t i = 0; i < run.ndocs; i++)
                 free(run.docs[i].bytes);
         free(run.docs);
@@ -1249,8 +1139,8 @@ int pub_svc_open(struct pub_svc *svc, const struct pub_cfg *cfg, struct sl_bus *
         int rc;
 
         svc->cfg = cfg;
-        svc->bus = bus;
-        svc->http = http;
+        svc->ph.bus = bus; /* set up front: sl_phase_open() below may not be reached */
+        svc->ph.http = http;
         rc = sl_svc_split_list(cfg->svc.sports, buf, sizeof(buf), items, SL_SVC_MAX_SPORTS);
         snprintf(svc->sport, sizeof(svc->sport), "%s", rc > 0 ? items[0] : "nba");
         if (mkdir(cfg->publish_dir, 0755) < 0 && errno != EEXIST)
@@ -1260,10 +1150,7 @@ int pub_svc_open(struct pub_svc *svc, const struct pub_cfg *cfg, struct sl_bus *
         if (!svc->root)
                 return fail(errstr, n, -errno, "publish.dir %s: %s", cfg->publish_dir,
                             strerror(errno));
-        svc->pg = sl_pg_open(cfg->pg_dsn, cfg->pg_connect_timeout_ms, errstr, n);
-        if (!svc->pg)
-                return -ECONNREFUSED;
-        rc = sl_pg_migrate(svc->pg, cfg->pg_migrations, errstr, n);
+        rc = sl_phase_open(&svc->ph, "publishing", &cfg->phase, bus, http, errstr, n);
         if (rc < 0)
                 return rc;
         sl_log_info("publishing.init", "migrations applied=%d publish.dir=%s", rc, svc->root);
@@ -1279,8 +1166,7 @@ int pub_svc_open(struct pub_svc *svc, const struct pub_cfg *cfg, struct sl_bus *
 
 void pub_svc_close(struct pub_svc *svc)
 {
-        sl_pg_close(svc->pg);
-        svc->pg = NULL;
+        sl_phase_close(&svc->ph);
 }
 
 void pub_svc_free(struct pub_svc *svc)
@@ -1292,18 +1178,5 @@ void pub_svc_free(struct pub_svc *svc)
 
 int pub_svc_tick(struct pub_svc *svc)
 {
-        char err[256];
-        int64_t now = sl_mono_ms();
-        int rc;
-
-        if (now - svc->pg_probe_ms < (svc->pg_down ? PG_PROBE_DOWN_MS : PG_PROBE_UP_MS))
-                return 0;
-        svc->pg_probe_ms = now;
-        rc = sl_pg_exec(svc->pg, "SELECT 1", 0, NULL, NULL, err, sizeof(err));
-        if (rc < 0) {
-                note_pg(svc, sl_err_retriable(rc) ? -ECONNRESET : rc);
-                return 0;
-        }
-        note_pg_up(svc);
-        return 0;
+        return sl_phase_tick(&svc->ph);
 }

@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include <sl/bus.h>
+#include <sl/phase.h>
 #include <sl/sha256.h>
 #include <sl/svc.h>
 
@@ -57,11 +58,8 @@ struct sl_pg;
 /* Configuration: SL_SVC_OPTS plus the keys of main.c's table (README.md). */
 struct pub_cfg {
         struct sl_svc_cfg svc;     /* the runtime's shared options */
-        const char *pg_dsn;        /* secret */
-        const char *pg_migrations; /* directory of NNNN_name.sql */
+        struct sl_phase_cfg phase; /* pg.*, publish.timeout_ms (SL_PHASE_PG_OPTS ...) */
         const char *publish_dir;   /* root of the published documents */
-        int publish_timeout_ms;    /* wait for the broker's confirmation */
-        int pg_connect_timeout_ms; /* connect / reconnect wait */
 };
 
 /* One rendered document. */
@@ -80,13 +78,9 @@ struct pub_doc {
 /* The service state; zero it, then pub_svc_open(). */
 struct pub_svc {
         const struct pub_cfg *cfg; /* borrowed, outlives the service */
-        struct sl_pg *pg;          /* owned; service loop only */
-        struct sl_bus *bus;        /* borrowed from the runtime */
-        struct sl_http *http;      /* borrowed, may be NULL */
+        struct sl_phase ph;        /* PostgreSQL (service loop only), bus, readiness */
         char *root;                /* realpath of publish.dir, owned; read by the HTTP thread */
         char sport[32];            /* default sport of the read API (first of "sports") */
-        bool pg_down;
-        int64_t pg_probe_ms;
         uint64_t published, duplicates, failed; /* since start */
 };
 

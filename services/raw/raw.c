@@ -26,10 +26,8 @@
  * upserts + execution log + outbox row -> publish -> mark published.
  */
 
-#define SQL_MAX_BYTES    (64u * 1024) /* one generated statement */
-#define RAW_ERRSTR_SIZE  1024
-#define PG_PROBE_UP_MS   5000 /* readiness probe spacing (/readyz follows PostgreSQL) */
-#define PG_PROBE_DOWN_MS 1000 /* ... while it is down */
+#define SQL_MAX_BYTES   (64u * 1024) /* one generated statement */
+#define RAW_ERRSTR_SIZE 1024
 
 /* ---- load specs: the only identifiers besides the parser's column names -------------- */
 
@@ -674,27 +672,6 @@ static int64_t total(const struct run *run, int what)
         return s;
 }
 
-/* PostgreSQL said the connection is gone: /readyz reports it until a probe succeeds. */
-static void note_pg(struct raw_svc *svc, int rc)
-{
-        if (rc != -ECONNRESET || svc->pg_down)
-                return;
-        svc->pg_down = true;
-        svc->pg_probe_ms = sl_mono_ms();
-        sl_http_set_unready(svc->http, "pg: connection lost");
-        sl_log_warn("raw.pg.down", "PostgreSQL connection lost; /readyz reports not ready");
-}
-
-/* PostgreSQL answered: clear the not-ready state note_pg() set. */
-static void note_pg_up(struct raw_svc *svc)
-{
-        if (!svc->pg_down)
-                return;
-        svc->pg_down = false;
-        sl_http_set_ready(svc->http, true);
-        sl_log_info("raw.pg.up", "PostgreSQL answers again; /readyz reports ready");
-}
-
 /*
  * One ops.pipeline_execution_log row (autocommit, or inside the caller's
  * transaction). status: completed | failed | skipped.
@@ -702,40 +679,26 @@ static void note_pg_up(struct raw_svc *svc)
 static int exec_log(struct run *run, const char *status, const char *skip_reason, const char *error,
                     char *errstr, size_t n)
 {
-        char started[25], completed[25], duration[24], rows[24];
         int64_t dur = sl_mono_ms() - run->t0_ms;
         char *ents = entities_json(&run->ents);
-        char err[RAW_ERROR_MAX + 1];
-        const char *params[14];
-        int rc;
+        struct sl_phase_exec x = {
+            .execution_id = run->execution_id,
+            .correlation_id = run->env->correlation_id,
+            .event_id = run->env->event_id,
+            .processor = run->processor,
+            .status = status,
+            .started_wall_ms = run->started_wall_ms,
+            .elapsed_ms = dur,
+            .duration_ms = dur,
+            .skip_reason = skip_reason,
+            .error = error,
+            .rows = total(run, 1) + total(run, 2),
+            .entities = ents,
+            .game_date = run->game_date,
+            .sport = run->env->sport,
+        };
+        int rc = sl_phase_exec_log(&run->svc->ph, &x, errstr, n);
 
-        snprintf(err, sizeof(err), "%s", error ? error : "");
-        sl_time_rfc3339(run->started_wall_ms, started);
-        sl_time_rfc3339(run->started_wall_ms + dur, completed);
-        snprintf(duration, sizeof(duration), "%lld", (long long)dur);
-        snprintf(rows, sizeof(rows), "%lld", (long long)(total(run, 1) + total(run, 2)));
-        params[0] = run->execution_id;
-        params[1] = run->env->correlation_id;
-        params[2] = run->env->event_id;
-        params[3] = run->processor;
-        params[4] = status;
-        params[5] = started;
-        params[6] = completed;
-        params[7] = duration;
-        params[8] = skip_reason;
-        params[9] = error ? err : NULL;
-        params[10] = rows;
-        params[11] = ents;
-        params[12] = run->game_date;
-        params[13] = run->env->sport;
-        rc = sl_pg_exec(run->svc->pg,
-                        "INSERT INTO ops.pipeline_execution_log (execution_id, correlation_id, "
-                        "event_id, phase, processor, status, started_at, completed_at, "
-                        "duration_ms, skip_reason, error_message, rows_written, "
-                        "affected_entities, game_date, sport) VALUES ($1::uuid, $2::uuid, "
-                        "$3::uuid, 'raw', $4, $5, $6::timestamptz, $7::timestamptz, $8::int, $9, "
-                        "$10, $11::int, $12::jsonb, NULLIF($13, '')::date, $14)",
-                        14, params, NULL, errstr, n);
         free(ents);
         return rc;
 }
@@ -794,9 +757,9 @@ static int load_columns(struct run *run, const struct raw_table *t,
 /* A statement failed inside the load: pick the errno the bus should act on. */
 static int load_errno(struct run *run, int rc)
 {
-        const char *state = sl_pg_sqlstate(run->svc->pg);
+        const char *state = sl_pg_sqlstate(run->svc->ph.pg);
 
-        note_pg(run->svc, rc);
+        sl_phase_note_pg(&run->svc->ph, rc);
         if (strcmp(state, "21000") ==
             0) /* ON CONFLICT hit one key twice: the payload repeats a row */
                 return -EBADMSG;
@@ -852,16 +815,16 @@ static int load_table(struct run *run, const struct raw_table *t, struct raw_tab
         snprintf(tmp, sizeof(tmp), "raw_load_%s", strchr(spec->table, '.') + 1);
         rc = raw_sql_temp(&sql, spec->table, tmp, cols, (size_t)ncols);
         if (rc == 0)
-                rc = sl_pg_exec(run->svc->pg, sql.data, 0, NULL, NULL, run->errstr,
+                rc = sl_pg_exec(run->svc->ph.pg, sql.data, 0, NULL, NULL, run->errstr,
                                 sizeof(run->errstr));
         if (rc == 0)
-                rc = sl_pg_copy(run->svc->pg, tmp, cols, (size_t)ncols, copy_next, &src,
+                rc = sl_pg_copy(run->svc->ph.pg, tmp, cols, (size_t)ncols, copy_next, &src,
                                 run->errstr, sizeof(run->errstr));
         sl_buf_reset(&sql);
         if (rc == 0)
                 rc = raw_sql_upsert(&sql, spec, tmp, cols, (size_t)ncols);
         if (rc == 0)
-                rc = sl_pg_exec(run->svc->pg, sql.data, 0, NULL, &res, run->errstr,
+                rc = sl_pg_exec(run->svc->ph.pg, sql.data, 0, NULL, &res, run->errstr,
                                 sizeof(run->errstr));
         if (rc < 0) {
                 rc = load_errno(run, rc);
@@ -880,19 +843,8 @@ out:
 /* Claims the idempotency key in the open transaction: 0 claimed, -EEXIST held already. */
 static int claim(struct run *run)
 {
-        const char *params[] = {run->idem_key, run->processor, run->env->correlation_id};
-        PGresult *res = NULL;
-        int rc;
-
-        rc = sl_pg_exec(run->svc->pg,
-                        "INSERT INTO ops.idempotency_keys (key, phase, processor, correlation_id, "
-                        "completed_at) VALUES ($1, 'raw', $2, $3::uuid, now()) "
-                        "ON CONFLICT (key) DO NOTHING RETURNING 1",
-                        3, params, &res, run->errstr, sizeof(run->errstr));
-        if (rc == 0 && PQntuples(res) == 0)
-                rc = -EEXIST;
-        PQclear(res);
-        return rc;
+        return sl_phase_claim(&run->svc->ph, run->idem_key, run->processor,
+                              run->env->correlation_id, run->errstr, sizeof(run->errstr));
 }
 
 /* With no changed row, the event names every entity of the batch (never "whole date" by accident).
@@ -917,8 +869,6 @@ static void batch_entities(struct run *run)
 static int outbox_write(struct run *run)
 {
         struct sl_envelope *ev;
-        const char *params[4];
-        int rc;
 
         ev =
             raw_completed_new(run->env, run->processor, run->scrape.source, run->scrape.blob_sha256,
@@ -933,15 +883,8 @@ static int outbox_write(struct run *run)
                 snprintf(run->event_key, sizeof(run->event_key), "%s:%s", ev->sport, ev->game_date);
         run->event = sl_envelope_serialize(ev, &run->event_len);
         sl_envelope_free(ev);
-        params[0] = run->topic;
-        params[1] = run->event_key;
-        params[2] = run->idem_key;
-        params[3] = run->event;
-        rc = sl_pg_exec(run->svc->pg,
-                        "INSERT INTO ops.outbox (topic, key, idempotency_key, payload) "
-                        "VALUES ($1, $2, $3, convert_to($4, 'UTF8'))",
-                        4, params, NULL, run->errstr, sizeof(run->errstr));
-        return rc == -EEXIST ? -EAGAIN : rc;
+        return sl_phase_outbox_insert(&run->svc->ph, run->topic, run->event_key, run->idem_key,
+                                      run->event, run->errstr, sizeof(run->errstr));
 }
 
 /* The tables of the batch, in order. */
@@ -966,14 +909,12 @@ static int load_tables(struct run *run)
  */
 static int load_tx(struct run *run)
 {
-        struct sl_pg *pg = run->svc->pg;
-        char rb[256];
+        struct sl_pg *pg = run->svc->ph.pg;
         int rc;
 
         rc = sl_pg_begin(pg, run->errstr, sizeof(run->errstr));
-        if (rc < 0)
-                goto out;
-        rc = claim(run);
+        if (rc == 0)
+                rc = claim(run);
         if (rc == 0)
                 rc = load_tables(run);
         if (rc == 0 && run->ents.n == 0 && !run->ents.overflow)
@@ -985,72 +926,10 @@ static int load_tx(struct run *run)
         if (rc == 0)
                 rc = sl_pg_commit(pg, run->errstr, sizeof(run->errstr));
         run->committed_ms = sl_mono_ms();
-out:
-        if (rc < 0 && sl_pg_in_tx(pg))
-                sl_pg_rollback(pg, rb, sizeof(rb));
-        if (rc < 0 && rc != -EEXIST)
-                note_pg(run->svc, rc);
-        return rc;
+        return sl_phase_tx_end(&run->svc->ph, rc);
 }
 
 /* ---- publishing ------------------------------------------------------------------------ */
-
-/* Publishes the stored event bytes, waits for the broker, marks the outbox row. */
-static int publish(struct run *run)
-{
-        struct raw_svc *svc = run->svc;
-        const char *params[] = {run->topic, run->idem_key};
-        char err[256];
-        int rc;
-
-        rc = sl_bus_publish_raw(svc->bus, run->topic, run->event_key, run->event, run->event_len,
-                                NULL, 0);
-        if (rc == 0)
-                rc = sl_bus_flush(svc->bus, svc->cfg->publish_timeout_ms);
-        if (rc < 0)
-                return fail(run->errstr, sizeof(run->errstr), rc, "publish %s: %s", run->topic,
-                            sl_strerror(rc));
-        rc = sl_pg_exec(svc->pg,
-                        "UPDATE ops.outbox SET published_at = now() "
-                        "WHERE topic = $1 AND idempotency_key = $2 AND published_at IS NULL",
-                        2, params, NULL, err, sizeof(err));
-        if (rc < 0) { /* the event is out; at worst a redelivery publishes it again */
-                note_pg(svc, rc);
-                sl_log_warn("raw.outbox.mark.error", "key=%s: %s", run->idem_key, err);
-        }
-        return 0;
-}
-
-/*
- * The key was claimed before: if that run's event is still unpublished (a
- * crash between COMMIT and the broker's confirmation), publish it now.
- * Returns 0 (re-published), -EEXIST (published before) or an error.
- */
-static int replay(struct run *run)
-{
-        const char *params[] = {run->topic, run->idem_key};
-        PGresult *res = NULL;
-        int rc;
-
-        rc = sl_pg_exec(run->svc->pg,
-                        "SELECT convert_from(payload, 'UTF8'), coalesce(key, ''), "
-                        "published_at IS NOT NULL FROM ops.outbox "
-                        "WHERE topic = $1 AND idempotency_key = $2",
-                        2, params, &res, run->errstr, sizeof(run->errstr));
-        if (rc < 0) {
-                note_pg(run->svc, rc);
-                return rc;
-        }
-        if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
-                PQclear(res);
-                return -EEXIST;
-        }
-        run->event = sl_xstrdup(PQgetvalue(res, 0, 0));
-        run->event_len = strlen(run->event);
-        snprintf(run->event_key, sizeof(run->event_key), "%s", PQgetvalue(res, 0, 1));
-        PQclear(res);
-        return publish(run);
-}
 
 /* ---- the handler ------------------------------------------------------------------------ */
 
@@ -1141,7 +1020,7 @@ static int failed(struct run *run, int rc)
         else
                 sl_log_error("raw.load.error", "processor=%s: %s (%s)", run->processor, run->errstr,
                              sl_strerror(rc));
-        if (!run->svc->pg_down &&
+        if (!run->svc->ph.pg_down &&
             exec_log(run, "failed", NULL, run->errstr[0] ? run->errstr : sl_strerror(rc), err,
                      sizeof(err)) < 0)
                 sl_log_debug("raw.exec_log.error", "%s", err);
@@ -1152,7 +1031,8 @@ static int failed(struct run *run, int rc)
 static int duplicate(struct run *run)
 {
         char err[256];
-        int rc = replay(run);
+        int rc = sl_phase_replay(&run->svc->ph, run->topic, run->idem_key, &run->event,
+                                 &run->event_len, run->errstr, sizeof(run->errstr));
 
         if (rc < 0 && rc != -EEXIST)
                 return failed(run, rc);
@@ -1210,7 +1090,8 @@ int raw_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void
         if (rc == 0)
                 rc = load_tx(&run);
         if (rc == 0)
-                rc = publish(&run);
+                rc = sl_phase_publish(&svc->ph, run.topic, run.event_key, run.idem_key, run.event,
+                                      run.event_len, run.errstr, sizeof(run.errstr));
         if (rc == -EEXIST) {
                 rc = duplicate(&run);
         } else if (rc == 0) {
@@ -1221,7 +1102,7 @@ int raw_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void
                 rc = failed(&run, rc);
         }
         if (rc == 0) /* PostgreSQL answered a whole load */
-                note_pg_up(svc);
+                sl_phase_note_pg_up(&svc->ph);
         raw_entities_fini(&run.ents);
         raw_batch_free(run.batch);
         free(run.event);
@@ -1257,17 +1138,14 @@ int raw_svc_open(struct raw_svc *svc, const struct raw_cfg *cfg, struct sl_bus *
         int rc;
 
         svc->cfg = cfg;
-        svc->bus = bus;
-        svc->http = http;
+        svc->ph.bus = bus; /* set up front: sl_phase_open() below may not be reached */
+        svc->ph.http = http;
         rc = make_dirs(cfg->blob_dir);
         svc->blob_root = rc == 0 ? realpath(cfg->blob_dir, NULL) : NULL;
         if (!svc->blob_root)
                 return fail(errstr, n, rc < 0 ? rc : -errno, "blob.dir %s: %s", cfg->blob_dir,
                             sl_strerror(rc < 0 ? rc : -errno));
-        svc->pg = sl_pg_open(cfg->pg_dsn, cfg->pg_connect_timeout_ms, errstr, n);
-        if (!svc->pg)
-                return -ECONNREFUSED;
-        rc = sl_pg_migrate(svc->pg, cfg->pg_migrations, errstr, n);
+        rc = sl_phase_open(&svc->ph, "raw", &cfg->phase, bus, http, errstr, n);
         if (rc < 0)
                 return rc;
         sl_log_info("raw.init", "migrations applied=%d blob.dir=%s", rc, svc->blob_root);
@@ -1276,26 +1154,12 @@ int raw_svc_open(struct raw_svc *svc, const struct raw_cfg *cfg, struct sl_bus *
 
 void raw_svc_close(struct raw_svc *svc)
 {
-        sl_pg_close(svc->pg);
-        svc->pg = NULL;
+        sl_phase_close(&svc->ph);
         free(svc->blob_root);
         svc->blob_root = NULL;
 }
 
 int raw_svc_tick(struct raw_svc *svc)
 {
-        char err[256];
-        int64_t now = sl_mono_ms();
-        int rc;
-
-        if (now - svc->pg_probe_ms < (svc->pg_down ? PG_PROBE_DOWN_MS : PG_PROBE_UP_MS))
-                return 0;
-        svc->pg_probe_ms = now;
-        rc = sl_pg_exec(svc->pg, "SELECT 1", 0, NULL, NULL, err, sizeof(err));
-        if (rc < 0) {
-                note_pg(svc, sl_err_retriable(rc) ? -ECONNRESET : rc);
-                return 0;
-        }
-        note_pg_up(svc);
-        return 0;
+        return sl_phase_tick(&svc->ph);
 }

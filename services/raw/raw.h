@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include <sl/bus.h>
+#include <sl/phase.h>
 #include <sl/sha256.h>
 #include <sl/svc.h>
 
@@ -46,13 +47,10 @@ struct sl_pg;
 /* Configuration: SL_SVC_OPTS plus the keys of main.c's table (README.md). */
 struct raw_cfg {
         struct sl_svc_cfg svc;     /* the runtime's shared options */
-        const char *pg_dsn;        /* secret */
-        const char *pg_migrations; /* directory of NNNN_name.sql */
+        struct sl_phase_cfg phase; /* pg.*, publish.timeout_ms (SL_PHASE_PG_OPTS ...) */
         const char *blob_dir;      /* root of the content-addressed blob store */
         int64_t blob_max_bytes;    /* largest blob read */
-        int publish_timeout_ms;    /* wait for the broker's confirmation of raw.completed */
         int max_entities;          /* affected entities listed before "whole date" (empty) */
-        int pg_connect_timeout_ms; /* connect / reconnect wait */
 };
 
 /* What a raw table needs besides the parser's columns: fixed identifiers only. */
@@ -97,12 +95,8 @@ struct raw_scrape {
 /* The service state; zero it, then raw_svc_open(). */
 struct raw_svc {
         const struct raw_cfg *cfg; /* borrowed, outlives the service */
-        struct sl_pg *pg;          /* owned */
-        struct sl_bus *bus;        /* borrowed from the runtime */
-        struct sl_http *http;      /* borrowed from the runtime, may be NULL */
+        struct sl_phase ph;        /* PostgreSQL, bus, readiness (sl/phase.h) */
         char *blob_root;           /* realpath of cfg->blob_dir, owned */
-        bool pg_down;              /* last PostgreSQL call lost the connection: /readyz 503 */
-        int64_t pg_probe_ms;       /* monotonic time of the last PostgreSQL probe */
         /* counters since start (also exported on /metrics) */
         uint64_t loaded, duplicates, republished, failed;
 };

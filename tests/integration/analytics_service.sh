@@ -27,8 +27,7 @@ BUILD=${STATLINE_BUILD:-$IT_SRC/build}
 AN=${STATLINE_ANALYTICSBIN:-$BUILD/services/analytics/statline-analytics}
 [[ -x $AN ]] || it_bail "statline-analytics not found: $AN (set STATLINE_ANALYTICSBIN)"
 
-ADMIN_DSN=$STATLINE_TEST_PG_DSN
-DB="sl_it_an_$$_$RANDOM"
+it_pg_database an
 PREFIX="itan$$r$RANDOM"
 RAW_T=$PREFIX.nba.raw.completed
 AN_T=$PREFIX.nba.analytics.completed
@@ -37,65 +36,11 @@ IT_EXTRA_KEYS+=("$RAW_T" "$AN_T" "$DLQ_T")
 CORR=$(python3 -c 'import uuid; print(uuid.uuid4())')
 AN_PID=
 
-dsn_for() {
-        local base=$1 db=$2 scheme rest host query=
-        if [[ $base =~ ^postgres(ql)?:// ]]; then
-                scheme=${base%%://*}
-                rest=${base#*://}
-                [[ $rest == *\?* ]] && query="?${rest#*\?}"
-                host=${rest%%\?*}
-                host=${host%%/*}
-                echo "$scheme://$host/$db$query"
-        else
-                echo "$base dbname=$db"
-        fi
-}
-DSN=$(dsn_for "$ADMIN_DSN" "$DB")
-
-an_cleanup() {
-        [[ -n $AN_PID ]] && kill -KILL "$AN_PID" 2>/dev/null
-        psql "$ADMIN_DSN" -X -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
-}
-IT_ON_EXIT=an_cleanup
-
-sql() {
-        PGOPTIONS="-c client_min_messages=warning" PGCONNECT_TIMEOUT=10 \
-                psql "$DSN" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"
-}
-events() {
-        it_redis --raw XRANGE "$1" - + | awk 'prev == "d" { print } { prev = $0 }'
-}
-count_events() {
-        local n
-        n=$(it_redis XLEN "$1")
-        echo "${n:-0}"
-}
-events_ge() {
-        (($(count_events "$1") >= $2))
-}
-sql_ge() {
-        local v
-        v=$(sql "$1" 2>/dev/null) || return 1
-        ((${v:-0} >= $2))
-}
+it_service analytics "$AN" "$PREFIX"
 
 start_an() {
-        local log=$1
-        shift
-        env STATLINE_ANALYTICS_PG_DSN="$DSN" \
-                STATLINE_ANALYTICS_PG_MIGRATIONS="$IT_SRC/db/migrations" \
-                STATLINE_ANALYTICS_BUS_BACKEND="$IT_BACKEND" \
-                STATLINE_ANALYTICS_BUS_URL="$IT_URL" \
-                STATLINE_ANALYTICS_BUS_PREFIX="$PREFIX" \
-                STATLINE_ANALYTICS_BUS_GROUP="analytics-$PREFIX" \
-                STATLINE_ANALYTICS_RETRY_DELAYS_MS=1500,1500,1500,1500 \
-                STATLINE_ANALYTICS_RETRY_ATTEMPTS=5 \
-                STATLINE_ANALYTICS_DRAIN_TIMEOUT_MS=3000 \
-                STATLINE_ANALYTICS_LOG_LEVEL=info \
-                "$@" "$AN" >"$IT_DIR/$log" 2>&1 &
-        AN_PID=$!
-        IT_PIDS+=("$AN_PID")
-        it_wait_for 60 grep -q '"event":"svc.start"' "$IT_DIR/$log"
+        it_start_service "$1" AN_PID STATLINE_ANALYTICS_RETRY_DELAYS_MS=1500,1500,1500,1500 \
+                STATLINE_ANALYTICS_RETRY_ATTEMPTS=5 "${@:2}"
 }
 
 # publish TABLES DATE ENTITIES [UPSTREAM]: one raw.completed on the stream; echoes its event id.
@@ -128,11 +73,11 @@ EOF
 
 # last_event: the newest analytics.completed.
 last_event() {
-        events "$AN_T" | tail -n 1
+        it_events "$AN_T" | tail -n 1
 }
 
 fingerprint() {
-        sql "SELECT md5(string_agg(x, '' ORDER BY x)) FROM (
+        it_sql "SELECT md5(string_agg(x, '' ORDER BY x)) FROM (
                SELECT p::text AS x FROM analytics.player_game_summary p UNION ALL
                SELECT o::text FROM analytics.team_offense_game_summary o UNION ALL
                SELECT d::text FROM analytics.team_defense_game_summary d UNION ALL
@@ -144,25 +89,25 @@ fingerprint() {
 
 python3 "$IT_SRC/tests/integration/analytics_seed.py" "$IT_DIR" || it_bail "seed generator failed"
 . "$IT_DIR/facts.txt"
-it_must "creates a private database" psql "$ADMIN_DSN" -X -q -c "CREATE DATABASE $DB"
+it_must "creates a private database" it_pg_create
 it_must "statline-analytics starts (migrations applied)" start_an an.1.log
-it_must "raw tables seeded" psql "$DSN" -X -q -v ON_ERROR_STOP=1 -f "$IT_DIR/seed.sql"
-sql "CREATE TABLE it_exp_player (game_id text, player_id bigint, game_date date, team_id bigint,
+it_must "raw tables seeded" psql "$IT_DSN" -X -q -v ON_ERROR_STOP=1 -f "$IT_DIR/seed.sql"
+it_sql "CREATE TABLE it_exp_player (game_id text, player_id bigint, game_date date, team_id bigint,
         opp bigint, is_home boolean, pts int, reb int, ast int, ts double precision,
         efg double precision, usg double precision);
      CREATE TABLE it_exp_team (game_id text, team_id bigint, game_date date, opp bigint,
         is_home boolean, win boolean, pts int, opp_pts int, poss double precision,
         ortg double precision, pace double precision, opp_poss double precision,
         drtg double precision)" >/dev/null
-psql "$DSN" -X -q -c "\\copy it_exp_player FROM '$IT_DIR/exp_player.csv' WITH (FORMAT csv, NULL '')"
-psql "$DSN" -X -q -c "\\copy it_exp_team FROM '$IT_DIR/exp_team.csv' WITH (FORMAT csv, NULL '')"
+psql "$IT_DSN" -X -q -c "\\copy it_exp_player FROM '$IT_DIR/exp_player.csv' WITH (FORMAT csv, NULL '')"
+psql "$IT_DSN" -X -q -c "\\copy it_exp_team FROM '$IT_DIR/exp_team.csv' WITH (FORMAT csv, NULL '')"
 
 # ---- box score of game 1: fan-out, scoped to the event's game and players ---------------------
 
 ents="game:0022300001"
 for p in ${G1_PLAYERS//,/ }; do ents+=",player:$p"; done
 e1=$(publish raw.player_boxscores,raw.team_boxscores 2024-01-10 "$ents")
-it_check "game 1: analytics.completed within 30 s" it_wait_for 30 events_ge "$AN_T" 1
+it_check "game 1: analytics.completed within 30 s" it_wait_for 30 it_events_ge "$AN_T" 1
 ev=$(last_event)
 it_is "game 1: three processors ran (fan-out), rows per processor" \
         "$(jq -c '[.payload.processors[] | [.name, .rows]]' <<<"$ev")" \
@@ -174,41 +119,41 @@ it_is "game 1: affected entities = the game, its 10 players and 2 teams" \
         "$(jq -c '[.affected_entities[] | .kind] | group_by(.) | map([.[0], length])' <<<"$ev")" \
         '[["game",1],["player",10],["team",2]]'
 it_is "game 1: only game 1 rows (game 2 of the same date is out of the event's scope)" \
-        "$(sql "SELECT string_agg(DISTINCT game_id, ',') FROM analytics.player_game_summary")" "0022300001"
+        "$(it_sql "SELECT string_agg(DISTINCT game_id, ',') FROM analytics.player_game_summary")" "0022300001"
 it_is "game 1: DNP player has no summary row" \
-        "$(sql "SELECT count(*) FROM analytics.player_game_summary WHERE player_id = $DNP")" 0
+        "$(it_sql "SELECT count(*) FROM analytics.player_game_summary WHERE player_id = $DNP")" 0
 
 # ---- whole date (no entities): game 2 too; every number against the recomputation -------
 
 publish raw.player_boxscores,raw.team_boxscores 2024-01-10 "" >/dev/null
-it_check "2024-01-10 whole date: second analytics.completed" it_wait_for 30 events_ge "$AN_T" 2
+it_check "2024-01-10 whole date: second analytics.completed" it_wait_for 30 it_events_ge "$AN_T" 2
 it_is "whole date: game 1 rows unchanged, game 2 inserted" \
         "$(last_event | jq -c '[.payload.processors[] | [.name, .inserted, .updated]]')" \
         '[["player_game_summary",10,0],["team_offense_game_summary",2,0],["team_defense_game_summary",2,0]]'
 it_is "player_game_summary: 20 rows, every one matches the recomputation (pts/reb/ast, TS%, eFG%, usage)" \
-        "$(sql "SELECT count(*) || '/' || count(*) FILTER (WHERE s.pts = e.pts AND s.reb = e.reb AND s.ast = e.ast
+        "$(it_sql "SELECT count(*) || '/' || count(*) FILTER (WHERE s.pts = e.pts AND s.reb = e.reb AND s.ast = e.ast
                    AND s.team_id = e.team_id AND s.opponent_team_id = e.opp AND s.is_home = e.is_home
                    AND s.game_date = e.game_date
                    AND abs(s.ts_pct - e.ts) < 0.00006 AND abs(s.efg_pct - e.efg) < 0.00006
                    AND abs(s.usage_rate - e.usg) < 0.00006)
                 FROM analytics.player_game_summary s JOIN it_exp_player e USING (game_id, player_id)")" "20/20"
 it_is "team_offense: 4 rows match (pts, win, possessions, ORtg, pace)" \
-        "$(sql "SELECT count(*) || '/' || count(*) FILTER (WHERE o.pts = e.pts AND o.win = e.win
+        "$(it_sql "SELECT count(*) || '/' || count(*) FILTER (WHERE o.pts = e.pts AND o.win = e.win
                    AND o.opponent_team_id = e.opp AND o.is_home = e.is_home
                    AND abs(o.possessions - e.poss) < 0.006 AND abs(o.offensive_rating - e.ortg) < 0.006
                    AND abs(o.pace - e.pace) < 0.006)
                 FROM analytics.team_offense_game_summary o JOIN it_exp_team e USING (game_id, team_id)")" "4/4"
 it_is "team_defense: 4 rows match (points allowed, opponent possessions, DRtg)" \
-        "$(sql "SELECT count(*) || '/' || count(*) FILTER (WHERE d.opp_pts = e.opp_pts
+        "$(it_sql "SELECT count(*) || '/' || count(*) FILTER (WHERE d.opp_pts = e.opp_pts
                    AND abs(d.possessions - e.opp_poss) < 0.006 AND abs(d.defensive_rating - e.drtg) < 0.006)
                 FROM analytics.team_defense_game_summary d JOIN it_exp_team e USING (game_id, team_id)")" "4/4"
 it_is "execution log: one completed row per processor run, dependencies met, injuries noted missing" \
-        "$(sql "SELECT string_agg(DISTINCT processor || ':' || status || ':' || dependencies_met
+        "$(it_sql "SELECT string_agg(DISTINCT processor || ':' || status || ':' || dependencies_met
                    || ':' || array_to_string(missing_dependencies, ';'), ',')
                 FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND phase = 'analytics'")" \
         "player_game_summary:completed:true:raw.injuries,team_defense_game_summary:completed:true:,team_offense_game_summary:completed:true:"
 it_is "execution log: 6 rows, durations, dates, rows_written filled in" \
-        "$(sql "SELECT count(*) || ':' || sum(rows_written) FROM ops.pipeline_execution_log
+        "$(it_sql "SELECT count(*) || ':' || sum(rows_written) FROM ops.pipeline_execution_log
                 WHERE correlation_id = '$CORR' AND duration_ms >= 0 AND game_date = '2024-01-10'
                 AND completed_at >= started_at")" "6:28"
 
@@ -217,71 +162,71 @@ it_is "execution log: 6 rows, durations, dates, rows_written filled in" \
 fp1=$(fingerprint)
 dup=$(tail -n 1 "$IT_DIR/published.jsonl")
 it_redis XADD "$RAW_T" '*' d "$dup" >/dev/null
-it_check "replay (same event): skipped as duplicate" it_wait_for 30 sql_ge \
+it_check "replay (same event): skipped as duplicate" it_wait_for 30 it_sql_ge \
         "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR'
          AND status = 'skipped' AND skip_reason LIKE 'duplicate:%'" 3
-it_is "replay (same event): no new analytics.completed" "$(count_events "$AN_T")" 2
+it_is "replay (same event): no new analytics.completed" "$(it_count_events "$AN_T")" 2
 publish raw.player_boxscores,raw.team_boxscores 2024-01-10 "" >/dev/null
-it_check "replay (new event, same data): processed" it_wait_for 30 events_ge "$AN_T" 3
+it_check "replay (new event, same data): processed" it_wait_for 30 it_events_ge "$AN_T" 3
 it_is "replay (new event, same data): zero rows written" "$(last_event | jq -c '.payload.rows')" 0
 it_is "replay: no row changed (content and updated_at)" "$(fingerprint)" "$fp1"
 
 # ---- a critical dependency missing: retried, then completes ---------------------------------
 
 publish raw.player_boxscores,raw.team_boxscores 2024-01-11 "game:0022300003" >/dev/null
-it_check "game 3 without its raw.games row: failed rows, dependencies_met = false" it_wait_for 20 sql_ge \
+it_check "game 3 without its raw.games row: failed rows, dependencies_met = false" it_wait_for 20 it_sql_ge \
         "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR'
          AND status = 'failed' AND dependencies_met = false AND 'raw.games' = ANY(missing_dependencies)" 3
 it_like "game 3: the reason names the dependency" \
-        "$(sql "SELECT error_message FROM ops.pipeline_execution_log WHERE status = 'failed' LIMIT 1")" \
+        "$(it_sql "SELECT error_message FROM ops.pipeline_execution_log WHERE status = 'failed' LIMIT 1")" \
         "critical dependency missing: raw.games"
 it_is "game 3: nothing written while blocked" \
-        "$(sql "SELECT count(*) FROM analytics.player_game_summary WHERE game_id = '0022300003'")" 0
-psql "$DSN" -X -q -v ON_ERROR_STOP=1 -f "$IT_DIR/games3.sql"
-it_check "game 3: completes on a retry once raw.games has the row" it_wait_for 20 events_ge "$AN_T" 4
+        "$(it_sql "SELECT count(*) FROM analytics.player_game_summary WHERE game_id = '0022300003'")" 0
+psql "$IT_DSN" -X -q -v ON_ERROR_STOP=1 -f "$IT_DIR/games3.sql"
+it_check "game 3: completes on a retry once raw.games has the row" it_wait_for 20 it_events_ge "$AN_T" 4
 it_is "game 3: rows written" \
-        "$(sql "SELECT count(*) FROM analytics.player_game_summary WHERE game_id = '0022300003'")" 10
+        "$(it_sql "SELECT count(*) FROM analytics.player_game_summary WHERE game_id = '0022300003'")" 10
 it_is "game 3: numbers match the recomputation" \
-        "$(sql "SELECT count(*) FILTER (WHERE abs(s.ts_pct - e.ts) < 0.00006 AND s.pts = e.pts)
+        "$(it_sql "SELECT count(*) FILTER (WHERE abs(s.ts_pct - e.ts) < 0.00006 AND s.pts = e.pts)
                 FROM analytics.player_game_summary s JOIN it_exp_player e USING (game_id, player_id)
                 WHERE game_id = '0022300003'")" 10
-it_is "game 3: nothing dead-lettered" "$(count_events "$DLQ_T")" 0
+it_is "game 3: nothing dead-lettered" "$(it_count_events "$DLQ_T")" 0
 
 # ---- upcoming context from the schedule ----------------------------------------------------
 
 publish raw.schedule 2024-01-12 "game:0022300004,game:0022300005" >/dev/null
-it_check "schedule 2024-01-12: analytics.completed" it_wait_for 30 events_ge "$AN_T" 5
+it_check "schedule 2024-01-12: analytics.completed" it_wait_for 30 it_events_ge "$AN_T" 5
 it_is "schedule: the two upcoming processors ran (smart skip of the game summaries)" \
         "$(last_event | jq -c '[.payload.processors[] | [.name, .rows]]')" \
         '[["upcoming_player_game_context",21],["upcoming_team_game_context",4]]'
 it_is "upcoming team A: away at B, played yesterday (back-to-back, 0 days rest), 2 games in 7 days, 1 out" \
-        "$(sql "SELECT opponent_team_id || ',' || is_home || ',' || days_rest || ',' || back_to_back || ','
+        "$(it_sql "SELECT opponent_team_id || ',' || is_home || ',' || days_rest || ',' || back_to_back || ','
                    || games_last_7_days || ',' || players_out || ',' || win_pct_season
                 FROM analytics.upcoming_team_game_context WHERE team_id = $TA")" \
         "$TB,false,0,true,2,1,$WINPCT_A"
 it_is "upcoming team B: home, last game 2024-01-10 (1 day rest), no back-to-back" \
-        "$(sql "SELECT is_home || ',' || days_rest || ',' || back_to_back || ',' || games_last_7_days
+        "$(it_sql "SELECT is_home || ',' || days_rest || ',' || back_to_back || ',' || games_last_7_days
                 FROM analytics.upcoming_team_game_context WHERE team_id = $TB")" "true,1,false,1"
 it_is "upcoming player A1: Out (Ankle), back-to-back, 2 games played" \
-        "$(sql "SELECT injury_status || ',' || injury_reason || ',' || days_rest || ',' || back_to_back
+        "$(it_sql "SELECT injury_status || ',' || injury_reason || ',' || days_rest || ',' || back_to_back
                    || ',' || games_played_season || ',' || game_id
                 FROM analytics.upcoming_player_game_context WHERE player_id = $A1")" \
         "Out,Ankle,0,true,2,0022300004"
 it_is "upcoming player A2: consensus points line 23.0 (22.5 and 23.5), rebounds 7.5, no assists line" \
-        "$(sql "SELECT points_line || ',' || rebounds_line || ',' || coalesce(assists_line::text, 'none')
+        "$(it_sql "SELECT points_line || ',' || rebounds_line || ',' || coalesce(assists_line::text, 'none')
                    || ',' || coalesce(injury_status, 'none')
                 FROM analytics.upcoming_player_game_context WHERE player_id = $A2")" "23.0,7.5,none,none"
 it_is "upcoming DNP player: on A's roster, no game played yet (days_rest NULL)" \
-        "$(sql "SELECT coalesce(days_rest::text, 'null') || ',' || games_played_season
+        "$(it_sql "SELECT coalesce(days_rest::text, 'null') || ',' || games_played_season
                 FROM analytics.upcoming_player_game_context WHERE player_id = $DNP")" "null,0"
 
 # ---- injury update for one player -------------------------------------------------------------
 
-before=$(sql "SELECT string_agg(player_id || '@' || updated_at, ',' ORDER BY player_id)
+before=$(it_sql "SELECT string_agg(player_id || '@' || updated_at, ',' ORDER BY player_id)
               FROM analytics.upcoming_player_game_context WHERE player_id <> $C2")
-sql "UPDATE raw.injuries SET status = 'Out', reason = 'Knee soreness' WHERE player_id = $C2" >/dev/null
+it_sql "UPDATE raw.injuries SET status = 'Out', reason = 'Knee soreness' WHERE player_id = $C2" >/dev/null
 publish raw.injuries 2024-01-12 "game:0022300005,player:$C2" >/dev/null
-it_check "injury update: analytics.completed" it_wait_for 30 events_ge "$AN_T" 6
+it_check "injury update: analytics.completed" it_wait_for 30 it_events_ge "$AN_T" 6
 ev=$(last_event)
 it_is "injury update: one player row and his team's row rewritten" \
         "$(jq -c '[.payload.processors[] | [.name, .inserted, .updated]]' <<<"$ev")" \
@@ -290,14 +235,14 @@ it_is "injury update: entities = that player, his game and team" \
         "$(jq -c '[.affected_entities[] | .kind + ":" + .id] | sort' <<<"$ev")" \
         "[\"game:0022300005\",\"player:$C2\",\"team:$TC\"]"
 it_is "injury update: status now Out, team C players_out 1" \
-        "$(sql "SELECT (SELECT injury_status FROM analytics.upcoming_player_game_context WHERE player_id = $C2)
+        "$(it_sql "SELECT (SELECT injury_status FROM analytics.upcoming_player_game_context WHERE player_id = $C2)
                 || ',' || (SELECT players_out FROM analytics.upcoming_team_game_context WHERE team_id = $TC)")" \
         "Out,1"
 it_is "injury update: no other player's row touched" \
-        "$(sql "SELECT string_agg(player_id || '@' || updated_at, ',' ORDER BY player_id)
+        "$(it_sql "SELECT string_agg(player_id || '@' || updated_at, ',' ORDER BY player_id)
                 FROM analytics.upcoming_player_game_context WHERE player_id <> $C2")" "$before"
 
-events "$AN_T" >"$IT_DIR/analytics_completed.jsonl"
+it_events "$AN_T" >"$IT_DIR/analytics_completed.jsonl"
 it_is "every analytics.completed validates against the envelope and payload v1 schemas" \
         "$(python3 - "$IT_SRC/proto" "$IT_DIR/analytics_completed.jsonl" <<'EOF'
 import json, sys
@@ -322,40 +267,38 @@ EOF
 
 # ---- smart skip, poison, SIGTERM --------------------------------------------------------------
 
-n=$(count_events "$AN_T")
+n=$(it_count_events "$AN_T")
 publish raw.league_game_log,raw.play_by_play "" "" >/dev/null
-it_check "smart skip: a 'skipped' trigger_registry row" it_wait_for 20 sql_ge \
+it_check "smart skip: a 'skipped' trigger_registry row" it_wait_for 20 it_sql_ge \
         "SELECT count(*) FROM ops.pipeline_execution_log WHERE processor = 'trigger_registry'
          AND status = 'skipped' AND skip_reason LIKE 'smart skip:%'" 1
-it_is "smart skip: no analytics.completed" "$(count_events "$AN_T")" "$n"
+it_is "smart skip: no analytics.completed" "$(it_count_events "$AN_T")" "$n"
 
 # A scoreboard of a date whose games are not played yet: the game summaries
 # exit early (skipped, not failed, not retried into the DLQ).
 publish raw.games "2031-01-02" "" >/dev/null
-it_check "early exit: game summaries skipped for a date without final games" it_wait_for 20 sql_ge \
+it_check "early exit: game summaries skipped for a date without final games" it_wait_for 20 it_sql_ge \
         "SELECT count(*) FROM ops.pipeline_execution_log WHERE game_date = '2031-01-02'
          AND status = 'skipped' AND skip_reason = 'early exit: no final games on 2031-01-02'" 3
 it_is "early exit: nothing failed for that date" \
-        "$(sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE game_date = '2031-01-02'
+        "$(it_sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE game_date = '2031-01-02'
                AND status = 'failed'")" 0
 
 bad=$(jq -c '.payload = {"kind": "it"} | .event_id = "019a4d0a-54f6-714c-bcad-f65729f5c3bb"' \
         <<<"$(head -n 1 "$IT_DIR/published.jsonl")")
 it_redis XADD "$RAW_T" '*' d "$bad" >/dev/null
-it_check "poison (no tables): dead-lettered" it_wait_for 20 events_ge "$DLQ_T" 1
+it_check "poison (no tables): dead-lettered" it_wait_for 20 it_events_ge "$DLQ_T" 1
 it_dlq_fetch "$DLQ_T" 0
 it_is "poison: PERMANENT on the first attempt" "$(it_hdr 0 dlq.error_class)/$(it_hdr 0 dlq.attempts)" \
         "PERMANENT/1"
 it_like "poison: failed row says why" \
-        "$(sql "SELECT error_message FROM ops.pipeline_execution_log WHERE status = 'failed'
+        "$(it_sql "SELECT error_message FROM ops.pipeline_execution_log WHERE status = 'failed'
                 AND processor = 'trigger_registry'")" "payload.tables"
 
 t0=$(date +%s%3N)
-kill -TERM "$AN_PID"
-wait "$AN_PID"
+it_stop_service AN_PID
 rc=$?
 t1=$(date +%s%3N)
-AN_PID=
 it_is "SIGTERM: exit 0" "$rc" 0
 it_check "SIGTERM: gone within drain.timeout_ms (took $((t1 - t0)) ms)" test $((t1 - t0)) -lt 3000
 
@@ -367,20 +310,18 @@ it_check "restart with deps.stale_fail_s = 0: starts, no migration applied" star
 it_is "restart: migrations applied=0" \
         "$(grep -o 'migrations applied=[0-9]*' "$IT_DIR/an.2.log" | head -n 1)" "migrations applied=0"
 sleep 1 # every upstream row is now at least a second old
-ndlq=$(count_events "$DLQ_T")
+ndlq=$(it_count_events "$DLQ_T")
 publish raw.team_boxscores 2024-01-10 "game:0022300002" >/dev/null
-it_check "stale: dead-lettered after the retries" it_wait_for 20 events_ge "$DLQ_T" $((ndlq + 1))
+it_check "stale: dead-lettered after the retries" it_wait_for 20 it_events_ge "$DLQ_T" $((ndlq + 1))
 it_dlq_fetch "$DLQ_T" "$ndlq"
 it_is "stale: TRANSIENT after 3 attempts (retriable, never PERMANENT)" \
         "$(it_hdr "$ndlq" dlq.error_class)/$(it_hdr "$ndlq" dlq.attempts)" "TRANSIENT/3"
 it_like "stale: failed rows name the stale tables (WARN entries in missing_dependencies)" \
-        "$(sql "SELECT array_to_string(missing_dependencies, ';') || ' / ' || error_message
+        "$(it_sql "SELECT array_to_string(missing_dependencies, ';') || ' / ' || error_message
                 FROM ops.pipeline_execution_log WHERE status = 'failed'
                 AND processor = 'team_offense_game_summary' ORDER BY started_at DESC LIMIT 1")" \
         "raw.team_boxscores \\(stale [0-9]+ s\\).* / critical dependency missing: raw.team_boxscores \\(stale\\)"
-kill -TERM "$AN_PID"
-wait "$AN_PID"
-AN_PID=
+it_stop_service AN_PID
 it_diag "run durations: $(grep -o 'analytics.run.ok[^}]*duration_ms=[0-9]*' "$IT_DIR/an.1.log" |
         sed 's/.*date=\([^ ]*\).*duration_ms=\([0-9]*\)/\1:\2ms/' | tr '\n' ' ')"
 it_done

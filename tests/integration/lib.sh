@@ -17,6 +17,7 @@ IT_REDIS_DIRS=() # private redis servers we started
 IT_KAFKA_DIRS=() # private kafka brokers we started
 IT_EXTRA_KEYS=() # more shared-redis keys to delete at exit
 IT_ON_EXIT=      # a function it_cleanup calls first (restore a shared server)
+IT_DB=           # private database (it_pg_database), dropped by it_cleanup
 IT_T0=$(date +%s%3N)
 
 # --- TAP -------------------------------------------------------------------
@@ -130,6 +131,7 @@ it_cleanup() {
                 kill -KILL "$pid" 2>/dev/null
                 wait "$pid" 2>/dev/null
         done
+        it_pg_drop
         for d in "${IT_REDIS_DIRS[@]}"; do
                 "$IT_HARNESS/redis.sh" stop "$d" >/dev/null 2>&1
         done
@@ -281,6 +283,120 @@ it_start_redis() {
         IT_URL=$("$IT_HARNESS/redis.sh" start "$dir" "$@") || it_bail "private redis did not start"
         IT_REDIS_DIRS+=("$dir")
         IT_REDIS_DIR=$dir
+}
+
+# --- phase services: private database, the service process, rows and events --
+
+# it_dsn_for DSN DB: the same server, database DB (URI or key=value form).
+it_dsn_for() {
+        local base=$1 db=$2 scheme rest host query=
+        if [[ $base =~ ^postgres(ql)?:// ]]; then
+                scheme=${base%%://*}
+                rest=${base#*://}
+                [[ $rest == *\?* ]] && query="?${rest#*\?}"
+                host=${rest%%\?*}
+                host=${host%%/*}
+                echo "$scheme://$host/$db$query"
+        else
+                echo "$base dbname=$db"
+        fi
+}
+
+# it_pg_database NAME: names a private database sl_it_NAME_<pid>_<random> on
+# the shared cluster ($STATLINE_TEST_PG_DSN): sets IT_ADMIN_DSN, IT_DB and
+# IT_DSN. it_pg_create creates it; it_cleanup drops it (after IT_ON_EXIT and
+# after killing IT_PIDS).
+it_pg_database() {
+        IT_ADMIN_DSN=$STATLINE_TEST_PG_DSN
+        IT_DB="sl_it_$1_$$_$RANDOM"
+        IT_DSN=$(it_dsn_for "$IT_ADMIN_DSN" "$IT_DB")
+}
+
+# it_pg_create: CREATE DATABASE $IT_DB (for it_must).
+it_pg_create() {
+        psql "$IT_ADMIN_DSN" -X -q -c "CREATE DATABASE $IT_DB"
+}
+
+# it_pg_drop: drops $IT_DB if named (best effort, connections forced out).
+it_pg_drop() {
+        [[ -n ${IT_DB:-} ]] || return 0
+        psql "$IT_ADMIN_DSN" -X -q -c "DROP DATABASE IF EXISTS $IT_DB WITH (FORCE)" >/dev/null 2>&1
+        return 0
+}
+
+# it_sql STATEMENT: runs it on $IT_DSN; tuples only, unaligned, '|' between columns.
+it_sql() {
+        PGOPTIONS="-c client_min_messages=warning" PGCONNECT_TIMEOUT=10 \
+                psql "$IT_DSN" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"
+}
+
+# it_sql_ge STATEMENT N: the statement's single number is at least N.
+it_sql_ge() {
+        local v
+        v=$(it_sql "$1" 2>/dev/null) || return 1
+        ((${v:-0} >= $2))
+}
+
+# it_events TOPIC: the data of every entry of a stream, one JSON document a line.
+it_events() {
+        it_redis --raw XRANGE "$1" - + | awk 'prev == "d" { print } { prev = $0 }'
+}
+
+# it_count_events TOPIC: entries in the stream (0 if absent).
+it_count_events() {
+        local n
+        n=$(it_redis XLEN "$1")
+        echo "${n:-0}"
+}
+
+# it_events_ge TOPIC N: the stream has at least N entries.
+it_events_ge() {
+        (($(it_count_events "$1") >= $2))
+}
+
+# it_service SERVICE BIN PREFIX: the phase service it_start_service runs:
+# statline-SERVICE at BIN, on bus topic prefix PREFIX.
+it_service() {
+        IT_SVC=$1
+        IT_SVC_BIN=$2
+        IT_SVC_PREFIX=$3
+}
+
+# it_start_service LOG PIDVAR [VAR=VALUE...]: starts the it_service binary in
+# the background, stdout+stderr to $IT_DIR/LOG, with the test config
+# (STATLINE_<SERVICE>_ PG_DSN=$IT_DSN, PG_MIGRATIONS of this tree, BUS_BACKEND
+# $IT_BACKEND, BUS_URL $IT_URL, BUS_PREFIX, BUS_GROUP <service>-<prefix>,
+# RETRY_DELAYS_MS 200,200, DRAIN_TIMEOUT_MS 3000, LOG_LEVEL info); the
+# VAR=VALUE arguments come last and win. Stores the pid in PIDVAR and
+# IT_PIDS; 0 once the service logged svc.start (within 60 s), else 1.
+it_start_service() {
+        local log=$1 pidvar=$2 v
+        shift 2
+        v=STATLINE_$(tr '[:lower:]' '[:upper:]' <<<"$IT_SVC")
+        env "${v}_PG_DSN=$IT_DSN" \
+                "${v}_PG_MIGRATIONS=$IT_SRC/db/migrations" \
+                "${v}_BUS_BACKEND=$IT_BACKEND" \
+                "${v}_BUS_URL=$IT_URL" \
+                "${v}_BUS_PREFIX=$IT_SVC_PREFIX" \
+                "${v}_BUS_GROUP=$IT_SVC-$IT_SVC_PREFIX" \
+                "${v}_RETRY_DELAYS_MS=200,200" \
+                "${v}_DRAIN_TIMEOUT_MS=3000" \
+                "${v}_LOG_LEVEL=info" \
+                "$@" "$IT_SVC_BIN" >"$IT_DIR/$log" 2>&1 &
+        printf -v "$pidvar" '%s' "$!"
+        IT_PIDS+=("$!")
+        it_wait_for 60 grep -q '"event":"svc.start"' "$IT_DIR/$log"
+}
+
+# it_stop_service PIDVAR: SIGTERM to the service, waits for it, clears
+# PIDVAR. Returns the service's exit status.
+it_stop_service() {
+        local pid=${!1} rc
+        kill -TERM "$pid"
+        wait "$pid"
+        rc=$?
+        printf -v "$1" '%s' ""
+        return "$rc"
 }
 
 # --- dead-letter readers (independent of the bus code: redis-cli / kcat) ----

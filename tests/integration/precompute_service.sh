@@ -33,8 +33,7 @@ PC=${STATLINE_PRECOMPUTEBIN:-$BUILD/services/precompute/statline-precompute}
 SEED=$IT_SRC/tests/integration/precompute_seed.py
 [[ -x $PC ]] || it_bail "statline-precompute not found: $PC (set STATLINE_PRECOMPUTEBIN)"
 
-ADMIN_DSN=$STATLINE_TEST_PG_DSN
-DB="sl_it_pc_$$_$RANDOM"
+it_pg_database pc
 PREFIX="itpc$$r$RANDOM"
 IN_T=$PREFIX.nba.analytics.completed
 OUT_T=$PREFIX.nba.precompute.completed
@@ -44,68 +43,10 @@ CORR=$(python3 -c 'import uuid; print(uuid.uuid4())')
 D=2024-11-07
 PC_PID=
 
-dsn_for() {
-        local base=$1 db=$2 scheme rest host query=
-        if [[ $base =~ ^postgres(ql)?:// ]]; then
-                scheme=${base%%://*}
-                rest=${base#*://}
-                [[ $rest == *\?* ]] && query="?${rest#*\?}"
-                host=${rest%%\?*}
-                host=${host%%/*}
-                echo "$scheme://$host/$db$query"
-        else
-                echo "$base dbname=$db"
-        fi
-}
-DSN=$(dsn_for "$ADMIN_DSN" "$DB")
-
-pc_cleanup() {
-        [[ -n $PC_PID ]] && kill -KILL "$PC_PID" 2>/dev/null
-        psql "$ADMIN_DSN" -X -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
-}
-IT_ON_EXIT=pc_cleanup
-
-sql() {
-        PGOPTIONS="-c client_min_messages=warning" PGCONNECT_TIMEOUT=10 \
-                psql "$DSN" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"
-}
-
-events() {
-        it_redis --raw XRANGE "$1" - + | awk 'prev == "d" { print } { prev = $0 }'
-}
-
-count_events() {
-        local n
-        n=$(it_redis XLEN "$1")
-        echo "${n:-0}"
-}
-
-events_ge() {
-        (($(count_events "$1") >= $2))
-}
-
-sql_ge() {
-        local v
-        v=$(sql "$1" 2>/dev/null) || return 1
-        ((${v:-0} >= $2))
-}
+it_service precompute "$PC" "$PREFIX"
 
 start_pc() {
-        local log=$1
-        shift
-        env STATLINE_PRECOMPUTE_PG_DSN="$DSN" \
-                STATLINE_PRECOMPUTE_PG_MIGRATIONS="$IT_SRC/db/migrations" \
-                STATLINE_PRECOMPUTE_BUS_BACKEND="$IT_BACKEND" \
-                STATLINE_PRECOMPUTE_BUS_URL="$IT_URL" \
-                STATLINE_PRECOMPUTE_BUS_PREFIX="$PREFIX" \
-                STATLINE_PRECOMPUTE_BUS_GROUP="pc-$PREFIX" \
-                STATLINE_PRECOMPUTE_RETRY_DELAYS_MS=200,200 \
-                STATLINE_PRECOMPUTE_DRAIN_TIMEOUT_MS=3000 \
-                STATLINE_PRECOMPUTE_LOG_LEVEL=info \
-                "$@" "$PC" >"$IT_DIR/$log" 2>&1 &
-        PC_PID=$!
-        IT_PIDS+=("$PC_PID")
-        it_wait_for 60 grep -q '"event":"svc.start"' "$IT_DIR/$log"
+        it_start_service "$1" PC_PID "${@:2}"
 }
 
 # envelope DATE [IDEM_KEY] [PLAYER...]: an analytics.completed envelope (one line).
@@ -140,7 +81,7 @@ publish() {
 
 # fingerprint: every precompute row of D (content and updated_at), hashed.
 fingerprint() {
-        sql "SELECT md5(string_agg(x, '' ORDER BY x)) FROM (
+        it_sql "SELECT md5(string_agg(x, '' ORDER BY x)) FROM (
                SELECT c::text AS x FROM precompute.player_daily_cache c WHERE cache_date = '$D' UNION ALL
                SELECT f::text FROM precompute.player_composite_factors f WHERE game_date = '$D' UNION ALL
                SELECT z::text FROM precompute.player_shot_zone_analysis z WHERE analysis_date = '$D' UNION ALL
@@ -150,7 +91,7 @@ fingerprint() {
 
 # player_fp P: that player's rows of D, hashed.
 player_fp() {
-        sql "SELECT md5(string_agg(x, '' ORDER BY x)) FROM (
+        it_sql "SELECT md5(string_agg(x, '' ORDER BY x)) FROM (
                SELECT c::text AS x FROM precompute.player_daily_cache c WHERE cache_date = '$D' AND player_id = $1 UNION ALL
                SELECT f::text FROM precompute.player_composite_factors f WHERE game_date = '$D' AND player_id = $1 UNION ALL
                SELECT m::text FROM precompute.ml_feature_store m WHERE game_date = '$D' AND player_id = $1) s"
@@ -158,20 +99,20 @@ player_fp() {
 
 # ---- start and seed ----------------------------------------------------------------
 
-it_must "creates a private database" psql "$ADMIN_DSN" -X -q -c "CREATE DATABASE $DB"
+it_must "creates a private database" it_pg_create
 it_must "statline-precompute starts (migrations applied)" start_pc pc.1.log
 it_must "seed data generated" python3 "$SEED" seed "$IT_DIR/seed.sql" "$IT_DIR/expected.txt"
-it_must "seed data loaded" psql "$DSN" -X -q -v ON_ERROR_STOP=1 -f "$IT_DIR/seed.sql"
+it_must "seed data loaded" psql "$IT_DSN" -X -q -v ON_ERROR_STOP=1 -f "$IT_DIR/seed.sql"
 it_is "feature version v1 registered with 31 names" \
-        "$(sql "SELECT feature_version || ':' || cardinality(feature_names) FROM precompute.ml_feature_versions")" "v1:31"
+        "$(it_sql "SELECT feature_version || ':' || cardinality(feature_names) FROM precompute.ml_feature_versions")" "v1:31"
 
 e1=$(envelope "$D" "analytics:nba:$D:run1")
 publish "$e1"
-it_check "precompute.completed within 30 s" it_wait_for 30 events_ge "$OUT_T" 1
+it_check "precompute.completed within 30 s" it_wait_for 30 it_events_ge "$OUT_T" 1
 
 # ---- rows = the independent recomputation -------------------------------------------------
 
-got=$(sql "SELECT c.player_id || '|' || coalesce(c.pts_avg_last_5::text, '') || '|' || coalesce(c.pts_avg_last_10::text, '')
+got=$(it_sql "SELECT c.player_id || '|' || coalesce(c.pts_avg_last_5::text, '') || '|' || coalesce(c.pts_avg_last_10::text, '')
              || '|' || coalesce(c.pts_avg_season::text, '') || '|' || coalesce(c.reb_avg_last_5::text, '')
              || '|' || coalesce(c.ast_avg_season::text, '') || '|' || coalesce(c.minutes_avg_last_10::text, '')
              || '|' || c.games_played_season || '|' || coalesce(c.days_since_last_game::text, '')
@@ -185,28 +126,28 @@ got=$(sql "SELECT c.player_id || '|' || coalesce(c.pts_avg_last_5::text, '') || 
 want=$(sort "$IT_DIR/expected.txt")
 it_is "daily cache, shot zones, rest/fatigue/form: equal the recomputation (9 players)" "$got" "$want"
 it_is "daily cache: no last game on or after D" \
-        "$(sql "SELECT count(*) FROM precompute.player_daily_cache WHERE last_game_date >= cache_date")" 0
+        "$(it_sql "SELECT count(*) FROM precompute.player_daily_cache WHERE last_game_date >= cache_date")" 0
 it_is "team defense zones: 4 slate teams, 5-6 games each, a weakest zone" \
-        "$(sql "SELECT string_agg(team_id || ':' || games_sampled || ':' || (weakest_zone IS NOT NULL), ',' ORDER BY team_id)
+        "$(it_sql "SELECT string_agg(team_id || ':' || games_sampled || ':' || (weakest_zone IS NOT NULL), ',' ORDER BY team_id)
                 FROM precompute.team_defense_zone_analysis WHERE analysis_date = '$D'")" \
         "1610612701:6:true,1610612702:5:true,1610612703:6:true,1610612704:5:true"
 # The defensive rating recomputed from the seeded team rows (100 * points allowed / possessions).
 it_is "team defense: defensive rating = 100 * sum(opp_pts) / sum(possessions) before D" \
-        "$(sql "SELECT count(*) FROM precompute.team_defense_zone_analysis z WHERE analysis_date = '$D'
+        "$(it_sql "SELECT count(*) FROM precompute.team_defense_zone_analysis z WHERE analysis_date = '$D'
                 AND defensive_rating IS DISTINCT FROM (SELECT round(100 * sum(opp_pts) / sum(possessions), 2)
                 FROM analytics.team_defense_game_summary d WHERE d.team_id = z.team_id AND d.game_date < '$D')")" 0
 it_is "composite: matchup = pts_season * (opp rating / league rating - 1)" \
-        "$(sql "SELECT count(*) FROM precompute.player_composite_factors f
+        "$(it_sql "SELECT count(*) FROM precompute.player_composite_factors f
                 JOIN precompute.player_daily_cache c ON c.player_id = f.player_id AND c.cache_date = f.game_date
                 WHERE f.game_date = '$D' AND c.pts_avg_season IS NOT NULL AND abs(f.matchup_score -
                   c.pts_avg_season * ((f.factors->>'opp_defensive_rating')::numeric /
                   (SELECT 100 * sum(opp_pts) / sum(possessions) FROM analytics.team_defense_game_summary WHERE game_date < '$D') - 1)) > 0.01")" 0
 it_is "feature store: 9 rows of v1, 31 features each, the game of D" \
-        "$(sql "SELECT count(*) || ':' || min(cardinality(features)) || ':' || max(cardinality(features)) || ':' ||
+        "$(it_sql "SELECT count(*) || ':' || min(cardinality(features)) || ':' || max(cardinality(features)) || ':' ||
                 string_agg(DISTINCT game_id, ',' ORDER BY game_id) FROM precompute.ml_feature_store
                 WHERE game_date = '$D' AND feature_version = 'v1'")" "9:31:31:0022400900,0022400901"
 it_is "feature store: features are the named cache values (pts_avg_last_5, games, is_home)" \
-        "$(sql "SELECT count(*) FROM precompute.ml_feature_store m
+        "$(it_sql "SELECT count(*) FROM precompute.ml_feature_store m
                 JOIN precompute.ml_feature_versions v USING (feature_version)
                 JOIN precompute.player_daily_cache c ON c.player_id = m.player_id AND c.cache_date = m.game_date
                 WHERE m.game_date = '$D' AND c.games_played_total > 0
@@ -217,21 +158,21 @@ it_is "feature store: features are the named cache values (pts_avg_last_5, games
 # Player 409 has no history: 7 of 31 features have a value (games_played_season 0,
 # days_since_last_game capped at 10, is_home, fatigue 0, the opponent's three defense numbers).
 it_is "feature store: full data quality with history, 7/31 without (player 409)" \
-        "$(sql "SELECT string_agg(DISTINCT data_quality::text, ',') FILTER (WHERE player_id <> 409) || '/' ||
+        "$(it_sql "SELECT string_agg(DISTINCT data_quality::text, ',') FILTER (WHERE player_id <> 409) || '/' ||
                 max(data_quality) FILTER (WHERE player_id = 409) FROM precompute.ml_feature_store WHERE game_date = '$D'")" \
         "1.000/0.226"
 
 # ---- execution log and event --------------------------------------------------------------
 
 it_is "execution log: five completed processors, dependencies met" \
-        "$(sql "SELECT string_agg(processor || ':' || status || ':' || rows_written || ':' || dependencies_met, ','
+        "$(it_sql "SELECT string_agg(processor || ':' || status || ':' || rows_written || ':' || dependencies_met, ','
                 ORDER BY processor) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND phase = 'precompute'")" \
         "ml_feature_store:completed:9:true,player_composite_factors:completed:9:true,player_daily_cache:completed:9:true,player_shot_zone_analysis:completed:9:true,team_defense_zone_analysis:completed:4:true"
 it_is "execution log: date, sport, 9 affected players, nothing missing" \
-        "$(sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND game_date = '$D'
+        "$(it_sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND game_date = '$D'
                 AND sport = 'nba' AND jsonb_array_length(affected_entities) = 9 AND missing_dependencies = '{}'
                 AND duration_ms >= 0")" 5
-events "$OUT_T" >"$IT_DIR/out.1.jsonl"
+it_events "$OUT_T" >"$IT_DIR/out.1.jsonl"
 eid1=$(jq -r .event_id <<<"$e1")
 it_is "precompute.completed: child of the analytics event (correlation, causation, trace)" \
         "$(jq -r '[.correlation_id, .causation_id, .traceparent[3:35], .type, .phase, .game_date] | join(" ")' "$IT_DIR/out.1.jsonl")" \
@@ -249,32 +190,32 @@ it_like "precompute.completed: idempotency key precompute:nba:<date>:..." \
 
 fp1=$(fingerprint)
 publish "$e1"
-it_check "replay: skipped rows logged" it_wait_for 30 sql_ge \
+it_check "replay: skipped rows logged" it_wait_for 30 it_sql_ge \
         "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND status = 'skipped'" 5
-it_is "replay: no row changed, no new event" "$(fingerprint)/$(count_events "$OUT_T")" "$fp1/1"
+it_is "replay: no row changed, no new event" "$(fingerprint)/$(it_count_events "$OUT_T")" "$fp1/1"
 it_is "replay: the skips say why" \
-        "$(sql "SELECT DISTINCT skip_reason FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND status = 'skipped'")" \
+        "$(it_sql "SELECT DISTINCT skip_reason FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND status = 'skipped'")" \
         "duplicate: already computed and published"
 
 # ---- leakage: rows dated D and later must not move any feature of D ----------------------------
 
 it_must "leakage probe generated" python3 "$SEED" future "$IT_DIR/future.sql"
-it_must "rows dated D and D+1 added (70-point games)" psql "$DSN" -X -q -v ON_ERROR_STOP=1 -f "$IT_DIR/future.sql"
+it_must "rows dated D and D+1 added (70-point games)" psql "$IT_DSN" -X -q -v ON_ERROR_STOP=1 -f "$IT_DIR/future.sql"
 publish "$(envelope "$D" "analytics:nba:$D:run2")"
-it_check "leakage: the new analytics event is handled" it_wait_for 30 events_ge "$OUT_T" 2
+it_check "leakage: the new analytics event is handled" it_wait_for 30 it_events_ge "$OUT_T" 2
 it_is "leakage: no precompute row of D changed (content and updated_at)" "$(fingerprint)" "$fp1"
 it_is "leakage: the event reports 0 rows written" \
-        "$(events "$OUT_T" | tail -n 1 | jq -c '[.payload.processors[].rows] | add')" 0
+        "$(it_events "$OUT_T" | tail -n 1 | jq -c '[.payload.processors[].rows] | add')" 0
 
 # ---- entity update: one player -----------------------------------------------------------------
 
 fp_other=$(player_fp 102)
 fp_one=$(player_fp 101)
-sql "UPDATE analytics.player_game_summary SET pts = pts + 2, fgm = fgm + 1, fga = fga + 1
+it_sql "UPDATE analytics.player_game_summary SET pts = pts + 2, fgm = fgm + 1, fga = fga + 1
      WHERE player_id = 101 AND game_date = '2024-11-06'" >/dev/null
 publish "$(envelope "$D" "analytics:nba:$D:run3" 101)"
-it_check "entity update: handled" it_wait_for 30 events_ge "$OUT_T" 3
-last=$(events "$OUT_T" | tail -n 1)
+it_check "entity update: handled" it_wait_for 30 it_events_ge "$OUT_T" 3
+last=$(it_events "$OUT_T" | tail -n 1)
 it_is "entity update: the event names only player 101" \
         "$(jq -c '[.affected_entities, [.payload.processors[] | .rows]]' <<<"$last")" \
         '[[{"kind":"player","id":"101"}],[1,1,0,1,1]]'
@@ -283,38 +224,36 @@ it_is "entity update: other players untouched" "$(player_fp 102)" "$fp_other"
 
 # ---- dependency check --------------------------------------------------------------------------
 
-sql "INSERT INTO raw.schedule (game_id, game_date, season, home_team_id, away_team_id, status, source, payload_sha256)
+it_sql "INSERT INTO raw.schedule (game_id, game_date, season, home_team_id, away_team_id, status, source, payload_sha256)
      VALUES ('0022401000', '2025-03-01', '2024-25', 1610612701, 1610612702, 'scheduled', 'test', '$(printf 'ab%.0s' {1..32})')" >/dev/null
 publish "$(envelope 2025-03-01 "analytics:nba:2025-03-01:run1")"
-it_check "stale dependency: skipped runs logged" it_wait_for 30 sql_ge \
+it_check "stale dependency: skipped runs logged" it_wait_for 30 it_sql_ge \
         "SELECT count(*) FROM ops.pipeline_execution_log WHERE game_date = '2025-03-01' AND status = 'skipped'" 5
 it_is "stale dependency: dependencies_met false, the table named, the reason given" \
-        "$(sql "SELECT DISTINCT dependencies_met || ':' || array_to_string(missing_dependencies, ',') || ':' || (skip_reason LIKE '%stale%fail threshold 30%')
+        "$(it_sql "SELECT DISTINCT dependencies_met || ':' || array_to_string(missing_dependencies, ',') || ':' || (skip_reason LIKE '%stale%fail threshold 30%')
                 FROM ops.pipeline_execution_log WHERE game_date = '2025-03-01'")" \
         "false:analytics.player_game_summary:true"
 it_is "stale dependency: nothing computed, nothing published" \
-        "$(sql "SELECT count(*) FROM precompute.player_daily_cache WHERE cache_date = '2025-03-01'")/$(count_events "$OUT_T")" "0/3"
+        "$(it_sql "SELECT count(*) FROM precompute.player_daily_cache WHERE cache_date = '2025-03-01'")/$(it_count_events "$OUT_T")" "0/3"
 
 # ---- poison ------------------------------------------------------------------------------------
 
 publish "$(envelope - "analytics:nba:nodate")"
 it_redis XADD "$IN_T" '*' d '{"schema_version":"1.0","event_id":' k x >/dev/null
-it_check "poison: two dead letters" it_wait_for 30 events_ge "$DLQ_T" 2
+it_check "poison: two dead letters" it_wait_for 30 it_events_ge "$DLQ_T" 2
 it_dlq_fetch "$DLQ_T" 0
 it_dlq_fetch "$DLQ_T" 1
 it_is "poison: PERMANENT, first attempt" \
         "$(it_hdr 0 dlq.error_class)/$(it_hdr 0 dlq.attempts) $(it_hdr 1 dlq.error_class)/$(it_hdr 1 dlq.attempts)" \
         "PERMANENT/1 PERMANENT/1"
-it_is "poison: no new event" "$(count_events "$OUT_T")" 3
+it_is "poison: no new event" "$(it_count_events "$OUT_T")" 3
 
 # ---- SIGTERM -----------------------------------------------------------------------------------
 
 t0=$(date +%s%3N)
-kill -TERM "$PC_PID"
-wait "$PC_PID"
+it_stop_service PC_PID
 rc=$?
 t1=$(date +%s%3N)
-PC_PID=
 it_is "SIGTERM: exit 0" "$rc" 0
 it_check "SIGTERM: gone within 3000 ms (took $((t1 - t0)) ms)" test $((t1 - t0)) -lt 3000
 line=$(grep '"event":"precompute.ok"' "$IT_DIR/pc.1.log" | head -n 1)

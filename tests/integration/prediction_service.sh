@@ -28,8 +28,7 @@ TRAIN=${STATLINE_TRAINBIN:-$BUILD/services/prediction/statline-train}
 [[ -x $PRED ]] || it_bail "statline-prediction not found: $PRED"
 [[ -x $TRAIN ]] || it_bail "statline-train not found: $TRAIN"
 
-ADMIN_DSN=$STATLINE_TEST_PG_DSN
-DB="sl_it_pred_$$_$RANDOM"
+it_pg_database pred
 PREFIX="itpred$$r$RANDOM"
 IN_T=$PREFIX.nba.precompute.completed
 OUT_T=$PREFIX.nba.prediction.completed
@@ -37,54 +36,10 @@ IT_EXTRA_KEYS+=("$IN_T" "$IN_T.dlq" "$OUT_T")
 CORR=$(python3 -c 'import uuid; print(uuid.uuid4())')
 PID=
 
-dsn_for() {
-        local base=$1 db=$2 scheme rest host query=
-        if [[ $base =~ ^postgres(ql)?:// ]]; then
-                scheme=${base%%://*}
-                rest=${base#*://}
-                [[ $rest == *\?* ]] && query="?${rest#*\?}"
-                host=${rest%%\?*}
-                host=${host%%/*}
-                echo "$scheme://$host/$db$query"
-        else
-                echo "$base dbname=$db"
-        fi
-}
-DSN=$(dsn_for "$ADMIN_DSN" "$DB")
-cleanup() {
-        [[ -n $PID ]] && kill -KILL "$PID" 2>/dev/null
-        psql "$ADMIN_DSN" -X -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
-}
-IT_ON_EXIT=cleanup
+it_service prediction "$PRED" "$PREFIX"
 
-sql() {
-        PGOPTIONS="-c client_min_messages=warning" psql "$DSN" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"
-}
-events() {
-        it_redis --raw XRANGE "$1" - + | awk 'prev == "d" { print } { prev = $0 }'
-}
-count_events() {
-        local n
-        n=$(it_redis XLEN "$1")
-        echo "${n:-0}"
-}
-events_ge() {
-        (($(count_events "$1") >= $2))
-}
-sql_ge() {
-        local v
-        v=$(sql "$1" 2>/dev/null) || return 1
-        ((${v:-0} >= $2))
-}
 start_pred() {
-        env STATLINE_PREDICTION_PG_DSN="$DSN" STATLINE_PREDICTION_PG_MIGRATIONS="$IT_SRC/db/migrations" \
-                STATLINE_PREDICTION_BUS_BACKEND=redis-streams STATLINE_PREDICTION_BUS_URL="$IT_URL" \
-                STATLINE_PREDICTION_BUS_PREFIX="$PREFIX" STATLINE_PREDICTION_BUS_GROUP="pred-$PREFIX" \
-                STATLINE_PREDICTION_RETRY_DELAYS_MS=100,100 STATLINE_PREDICTION_DRAIN_TIMEOUT_MS=3000 \
-                "$PRED" >"$IT_DIR/$1" 2>&1 &
-        PID=$!
-        IT_PIDS+=("$PID")
-        it_wait_for 60 grep -q '"event":"svc.start"' "$IT_DIR/$1"
+        it_start_service "$1" PID STATLINE_PREDICTION_RETRY_DELAYS_MS=100,100
 }
 # send EVENT_ID DATE ENTITIES_JSON [PAYLOAD_JSON]: one precompute.completed.
 send() {
@@ -102,40 +57,40 @@ uuid7ish() {
         python3 -c 'import uuid,time; u=uuid.uuid4().hex; t=format(int(time.time()*1000),"012x"); print(f"{t[:8]}-{t[8:12]}-7{u[13:16]}-8{u[17:20]}-{u[20:32]}")'
 }
 fingerprint() {
-        sql "SELECT md5(string_agg(p::text, '' ORDER BY p::text)) FROM prediction.player_prop_predictions p"
+        it_sql "SELECT md5(string_agg(p::text, '' ORDER BY p::text)) FROM prediction.player_prop_predictions p"
 }
 
-it_must "creates a private database" psql "$ADMIN_DSN" -X -q -c "CREATE DATABASE $DB"
+it_must "creates a private database" it_pg_create
 it_must "statline-prediction starts (migrations applied)" start_pred pred.1.log
 it_must "simulated league generated" python3 "$IT_SRC/tests/integration/prediction_sim.py" \
         "$IT_DIR/seed.sql" "$IT_DIR/target"
 DATE=$(cat "$IT_DIR/target")
-it_must "simulated league seeded" psql "$DSN" -X -q -v ON_ERROR_STOP=1 -f "$IT_DIR/seed.sql"
+it_must "simulated league seeded" psql "$IT_DSN" -X -q -v ON_ERROR_STOP=1 -f "$IT_DIR/seed.sql"
 it_is "seed: 48 players with a points line" \
-        "$(sql "SELECT count(*) FROM raw.prop_lines WHERE game_date = '$DATE' AND market = 'points'")" 48
+        "$(it_sql "SELECT count(*) FROM raw.prop_lines WHERE game_date = '$DATE' AND market = 'points'")" 48
 
 # ---- before any model: xgboost_v1 skipped -------------------------------------------
 
 E1=$(uuid7ish)
 send "$E1" "$DATE" '[]'
-it_check "first prediction.completed" it_wait_for 60 events_ge "$OUT_T" 1
+it_check "first prediction.completed" it_wait_for 60 it_events_ge "$OUT_T" 1
 it_is "no model: xgboost_v1 skipped with a reason" \
-        "$(sql "SELECT status || ':' || skip_reason FROM ops.pipeline_execution_log WHERE event_id = '$E1' AND processor = 'xgboost_v1'")" \
+        "$(it_sql "SELECT status || ':' || skip_reason FROM ops.pipeline_execution_log WHERE event_id = '$E1' AND processor = 'xgboost_v1'")" \
         "skipped:no trained model (run statline-train)"
 it_is "no model: dependency recorded as missing" \
-        "$(sql "SELECT dependencies_met || ':' || array_to_string(missing_dependencies, ',') FROM ops.pipeline_execution_log WHERE event_id = '$E1' AND processor = 'xgboost_v1'")" \
+        "$(it_sql "SELECT dependencies_met || ':' || array_to_string(missing_dependencies, ',') FROM ops.pipeline_execution_log WHERE event_id = '$E1' AND processor = 'xgboost_v1'")" \
         "false:prediction.models"
 it_is "no model: the other four systems wrote rows" \
-        "$(sql "SELECT string_agg(system_id || '=' || n, ',' ORDER BY system_id) FROM (SELECT system_id, count(*) n FROM prediction.player_prop_predictions GROUP BY 1) x")" \
+        "$(it_sql "SELECT string_agg(system_id || '=' || n, ',' ORDER BY system_id) FROM (SELECT system_id, count(*) n FROM prediction.player_prop_predictions GROUP BY 1) x")" \
         "ensemble_v1=72,moving_average=72,similarity_balanced_v1=72,zone_matchup_v1=48"
 it_is "no model: event says model_version null and xgboost rows 0" \
-        "$(events "$OUT_T" | head -n 1 | jq -c '[.payload.model_version, (.payload.systems[] | select(.name == "xgboost_v1") | .rows)]')" \
+        "$(it_events "$OUT_T" | head -n 1 | jq -c '[.payload.model_version, (.payload.systems[] | select(.name == "xgboost_v1") | .rows)]')" \
         '[null,0]'
 
 # ---- training ---------------------------------------------------------------------
 
 mkdir -p "$IT_DIR/models"
-"$TRAIN" --pg-dsn "$DSN" --model-dir "$IT_DIR/models" --require-beat-baseline >"$IT_DIR/train.out" 2>&1
+"$TRAIN" --pg-dsn "$IT_DSN" --model-dir "$IT_DIR/models" --require-beat-baseline >"$IT_DIR/train.out" 2>&1
 rc=$?
 it_diag "$(cat "$IT_DIR/train.out")"
 it_is "statline-train: exit 0 (model beats the baseline)" "$rc" 0
@@ -145,19 +100,19 @@ it_check "report: xgboost_v1 MAE ($xgb) < season-average baseline ($base)" \
         python3 -c "import sys; sys.exit(0 if float('$xgb') < float('$base') else 1)"
 it_check "report: every system has a MAE line" \
         test "$(grep -cE '^  (moving_average|zone_matchup_v1|similarity_balanced_v1|xgboost_v1|ensemble_v1) +[0-9]' "$IT_DIR/train.out")" = 5
-MODEL=$(sql "SELECT model_version FROM prediction.models WHERE system_id = 'xgboost_v1'")
+MODEL=$(it_sql "SELECT model_version FROM prediction.models WHERE system_id = 'xgboost_v1'")
 it_like "prediction.models row, versioned by file digest" "$MODEL" '^xgboost_v1-v1-[0-9a-f]{12}$'
 it_is "model file exists with the recorded sha256" \
-        "$(sha256sum "$(sql "SELECT file_path FROM prediction.models")" | cut -d' ' -f1)" \
-        "$(sql "SELECT file_sha256 FROM prediction.models")"
-it_is "holdout MAE recorded" "$(sql "SELECT holdout_mae FROM prediction.models")" "$xgb"
+        "$(sha256sum "$(it_sql "SELECT file_path FROM prediction.models")" | cut -d' ' -f1)" \
+        "$(it_sql "SELECT file_sha256 FROM prediction.models")"
+it_is "holdout MAE recorded" "$(it_sql "SELECT holdout_mae FROM prediction.models")" "$xgb"
 
 # ---- all five systems ----------------------------------------------------------------
 
 E2=$(uuid7ish)
 send "$E2" "$DATE" '[]'
-it_check "second prediction.completed" it_wait_for 60 events_ge "$OUT_T" 2
-ev=$(events "$OUT_T" | tail -n 1)
+it_check "second prediction.completed" it_wait_for 60 it_events_ge "$OUT_T" 2
+ev=$(it_events "$OUT_T" | tail -n 1)
 it_is "prediction.completed: rows per system, model version" \
         "$(jq -c '[.payload.model_version, [.payload.systems[] | .name + "=" + (.rows | tostring)]]' <<<"$ev")" \
         "[\"$MODEL\",[\"moving_average=72\",\"zone_matchup_v1=48\",\"similarity_balanced_v1=72\",\"xgboost_v1=48\",\"ensemble_v1=72\"]]"
@@ -167,18 +122,18 @@ it_is "prediction.completed: child of the incoming event" \
 it_is "prediction.completed: 48 players affected" \
         "$(jq -c '[(.affected_entities | length), (.affected_entities | map(.kind) | unique)]' <<<"$ev")" '[48,["player"]]'
 it_is "xgboost rows name the model" \
-        "$(sql "SELECT DISTINCT model_version FROM prediction.player_prop_predictions WHERE system_id = 'xgboost_v1'")" "$MODEL"
+        "$(it_sql "SELECT DISTINCT model_version FROM prediction.player_prop_predictions WHERE system_id = 'xgboost_v1'")" "$MODEL"
 it_is "execution log: one row per processor, all completed" \
-        "$(sql "SELECT string_agg(processor || ':' || status, ',' ORDER BY processor) FROM ops.pipeline_execution_log WHERE event_id = '$E2'")" \
+        "$(it_sql "SELECT string_agg(processor || ':' || status, ',' ORDER BY processor) FROM ops.pipeline_execution_log WHERE event_id = '$E2'")" \
         "ensemble_v1:completed,moving_average:completed,similarity_balanced_v1:completed,system_errors:completed,xgboost_v1:completed,zone_matchup_v1:completed"
 it_is "confidence in [0,1], recommendation matches edge 1.0 for points" \
-        "$(sql "SELECT count(*) FROM prediction.player_prop_predictions WHERE market = 'points' AND NOT (
+        "$(it_sql "SELECT count(*) FROM prediction.player_prop_predictions WHERE market = 'points' AND NOT (
                 confidence BETWEEN 0 AND 1 AND recommendation = CASE WHEN predicted_value - line >= 1.0 THEN 'OVER'
                 WHEN line - predicted_value >= 1.0 THEN 'UNDER' ELSE 'PASS' END)")" 0
 
 # Independent recomputation of moving_average (python over the seeded rows).
-sql "SELECT player_id, game_date, game_id, pts, reb FROM analytics.player_game_summary WHERE minutes > 0" >"$IT_DIR/hist.txt"
-sql "SELECT player_id, market, predicted_value FROM prediction.player_prop_predictions WHERE system_id = 'moving_average' ORDER BY 1, 2" >"$IT_DIR/ma.txt"
+it_sql "SELECT player_id, game_date, game_id, pts, reb FROM analytics.player_game_summary WHERE minutes > 0" >"$IT_DIR/hist.txt"
+it_sql "SELECT player_id, market, predicted_value FROM prediction.player_prop_predictions WHERE system_id = 'moving_average' ORDER BY 1, 2" >"$IT_DIR/ma.txt"
 bad=$(python3 - "$IT_DIR/hist.txt" "$IT_DIR/ma.txt" "$DATE" <<'EOF'
 import sys, collections
 h = collections.defaultdict(list)
@@ -199,7 +154,7 @@ EOF
 )
 it_is "moving_average equals an independent weighted last-10 recomputation" "$bad" 0
 it_is "ensemble lies within its components (points)" \
-        "$(sql "SELECT count(*) FROM prediction.player_prop_predictions e JOIN (SELECT player_id, market, min(predicted_value) lo, max(predicted_value) hi
+        "$(it_sql "SELECT count(*) FROM prediction.player_prop_predictions e JOIN (SELECT player_id, market, min(predicted_value) lo, max(predicted_value) hi
                 FROM prediction.player_prop_predictions WHERE system_id <> 'ensemble_v1' GROUP BY 1, 2) c USING (player_id, market)
                 WHERE e.system_id = 'ensemble_v1' AND (e.predicted_value < c.lo - 0.01 OR e.predicted_value > c.hi + 0.01)")" 0
 
@@ -207,36 +162,34 @@ it_is "ensemble lies within its components (points)" \
 
 fp=$(fingerprint)
 send "$E2" "$DATE" '[]'
-it_check "duplicate event: skipped" it_wait_for 30 sql_ge \
+it_check "duplicate event: skipped" it_wait_for 30 it_sql_ge \
         "SELECT count(*) FROM ops.pipeline_execution_log WHERE event_id = '$E2' AND status = 'skipped' AND skip_reason LIKE 'duplicate%'" 1
-it_is "duplicate event: no new prediction.completed" "$(count_events "$OUT_T")" 2
+it_is "duplicate event: no new prediction.completed" "$(it_count_events "$OUT_T")" 2
 E3=$(uuid7ish)
 send "$E3" "$DATE" '[]'
-it_check "same inputs, new event: predicted again" it_wait_for 30 events_ge "$OUT_T" 3
+it_check "same inputs, new event: predicted again" it_wait_for 30 it_events_ge "$OUT_T" 3
 it_is "same inputs: no row changed" "$(fingerprint)" "$fp"
 it_is "same inputs: rows_written 0 everywhere" \
-        "$(sql "SELECT sum(rows_written) FROM ops.pipeline_execution_log WHERE event_id = '$E3' AND processor <> 'system_errors'")" 0
+        "$(it_sql "SELECT sum(rows_written) FROM ops.pipeline_execution_log WHERE event_id = '$E3' AND processor <> 'system_errors'")" 0
 
 # One player's line moves: a single-player event recomputes only that player.
-P=$(sql "SELECT min(player_id) FROM raw.prop_lines WHERE game_date = '$DATE'")
-sql "UPDATE raw.prop_lines SET line = line + 5 WHERE player_id = $P AND market = 'points'" >/dev/null
+P=$(it_sql "SELECT min(player_id) FROM raw.prop_lines WHERE game_date = '$DATE'")
+it_sql "UPDATE raw.prop_lines SET line = line + 5 WHERE player_id = $P AND market = 'points'" >/dev/null
 E4=$(uuid7ish)
 send "$E4" "$DATE" "[{\"kind\":\"player\",\"id\":\"$P\"}]"
-it_check "single-player event handled" it_wait_for 30 events_ge "$OUT_T" 4
+it_check "single-player event handled" it_wait_for 30 it_events_ge "$OUT_T" 4
 it_is "single-player: event names only that player" \
-        "$(events "$OUT_T" | tail -n 1 | jq -c '[.affected_entities[].id]')" "[\"$P\"]"
+        "$(it_events "$OUT_T" | tail -n 1 | jq -c '[.affected_entities[].id]')" "[\"$P\"]"
 it_is "single-player: only that player's rows changed" \
-        "$(sql "SELECT count(DISTINCT player_id) || ':' || min(player_id) FROM prediction.player_prop_predictions WHERE updated_at > (SELECT min(started_at) FROM ops.pipeline_execution_log WHERE event_id = '$E4')")" \
+        "$(it_sql "SELECT count(DISTINCT player_id) || ':' || min(player_id) FROM prediction.player_prop_predictions WHERE updated_at > (SELECT min(started_at) FROM ops.pipeline_execution_log WHERE event_id = '$E4')")" \
         "1:$P"
 
 # ---- poison and SIGTERM --------------------------------------------------------------
 
 send "$(uuid7ish)" "" '[]' '{"processors":[]}'
-it_check "poison: event without a game_date dead-lettered" it_wait_for 30 events_ge "$IN_T.dlq" 1
-kill -TERM "$PID"
-wait "$PID"
+it_check "poison: event without a game_date dead-lettered" it_wait_for 30 it_events_ge "$IN_T.dlq" 1
+it_stop_service PID
 rc=$?
-PID=
 it_is "SIGTERM: exit 0" "$rc" 0
 
 it_done

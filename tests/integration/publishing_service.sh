@@ -30,8 +30,7 @@ BUILD=${STATLINE_BUILD:-$IT_SRC/build}
 PUB=${STATLINE_PUBBIN:-$BUILD/services/publishing/statline-publishing}
 [[ -x $PUB ]] || it_bail "statline-publishing not found: $PUB (set STATLINE_PUBBIN)"
 
-ADMIN_DSN=$STATLINE_TEST_PG_DSN
-DB="sl_it_pub_$$_$RANDOM"
+it_pg_database pub
 PREFIX="itpub$$p$RANDOM"
 PRED_T=$PREFIX.nba.prediction.completed
 PUB_T=$PREFIX.nba.publishing.completed
@@ -43,69 +42,10 @@ DOCS=$OUT/nba/$D
 CORR=$(python3 -c 'import uuid; print(uuid.uuid4())')
 PUB_PID=
 
-dsn_for() {
-        local base=$1 db=$2 scheme rest host query=
-        if [[ $base =~ ^postgres(ql)?:// ]]; then
-                scheme=${base%%://*}
-                rest=${base#*://}
-                [[ $rest == *\?* ]] && query="?${rest#*\?}"
-                host=${rest%%\?*}
-                host=${host%%/*}
-                echo "$scheme://$host/$db$query"
-        else
-                echo "$base dbname=$db"
-        fi
-}
-DSN=$(dsn_for "$ADMIN_DSN" "$DB")
-
-pub_cleanup() {
-        [[ -n $PUB_PID ]] && kill -KILL "$PUB_PID" 2>/dev/null
-        psql "$ADMIN_DSN" -X -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
-}
-IT_ON_EXIT=pub_cleanup
-
-sql() {
-        PGOPTIONS="-c client_min_messages=warning" PGCONNECT_TIMEOUT=10 \
-                psql "$DSN" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"
-}
-
-events() {
-        it_redis --raw XRANGE "$1" - + | awk 'prev == "d" { print } { prev = $0 }'
-}
-
-count_events() {
-        local n
-        n=$(it_redis XLEN "$1")
-        echo "${n:-0}"
-}
-
-events_ge() {
-        (($(count_events "$1") >= $2))
-}
-
-sql_ge() {
-        local v
-        v=$(sql "$1" 2>/dev/null) || return 1
-        ((${v:-0} >= $2))
-}
+it_service publishing "$PUB" "$PREFIX"
 
 start_pub() {
-        local log=$1
-        shift
-        env STATLINE_PUBLISHING_PG_DSN="$DSN" \
-                STATLINE_PUBLISHING_PG_MIGRATIONS="$IT_SRC/db/migrations" \
-                STATLINE_PUBLISHING_PUBLISH_DIR="$OUT" \
-                STATLINE_PUBLISHING_BUS_BACKEND="$IT_BACKEND" \
-                STATLINE_PUBLISHING_BUS_URL="$IT_URL" \
-                STATLINE_PUBLISHING_BUS_PREFIX="$PREFIX" \
-                STATLINE_PUBLISHING_BUS_GROUP="pub-$PREFIX" \
-                STATLINE_PUBLISHING_RETRY_DELAYS_MS=200,200 \
-                STATLINE_PUBLISHING_DRAIN_TIMEOUT_MS=3000 \
-                STATLINE_PUBLISHING_LOG_LEVEL=info \
-                "$@" "$PUB" >"$IT_DIR/$log" 2>&1 &
-        PUB_PID=$!
-        IT_PIDS+=("$PUB_PID")
-        it_wait_for 60 grep -q '"event":"svc.start"' "$IT_DIR/$log"
+        it_start_service "$1" PUB_PID STATLINE_PUBLISHING_PUBLISH_DIR="$OUT" "${@:2}"
 }
 
 port() {
@@ -154,15 +94,15 @@ files_state() {
 
 # rows_state: every publishing.documents row, timestamps included.
 rows_state() {
-        sql "SELECT string_agg(d::text, E'\n' ORDER BY doc_path) FROM publishing.documents d"
+        it_sql "SELECT string_agg(d::text, E'\n' ORDER BY doc_path) FROM publishing.documents d"
 }
 
 # ---- start and seed ------------------------------------------------------------------
 
-it_must "creates a private database" psql "$ADMIN_DSN" -X -q -c "CREATE DATABASE $DB"
+it_must "creates a private database" it_pg_create
 it_must "statline-publishing starts (migrations applied)" start_pub pub.1.log
 SHA=$(printf '%064d' 0 | tr 0 a)
-it_must "seeds the upstream tables" sql "
+it_must "seeds the upstream tables" it_sql "
 INSERT INTO raw.games (game_id, game_date, season, home_team_id, away_team_id, home_team_abbr,
         away_team_abbr, home_pts, away_pts, status, source, payload_sha256) VALUES
   ('0022400501', '$D', '2024-25', 1610612747, 1610612744, 'LAL', 'GSW', 112, 108, 'final', 'test', '$SHA'),
@@ -201,7 +141,7 @@ VALUES (2544, '2025-01-11', 'ensemble_v1', 'points', '0022400600', 30, 25.5, 'OV
 # ---- whole date --------------------------------------------------------------------
 
 E1=$(emit '[]')
-it_check "publishing.completed within 30 s" it_wait_for 30 events_ge "$PUB_T" 1
+it_check "publishing.completed within 30 s" it_wait_for 30 it_events_ge "$PUB_T" 1
 it_is "five documents written" "$(cd "$OUT" 2>/dev/null && find . -type f | sort | tr '\n' ' ')" \
         "./nba/$D/games.json ./nba/$D/players/1628378.json ./nba/$D/players/201939.json ./nba/$D/players/2544.json ./nba/$D/predictions.json "
 it_is "no temp files left" "$(find "$OUT" -name '*.tmp.*' | wc -l)" 0
@@ -223,7 +163,7 @@ it_is "documents are canonical JSON (sorted keys, compact, newline)" \
 
 # Every (player, market, system) value, recomputed from the table.
 check_values() {
-want=$(sql "SELECT string_agg(player_id || ' ' || market || ' ' || system_id || ' ' ||
+want=$(it_sql "SELECT string_agg(player_id || ' ' || market || ' ' || system_id || ' ' ||
                 (predicted_value::float8)::text, E'\n' ORDER BY player_id, market, system_id)
             FROM prediction.player_prop_predictions WHERE game_date = '$D'")
 got=$(python3 - "$DOCS/predictions.json" <<'EOF'
@@ -244,7 +184,7 @@ it_is "$1predictions.json: 20 values" "$(wc -l <<<"$got")" 20
 }
 check_values ""
 
-want=$(sql "SELECT string_agg(player_id || ' ' || market || ' ' || coalesce(line::float8::text, 'null') || ' ' ||
+want=$(it_sql "SELECT string_agg(player_id || ' ' || market || ' ' || coalesce(line::float8::text, 'null') || ' ' ||
                 recommendation || ' ' || confidence::float8::text, E'\n' ORDER BY player_id, market)
             FROM prediction.player_prop_predictions WHERE game_date = '$D' AND system_id = 'ensemble_v1'")
 got=$(jq -r '.players[] | .player_id as $p | .markets[] |
@@ -269,17 +209,17 @@ bad=0
 while read -r path sha etag bytes kind; do
         f=$OUT/$path
         [[ $(sha256sum "$f" | cut -d' ' -f1) == "$sha" && $etag == "\"$sha\"" && $(stat -c %s "$f") == "$bytes" ]] || bad=$((bad + 1))
-done < <(sql "SELECT doc_path, sha256, etag, bytes, doc_kind FROM publishing.documents" | tr '|' ' ')
-it_is "publishing.documents: 5 rows" "$(sql 'SELECT count(*) FROM publishing.documents')" 5
+done < <(it_sql "SELECT doc_path, sha256, etag, bytes, doc_kind FROM publishing.documents" | tr '|' ' ')
+it_is "publishing.documents: 5 rows" "$(it_sql 'SELECT count(*) FROM publishing.documents')" 5
 it_is "publishing.documents: sha256, etag, bytes match the files" "$bad" 0
 it_is "publishing.documents: kinds, dates and players" \
-        "$(sql "SELECT string_agg(doc_kind || ':' || coalesce(player_id::text, '-') || ':' || game_date, ',' ORDER BY doc_path) FROM publishing.documents")" \
+        "$(it_sql "SELECT string_agg(doc_kind || ':' || coalesce(player_id::text, '-') || ':' || game_date, ',' ORDER BY doc_path) FROM publishing.documents")" \
         "games:-:$D,player:1628378:$D,player:201939:$D,player:2544:$D,predictions:-:$D"
 it_is "execution log: one completed publishing run, 5 rows written" \
-        "$(sql "SELECT string_agg(processor || ':' || status || ':' || rows_written || ':' || game_date, ',')
+        "$(it_sql "SELECT string_agg(processor || ':' || status || ':' || rows_written || ':' || game_date, ',')
                 FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND phase = 'publishing'")" \
         "documents:completed:5:$D"
-ev=$(events "$PUB_T" | head -n 1)
+ev=$(it_events "$PUB_T" | head -n 1)
 it_is "publishing.completed: child of the prediction event" \
         "$(jq -r '[.correlation_id, .causation_id, .type, .phase, .game_date] | join(" ")' <<<"$ev")" \
         "$CORR $E1 publishing.completed publishing $D"
@@ -315,19 +255,19 @@ it_is "nothing published for the date: 404" "$(get "/v1/games?date=2025-01-11" |
 fs1=$(files_state)
 rs1=$(rows_state)
 while read -r line; do it_redis XADD "$PRED_T" '*' d "$line" >/dev/null; done <"$IT_DIR/emitted.jsonl"
-it_check "replay: skipped run logged" it_wait_for 30 sql_ge \
+it_check "replay: skipped run logged" it_wait_for 30 it_sql_ge \
         "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND status = 'skipped'" 1
 it_is "replay: no file rewritten (inode, mtime)" "$(files_state)" "$fs1"
 it_is "replay: no row changed" "$(rows_state)" "$rs1"
-it_is "replay: no new publishing.completed" "$(count_events "$PUB_T")" 1
+it_is "replay: no new publishing.completed" "$(it_count_events "$PUB_T")" 1
 
 # ---- one player's update ----------------------------------------------------------------
 
-sql "UPDATE prediction.player_prop_predictions SET predicted_value = 28.00, recommendation = 'OVER',
+it_sql "UPDATE prediction.player_prop_predictions SET predicted_value = 28.00, recommendation = 'OVER',
         confidence = 0.71 WHERE player_id = 201939 AND game_date = '$D' AND system_id = 'ensemble_v1'" >/dev/null
 E2=$(emit '[{"kind":"player","id":"201939"}]')
-it_check "update: publishing.completed" it_wait_for 30 events_ge "$PUB_T" 2
-ev=$(events "$PUB_T" | tail -n 1)
+it_check "update: publishing.completed" it_wait_for 30 it_events_ge "$PUB_T" 2
+ev=$(it_events "$PUB_T" | tail -n 1)
 it_is "update: documents and what changed" \
         "$(jq -c '[.payload.documents[] | [.path, .changed]] | sort' <<<"$ev")" \
         "[[\"nba/$D/games.json\",false],[\"nba/$D/players/201939.json\",true],[\"nba/$D/predictions.json\",true]]"
@@ -348,28 +288,26 @@ it_is "update: canonical again" "$(canon "$DOCS"/*.json "$DOCS"/players/*.json)"
 # The spliced predictions.json must be what a whole-date rebuild gives.
 fs3=$(files_state)
 emit '[]' >/dev/null
-it_check "whole date after the update: publishing.completed" it_wait_for 30 events_ge "$PUB_T" 3
+it_check "whole date after the update: publishing.completed" it_wait_for 30 it_events_ge "$PUB_T" 3
 it_is "whole date after the update: nothing changed (splice = rebuild)" \
-        "$(events "$PUB_T" | tail -n 1 | jq -c '[.payload.documents[] | select(.changed)] | length')" 0
+        "$(it_events "$PUB_T" | tail -n 1 | jq -c '[.payload.documents[] | select(.changed)] | length')" 0
 it_is "whole date after the update: no file rewritten" "$(files_state)" "$fs3"
 
 # ---- poison --------------------------------------------------------------------------------
 
 emit '[]' null >/dev/null
 emit '[{"kind":"player","id":"abc"}]' >/dev/null
-it_check "poison: two dead letters" it_wait_for 30 events_ge "$DLQ_T" 2
-it_is "poison: no new publishing.completed" "$(count_events "$PUB_T")" 3
+it_check "poison: two dead letters" it_wait_for 30 it_events_ge "$DLQ_T" 2
+it_is "poison: no new publishing.completed" "$(it_count_events "$PUB_T")" 3
 it_is "poison: failed runs logged" \
-        "$(sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND status = 'failed'")" 2
+        "$(it_sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND status = 'failed'")" 2
 
 # ---- SIGTERM ----------------------------------------------------------------------------
 
 t0=$(date +%s%3N)
-kill -TERM "$PUB_PID"
-wait "$PUB_PID"
+it_stop_service PUB_PID
 rc=$?
 t1=$(date +%s%3N)
-PUB_PID=
 it_is "SIGTERM: exit 0" "$rc" 0
 it_check "SIGTERM: gone within 3000 ms (took $((t1 - t0)) ms)" test $((t1 - t0)) -lt 3000
 

@@ -39,8 +39,7 @@ DATA=${STATLINE_SHARED:-$IT_SRC/../shared}/data/nba
 [[ -x $RAWPUB ]] || it_bail "sl_rawpub not found: $RAWPUB (set STATLINE_RAWPUB)"
 [[ -f $DATA/leaguegamelog_T_2018-19_regular_season.json ]] || it_bail "real payloads not found in $DATA"
 
-ADMIN_DSN=$STATLINE_TEST_PG_DSN
-DB="sl_it_raw_$$_$RANDOM"
+it_pg_database raw
 PREFIX="itraw$$r$RANDOM"
 SCRAPER_T=$PREFIX.nba.scraper.completed
 RAW_T=$PREFIX.nba.raw.completed
@@ -51,76 +50,12 @@ CORR=$(python3 -c 'import uuid; print(uuid.uuid4())')
 RAW_PID=
 mkdir -p "$BLOBS"
 
-# dsn_for DSN DB: the same server, database DB (URI or key=value form).
-dsn_for() {
-        local base=$1 db=$2 scheme rest host query=
-        if [[ $base =~ ^postgres(ql)?:// ]]; then
-                scheme=${base%%://*}
-                rest=${base#*://}
-                [[ $rest == *\?* ]] && query="?${rest#*\?}"
-                host=${rest%%\?*}
-                host=${host%%/*}
-                echo "$scheme://$host/$db$query"
-        else
-                echo "$base dbname=$db"
-        fi
-}
-DSN=$(dsn_for "$ADMIN_DSN" "$DB")
-
-raw_cleanup() {
-        [[ -n $RAW_PID ]] && kill -KILL "$RAW_PID" 2>/dev/null
-        psql "$ADMIN_DSN" -X -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
-}
-IT_ON_EXIT=raw_cleanup
-
-# sql STATEMENT: tuples only, unaligned, '|' between columns.
-sql() {
-        PGOPTIONS="-c client_min_messages=warning" PGCONNECT_TIMEOUT=10 \
-                psql "$DSN" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"
-}
-
-# events TOPIC: the data of every entry of a stream, one JSON document a line.
-events() {
-        it_redis --raw XRANGE "$1" - + | awk 'prev == "d" { print } { prev = $0 }'
-}
-
-count_events() {
-        local n
-        n=$(it_redis XLEN "$1")
-        echo "${n:-0}"
-}
-
-# events_ge TOPIC N
-events_ge() {
-        (($(count_events "$1") >= $2))
-}
-
-# sql_ge STATEMENT N: the statement's single number is at least N.
-sql_ge() {
-        local v
-        v=$(sql "$1" 2>/dev/null) || return 1
-        ((${v:-0} >= $2))
-}
+it_service raw "$RAW" "$PREFIX"
 
 # start_raw LOG [VAR=VALUE...]: runs statline-raw in the background with the
 # test's config (the VAR=VALUE arguments override it).
 start_raw() {
-        local log=$1
-        shift
-        env STATLINE_RAW_PG_DSN="$DSN" \
-                STATLINE_RAW_PG_MIGRATIONS="$IT_SRC/db/migrations" \
-                STATLINE_RAW_BLOB_DIR="$BLOBS" \
-                STATLINE_RAW_BUS_BACKEND="$IT_BACKEND" \
-                STATLINE_RAW_BUS_URL="$IT_URL" \
-                STATLINE_RAW_BUS_PREFIX="$PREFIX" \
-                STATLINE_RAW_BUS_GROUP="raw-$PREFIX" \
-                STATLINE_RAW_RETRY_DELAYS_MS=200,200 \
-                STATLINE_RAW_DRAIN_TIMEOUT_MS=3000 \
-                STATLINE_RAW_LOG_LEVEL=info \
-                "$@" "$RAW" >"$IT_DIR/$log" 2>&1 &
-        RAW_PID=$!
-        IT_PIDS+=("$RAW_PID")
-        it_wait_for 60 grep -q '"event":"svc.start"' "$IT_DIR/$log"
+        it_start_service "$1" RAW_PID STATLINE_RAW_BLOB_DIR="$BLOBS" "${@:2}"
 }
 
 # readyz LOG: /readyz status code of the instance that wrote LOG.
@@ -152,7 +87,7 @@ pubfield() {
 
 # fingerprint: every raw row's content and updated_at, hashed (a replay must not change it).
 fingerprint() {
-        sql "SELECT md5(string_agg(x, '' ORDER BY x)) FROM (
+        it_sql "SELECT md5(string_agg(x, '' ORDER BY x)) FROM (
                SELECT g::text AS x FROM raw.games g UNION ALL
                SELECT p::text FROM raw.player_boxscores p UNION ALL
                SELECT t::text FROM raw.team_boxscores t UNION ALL
@@ -161,7 +96,7 @@ fingerprint() {
 
 # ---- start -------------------------------------------------------------------
 
-it_must "creates a private database" psql "$ADMIN_DSN" -X -q -c "CREATE DATABASE $DB"
+it_must "creates a private database" it_pg_create
 it_must "statline-raw starts (migrations applied)" start_raw raw.1.log
 it_is "/readyz answers 200" "$(readyz raw.1.log)" 200
 
@@ -174,61 +109,61 @@ p3=$(publish "$GLOG" nba.stats.leaguegamelog gamelog "")
 it_diag "$p1" "$p2" "$p3"
 it_must "three scraper.completed events published" test -n "$p1" -a -n "$p2" -a -n "$p3"
 
-it_check "three raw.completed events within 60 s" it_wait_for 60 events_ge "$RAW_T" 3
+it_check "three raw.completed events within 60 s" it_wait_for 60 it_events_ge "$RAW_T" 3
 
 # ---- rows ----------------------------------------------------------------------
 
-it_is "game log: 2,460 team rows" "$(sql 'SELECT count(*) FROM raw.league_game_log')" 2460
+it_is "game log: 2,460 team rows" "$(it_sql 'SELECT count(*) FROM raw.league_game_log')" 2460
 it_is "game log: 1,230 distinct games" \
-        "$(sql 'SELECT count(DISTINCT game_id) FROM raw.league_game_log')" 1230
-it_is "raw.games: 1,230 games from the game log" "$(sql 'SELECT count(*) FROM raw.games')" 1230
+        "$(it_sql 'SELECT count(DISTINCT game_id) FROM raw.league_game_log')" 1230
+it_is "raw.games: 1,230 games from the game log" "$(it_sql 'SELECT count(*) FROM raw.games')" 1230
 it_is "game log: every game has two teams, one W and one L" \
-        "$(sql "SELECT count(*) FROM (SELECT game_id FROM raw.league_game_log GROUP BY game_id
+        "$(it_sql "SELECT count(*) FROM (SELECT game_id FROM raw.league_game_log GROUP BY game_id
                 HAVING count(*) <> 2 OR count(*) FILTER (WHERE wl = 'W') <> 1) x")" 0
 it_is "raw.games scores equal the game log's team points" \
-        "$(sql "SELECT count(*) FROM raw.games g WHERE g.home_pts + g.away_pts <>
+        "$(it_sql "SELECT count(*) FROM raw.games g WHERE g.home_pts + g.away_pts <>
                 (SELECT sum(pts) FROM raw.league_game_log l WHERE l.game_id = g.game_id)")" 0
 it_is "box score v2: 19 player rows, 2 team rows" \
-        "$(sql "SELECT (SELECT count(*) FROM raw.player_boxscores WHERE game_id = '0021600270')
+        "$(it_sql "SELECT (SELECT count(*) FROM raw.player_boxscores WHERE game_id = '0021600270')
                 || ',' || (SELECT count(*) FROM raw.team_boxscores WHERE game_id = '0021600270')")" "19,2"
 it_is "box score v2: OKC 126, WAS 115" \
-        "$(sql "SELECT string_agg(team_abbr || '=' || pts, ',' ORDER BY team_abbr)
+        "$(it_sql "SELECT string_agg(team_abbr || '=' || pts, ',' ORDER BY team_abbr)
                 FROM raw.team_boxscores WHERE game_id = '0021600270'")" "OKC=126,WAS=115"
 it_is "box score v3: 2 team rows" \
-        "$(sql "SELECT count(*) FROM raw.team_boxscores WHERE game_id = '0022500165'")" 2
+        "$(it_sql "SELECT count(*) FROM raw.team_boxscores WHERE game_id = '0022500165'")" 2
 it_is "both box scores: team points = sum of player points" \
-        "$(sql "SELECT count(*) FROM raw.team_boxscores t WHERE t.pts IS DISTINCT FROM
+        "$(it_sql "SELECT count(*) FROM raw.team_boxscores t WHERE t.pts IS DISTINCT FROM
                 (SELECT sum(p.pts) FROM raw.player_boxscores p
                  WHERE p.game_id = t.game_id AND p.team_id = t.team_id)")" 0
 sha3=$(pubfield "$p3" sha)
 it_is "rows name the blob they came from" \
-        "$(sql "SELECT count(*) FROM raw.league_game_log WHERE payload_sha256 = '$sha3'
+        "$(it_sql "SELECT count(*) FROM raw.league_game_log WHERE payload_sha256 = '$sha3'
                 AND source = 'nba.stats.leaguegamelog'")" 2460
 
 # ---- execution log -------------------------------------------------------------
 
 it_is "execution log: three completed raw runs for the correlation id" \
-        "$(sql "SELECT string_agg(processor || ':' || status || ':' || rows_written, ',' ORDER BY processor)
+        "$(it_sql "SELECT string_agg(processor || ':' || status || ':' || rows_written, ',' ORDER BY processor)
                 FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND phase = 'raw'")" \
         "boxscore_v2:completed:21,boxscore_v3:completed:31,league_game_log:completed:3690"
 it_is "execution log: durations and dates filled in" \
-        "$(sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR'
+        "$(it_sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR'
                 AND duration_ms >= 0 AND completed_at >= started_at AND sport = 'nba'
                 AND (processor = 'league_game_log' OR game_date IS NOT NULL)")" 3
 it_is "execution log: box score v2 names its game and players" \
-        "$(sql "SELECT jsonb_array_length(affected_entities) FROM ops.pipeline_execution_log
+        "$(it_sql "SELECT jsonb_array_length(affected_entities) FROM ops.pipeline_execution_log
                 WHERE correlation_id = '$CORR' AND processor = 'boxscore_v2'")" 20
 
 # ---- raw.completed events -------------------------------------------------------
 
-events "$RAW_T" >"$IT_DIR/raw_completed.1.jsonl"
+it_events "$RAW_T" >"$IT_DIR/raw_completed.1.jsonl"
 it_is "raw.completed: same correlation id, one per blob" \
         "$(jq -r '.correlation_id' "$IT_DIR/raw_completed.1.jsonl" | sort -u)" "$CORR"
 it_is "raw.completed: caused by the scraper events" \
         "$(jq -r '.causation_id' "$IT_DIR/raw_completed.1.jsonl" | sort | tr '\n' ' ')" \
         "$(printf '%s\n' "$(pubfield "$p1" event_id)" "$(pubfield "$p2" event_id)" \
                 "$(pubfield "$p3" event_id)" | sort | tr '\n' ' ')"
-events "$SCRAPER_T" | head -n 1 >"$IT_DIR/scraper.first.json"
+it_events "$SCRAPER_T" | head -n 1 >"$IT_DIR/scraper.first.json"
 it_is "raw.completed: continues the scraper event's trace" \
         "$(jq -r 'select(.causation_id == "'"$(pubfield "$p1" event_id)"'") | .traceparent[3:35]' \
                 "$IT_DIR/raw_completed.1.jsonl")" \
@@ -266,25 +201,25 @@ fp1=$(fingerprint)
 r1=$(publish "$BOX2" nba.stats.boxscoretraditionalv2 boxscore 2016-11-30 --game-id 0021600270)
 r2=$(publish "$BOX3" nba.stats.boxscoretraditionalv3 boxscore 2025-11-03 --game-id 0022500165)
 r3=$(publish "$GLOG" nba.stats.leaguegamelog gamelog "")
-it_check "replay: three skipped runs logged" it_wait_for 60 sql_ge \
+it_check "replay: three skipped runs logged" it_wait_for 60 it_sql_ge \
         "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND status = 'skipped'" 3
 it_is "replay: no row changed (content and updated_at)" "$(fingerprint)" "$fp1"
-it_is "replay: no new raw.completed" "$(count_events "$RAW_T")" 3
+it_is "replay: no new raw.completed" "$(it_count_events "$RAW_T")" 3
 it_is "replay: the skips say why" \
-        "$(sql "SELECT DISTINCT skip_reason FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND status = 'skipped'")" \
+        "$(it_sql "SELECT DISTINCT skip_reason FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND status = 'skipped'")" \
         "duplicate: already loaded and published"
 
 # A crash between COMMIT and the broker's confirmation leaves the outbox row
 # unpublished: the redelivered event must publish it (the same bytes).
 key2="raw:boxscore_v3:$(pubfield "$p2" sha)"
 orig=$(jq -c 'select(.idempotency_key == "'"$key2"'")' "$IT_DIR/raw_completed.1.jsonl")
-sql "UPDATE ops.outbox SET published_at = NULL WHERE idempotency_key = '$key2'" >/dev/null
+it_sql "UPDATE ops.outbox SET published_at = NULL WHERE idempotency_key = '$key2'" >/dev/null
 r4=$(publish "$BOX3" nba.stats.boxscoretraditionalv3 boxscore 2025-11-03 --game-id 0022500165)
-it_check "unpublished event: re-published on replay" it_wait_for 30 events_ge "$RAW_T" 4
+it_check "unpublished event: re-published on replay" it_wait_for 30 it_events_ge "$RAW_T" 4
 it_is "unpublished event: the original bytes (same event id)" \
-        "$(events "$RAW_T" | tail -n 1 | jq -c .)" "$orig"
+        "$(it_events "$RAW_T" | tail -n 1 | jq -c .)" "$orig"
 it_is "unpublished event: outbox row marked published again" \
-        "$(sql "SELECT published_at IS NOT NULL FROM ops.outbox WHERE idempotency_key = '$key2'")" t
+        "$(it_sql "SELECT published_at IS NOT NULL FROM ops.outbox WHERE idempotency_key = '$key2'")" t
 it_is "unpublished event: still no row changed" "$(fingerprint)" "$fp1"
 
 # ---- a correction: only the changed rows are written and announced ---------------
@@ -307,8 +242,8 @@ json.dump(d, open(sys.argv[2], "w"))
 EOF
 )
 c1=$(publish "$IT_DIR/corrected.json" nba.stats.boxscoretraditionalv2 boxscore 2016-11-30 --game-id 0021600270)
-it_check "correction: one more raw.completed" it_wait_for 30 events_ge "$RAW_T" 5
-ev=$(events "$RAW_T" | tail -n 1)
+it_check "correction: one more raw.completed" it_wait_for 30 it_events_ge "$RAW_T" 5
+ev=$(it_events "$RAW_T" | tail -n 1)
 it_is "correction: one player row and one team row updated, nothing inserted" \
         "$(jq -c '[.payload.rows, (.payload.tables[] | [.table, .rows, .parsed, .inserted, .updated])]' <<<"$ev")" \
         '[2,["raw.player_boxscores",1,19,0,1],["raw.team_boxscores",1,2,0,1]]'
@@ -316,19 +251,19 @@ it_is "correction: affected entities are the game and that one player" \
         "$(jq -c '[.affected_entities[] | .kind + ":" + .id]' <<<"$ev")" \
         "[\"game:0021600270\",\"player:$corr_player\"]"
 it_is "correction: only those two rows have a new updated_at and the new blob" \
-        "$(sql "SELECT (SELECT count(*) FROM raw.player_boxscores WHERE updated_at > loaded_at
+        "$(it_sql "SELECT (SELECT count(*) FROM raw.player_boxscores WHERE updated_at > loaded_at
                         AND payload_sha256 = '$(pubfield "$c1" sha)')
                 || ',' || (SELECT count(*) FROM raw.team_boxscores WHERE updated_at > loaded_at
                         AND payload_sha256 = '$(pubfield "$c1" sha)')")" "1,1"
 fp2=$(fingerprint)
 publish "$IT_DIR/corrected.json" nba.stats.boxscoretraditionalv2 boxscore 2016-11-30 --game-id 0021600270 >/dev/null
-it_check "correction replayed: skipped" it_wait_for 30 sql_ge \
+it_check "correction replayed: skipped" it_wait_for 30 it_sql_ge \
         "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND status = 'skipped'" 5
-it_is "correction replayed: nothing changed, no new event" "$(fingerprint)/$(count_events "$RAW_T")" "$fp2/5"
+it_is "correction replayed: nothing changed, no new event" "$(fingerprint)/$(it_count_events "$RAW_T")" "$fp2/5"
 
 # ---- poison ------------------------------------------------------------------------
 
-rows_before=$(sql "SELECT (SELECT count(*) FROM raw.player_boxscores) + (SELECT count(*) FROM raw.team_boxscores)")
+rows_before=$(it_sql "SELECT (SELECT count(*) FROM raw.player_boxscores) + (SELECT count(*) FROM raw.team_boxscores)")
 printf '{"resource":"boxscore","resultSets":[{"name":"PlayerStats","headers":["GAME_ID"' >"$IT_DIR/bad.json"
 publish "$IT_DIR/bad.json" nba.stats.boxscoretraditionalv2 boxscore 2016-11-30 >/dev/null
 # The same real box score for another game id with one player's points changed:
@@ -352,7 +287,7 @@ publish "$BOX2" nba.stats.boxscoretraditionalv2 boxscore 2016-11-30 \
 publish "$BOX2" nba.stats.boxscoretraditionalv2 boxscore 2016-11-30 --blob-path ../../etc/passwd >/dev/null
 ln -s /etc "$BLOBS/escape"
 publish "$BOX2" nba.stats.boxscoretraditionalv2 boxscore 2016-11-30 --blob-path escape/hostname >/dev/null
-it_check "poison: five dead letters" it_wait_for 30 events_ge "$DLQ_T" 5
+it_check "poison: five dead letters" it_wait_for 30 it_events_ge "$DLQ_T" 5
 for i in 0 1 2 3 4; do
         it_dlq_fetch "$DLQ_T" "$i"
         it_diag "dead letter $i: class=$(it_hdr "$i" dlq.error_class) error=$(it_hdr "$i" dlq.error)"
@@ -365,14 +300,14 @@ it_like "poison: the dead letter carries the loader's reason (sha mismatch)" \
 it_like "poison: the dead letter carries the loader's reason (path)" \
         "$(for i in 0 1 2 3 4; do it_hdr "$i" dlq.error; echo; done)" "blob_path: "
 it_is "poison: nothing loaded" \
-        "$(sql "SELECT (SELECT count(*) FROM raw.player_boxscores) + (SELECT count(*) FROM raw.team_boxscores)")" \
+        "$(it_sql "SELECT (SELECT count(*) FROM raw.player_boxscores) + (SELECT count(*) FROM raw.team_boxscores)")" \
         "$rows_before"
 it_is "poison: the tampered game left no rows" \
-        "$(sql "SELECT count(*) FROM raw.player_boxscores WHERE game_id = '0021699999'")" 0
+        "$(it_sql "SELECT count(*) FROM raw.player_boxscores WHERE game_id = '0021699999'")" 0
 it_is "poison: five failed runs logged with their reasons" \
-        "$(sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR'
+        "$(it_sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR'
                 AND status = 'failed' AND error_message <> ''")" 5
-reasons=$(sql "SELECT string_agg(error_message, ' | ' ORDER BY started_at) FROM ops.pipeline_execution_log
+reasons=$(it_sql "SELECT string_agg(error_message, ' | ' ORDER BY started_at) FROM ops.pipeline_execution_log
                WHERE correlation_id = '$CORR' AND status = 'failed'")
 it_diag "reasons: $reasons"
 it_like "poison: bad JSON reason" "$reasons" "boxscore|JSON|json"
@@ -384,20 +319,18 @@ it_is "poison: the reasons are logged as warnings" \
 # A blob that never arrives: retried (TRANSIENT), then dead-lettered.
 echo '{"never": "stored"}' >"$IT_DIR/missing.json"
 publish "$IT_DIR/missing.json" nba.stats.boxscoretraditionalv2 boxscore 2016-11-30 --no-store >/dev/null
-it_check "missing blob: dead-lettered after the retries" it_wait_for 30 events_ge "$DLQ_T" 6
+it_check "missing blob: dead-lettered after the retries" it_wait_for 30 it_events_ge "$DLQ_T" 6
 it_dlq_fetch "$DLQ_T" 5
 it_is "missing blob: TRANSIENT after 3 attempts" \
         "$(it_hdr 5 dlq.error_class)/$(it_hdr 5 dlq.attempts)" "TRANSIENT/3"
-it_is "no raw.completed for any of them" "$(count_events "$RAW_T")" 5
+it_is "no raw.completed for any of them" "$(it_count_events "$RAW_T")" 5
 
 # ---- SIGTERM ----------------------------------------------------------------------
 
 t0=$(date +%s%3N)
-kill -TERM "$RAW_PID"
-wait "$RAW_PID"
+it_stop_service RAW_PID
 rc=$?
 t1=$(date +%s%3N)
-RAW_PID=
 it_is "SIGTERM: exit 0" "$rc" 0
 it_check "SIGTERM: gone within drain.timeout_ms (3000 ms; took $((t1 - t0)) ms)" test $((t1 - t0)) -lt 3000
 it_check "SIGTERM: drain logged" grep -q '"event":"svc.drain"' "$IT_DIR/raw.1.log"
@@ -407,10 +340,8 @@ it_check "restart: starts again" start_raw raw.2.log
 sleep 1
 it_is "restart: no migration applied" \
         "$(grep -o 'migrations applied=[0-9]*' "$IT_DIR/raw.2.log" | head -n 1)" "migrations applied=0"
-it_is "restart: nothing redelivered" "$(count_events "$RAW_T")" 5
-kill -TERM "$RAW_PID"
-wait "$RAW_PID"
-RAW_PID=
+it_is "restart: nothing redelivered" "$(it_count_events "$RAW_T")" 5
+it_stop_service RAW_PID
 
 # ---- PostgreSQL outage (a private cluster: the shared one must stay up) ----------
 
@@ -420,7 +351,6 @@ raw_cleanup_priv() {
         "$IT_HARNESS/pg.sh" stop "$PRIV" >/dev/null 2>&1
         cp "$PRIV/postgres.log" "$IT_DIR/pg.postgres.log" 2>/dev/null
         rm -rf "$PRIV" # 40 MB of cluster and a socket: not worth keeping as evidence
-        raw_cleanup
 }
 IT_ON_EXIT=raw_cleanup_priv
 PREFIX2=${PREFIX}pg
@@ -442,13 +372,11 @@ o1=$(publish "$BOX2" nba.stats.boxscoretraditionalv2 boxscore 2016-11-30 --game-
 PREFIX=$PREFIX_SAVE
 it_check "outage: the event is retried" it_wait_for 10 grep -q '"event":"bus.handler.retry"' "$IT_DIR/raw.3.log"
 "$IT_HARNESS/pg.sh" start "$PRIV" >/dev/null 2>&1
-it_check "outage: loaded after PostgreSQL came back" it_wait_for 20 events_ge "$PREFIX2.nba.raw.completed" 1
+it_check "outage: loaded after PostgreSQL came back" it_wait_for 20 it_events_ge "$PREFIX2.nba.raw.completed" 1
 it_check "outage: /readyz 200 again" it_wait_for 10 readyz_is raw.3.log 200
-it_is "outage: nothing dead-lettered" "$(count_events "$PREFIX2.nba.scraper.completed.dlq")" 0
+it_is "outage: nothing dead-lettered" "$(it_count_events "$PREFIX2.nba.scraper.completed.dlq")" 0
 it_is "outage: the rows are there once" \
         "$(PGCONNECT_TIMEOUT=10 psql "$PRIV_DSN" -X -q -t -A -c "SELECT count(*) FROM raw.player_boxscores")" 19
-kill -TERM "$RAW_PID"
-wait "$RAW_PID"
-RAW_PID=
+it_stop_service RAW_PID
 
 it_done

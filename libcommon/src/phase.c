@@ -1,0 +1,295 @@
+#include <sl/phase.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+
+#include <sl/bus.h>
+#include <sl/err.h>
+#include <sl/http.h>
+#include <sl/log.h>
+#include <sl/pg.h>
+#include <sl/util.h>
+
+/*
+ * The shared transaction / outbox / execution-log plumbing of the phase
+ * services (phase.h). Every SQL text here is constant; values only travel
+ * as parameters. Log event names are built from the phase name.
+ */
+
+static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (errstr && n > 0) {
+                va_start(ap, fmt);
+                vsnprintf(errstr, n, fmt, ap);
+                va_end(ap);
+        }
+        return rc;
+}
+
+/* "<phase>.<what>" into out (event names are short: truncation cannot happen in practice). */
+static const char *event_name(char *out, size_t n, const struct sl_phase *ph, const char *what)
+{
+        if (snprintf(out, n, "%s.%s", ph->name, what) >= (int)n)
+                return what;
+        return out;
+}
+
+/* ---- lifecycle and readiness ---------------------------------------------------------- */
+
+int sl_phase_open(struct sl_phase *ph, const char *name, const struct sl_phase_cfg *cfg,
+                  struct sl_bus *bus, struct sl_http *http, char *errstr, size_t n)
+{
+        if (!name || snprintf(ph->name, sizeof(ph->name), "%s", name) >= (int)sizeof(ph->name))
+                return fail(errstr, n, -EINVAL, "phase name too long");
+        ph->cfg = cfg;
+        ph->bus = bus;
+        ph->http = http;
+        ph->pg = sl_pg_open(cfg->pg_dsn, cfg->pg_connect_timeout_ms, errstr, n);
+        if (!ph->pg)
+                return -ECONNREFUSED;
+        return sl_pg_migrate(ph->pg, cfg->pg_migrations, errstr, n);
+}
+
+void sl_phase_close(struct sl_phase *ph)
+{
+        sl_pg_close(ph->pg);
+        ph->pg = NULL;
+}
+
+void sl_phase_note_pg(struct sl_phase *ph, int rc)
+{
+        char ev[SL_PHASE_NAME_MAX + 16];
+
+        if (rc != -ECONNRESET || ph->pg_down)
+                return;
+        ph->pg_down = true;
+        ph->pg_probe_ms = sl_mono_ms();
+        sl_http_set_unready(ph->http, "pg: connection lost");
+        sl_log_warn(event_name(ev, sizeof(ev), ph, "pg.down"),
+                    "PostgreSQL connection lost; /readyz reports not ready");
+}
+
+void sl_phase_note_pg_up(struct sl_phase *ph)
+{
+        char ev[SL_PHASE_NAME_MAX + 16];
+
+        if (!ph->pg_down)
+                return;
+        ph->pg_down = false;
+        sl_http_set_ready(ph->http, true);
+        sl_log_info(event_name(ev, sizeof(ev), ph, "pg.up"),
+                    "PostgreSQL answers again; /readyz reports ready");
+}
+
+int sl_phase_tick(struct sl_phase *ph)
+{
+        char err[256];
+        int64_t now = sl_mono_ms();
+        int rc;
+
+        if (now - ph->pg_probe_ms < (ph->pg_down ? SL_PHASE_PROBE_DOWN_MS : SL_PHASE_PROBE_UP_MS))
+                return 0;
+        ph->pg_probe_ms = now;
+        rc = sl_pg_exec(ph->pg, "SELECT 1", 0, NULL, NULL, err, sizeof(err));
+        if (rc < 0) {
+                /* any retriable failure of the probe counts as a lost connection */
+                sl_phase_note_pg(ph, sl_err_retriable(rc) ? -ECONNRESET : rc);
+                return 0;
+        }
+        sl_phase_note_pg_up(ph);
+        return 0;
+}
+
+/* ---- the transaction ------------------------------------------------------------------ */
+
+int sl_phase_claim(struct sl_phase *ph, const char *key, const char *processor,
+                   const char *correlation_id, char *errstr, size_t n)
+{
+        const char *params[] = {key, ph->name, processor, correlation_id};
+        PGresult *res = NULL;
+        int rc;
+
+        rc = sl_pg_exec(ph->pg,
+                        "INSERT INTO ops.idempotency_keys (key, phase, processor, correlation_id, "
+                        "completed_at) VALUES ($1, $2::ops.phase, $3, $4::uuid, now()) "
+                        "ON CONFLICT (key) DO NOTHING RETURNING 1",
+                        4, params, &res, errstr, n);
+        if (rc == 0 && PQntuples(res) == 0)
+                rc = -EEXIST; /* claimed by an earlier run */
+        PQclear(res);
+        return rc;
+}
+
+int sl_phase_outbox_insert(struct sl_phase *ph, const char *topic, const char *key,
+                           const char *idem_key, const char *event, char *errstr, size_t n)
+{
+        const char *params[] = {topic, key, idem_key, event};
+        int rc;
+
+        rc = sl_pg_exec(ph->pg,
+                        "INSERT INTO ops.outbox (topic, key, idempotency_key, payload) "
+                        "VALUES ($1, $2, $3, convert_to($4, 'UTF8'))",
+                        4, params, NULL, errstr, n);
+        /* the claim makes a second row impossible; if it happens anyway, retry later */
+        return rc == -EEXIST ? -EAGAIN : rc;
+}
+
+int sl_phase_tx_end(struct sl_phase *ph, int rc)
+{
+        char rb[256];
+
+        if (rc < 0 && sl_pg_in_tx(ph->pg))
+                sl_pg_rollback(ph->pg, rb, sizeof(rb));
+        if (rc < 0 && rc != -EEXIST)
+                sl_phase_note_pg(ph, rc);
+        return rc;
+}
+
+/* ---- publishing ------------------------------------------------------------------------ */
+
+int sl_phase_publish(struct sl_phase *ph, const char *topic, const char *key, const char *idem_key,
+                     const char *event, size_t len, char *errstr, size_t n)
+{
+        const char *params[] = {topic, idem_key};
+        char err[256], ev[SL_PHASE_NAME_MAX + 24];
+        int rc;
+
+        rc = sl_bus_publish_raw(ph->bus, topic, key, event, len, NULL, 0);
+        if (rc == 0)
+                rc = sl_bus_flush(ph->bus, ph->cfg->publish_timeout_ms);
+        if (rc < 0)
+                return fail(errstr, n, rc, "publish %s: %s", topic, sl_strerror(rc));
+        rc = sl_pg_exec(ph->pg,
+                        "UPDATE ops.outbox SET published_at = now() "
+                        "WHERE topic = $1 AND idempotency_key = $2 AND published_at IS NULL",
+                        2, params, NULL, err, sizeof(err));
+        if (rc < 0) { /* the event is out; at worst a redelivery publishes it again */
+                sl_phase_note_pg(ph, rc);
+                sl_log_warn(event_name(ev, sizeof(ev), ph, "outbox.mark.error"), "key=%s: %s",
+                            idem_key, err);
+        }
+        return 0;
+}
+
+int sl_phase_replay(struct sl_phase *ph, const char *topic, const char *idem_key, char **event,
+                    size_t *len, char *errstr, size_t n)
+{
+        const char *params[] = {topic, idem_key};
+        PGresult *res = NULL;
+        char *key;
+        int rc;
+
+        rc = sl_pg_exec(ph->pg,
+                        "SELECT convert_from(payload, 'UTF8'), coalesce(key, ''), "
+                        "published_at IS NOT NULL FROM ops.outbox "
+                        "WHERE topic = $1 AND idempotency_key = $2",
+                        2, params, &res, errstr, n);
+        if (rc < 0) {
+                sl_phase_note_pg(ph, rc);
+                return rc;
+        }
+        if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
+                PQclear(res);
+                return -EEXIST; /* published before (or never stored) */
+        }
+        free(*event);
+        *event = sl_xstrdup(PQgetvalue(res, 0, 0));
+        *len = strlen(*event);
+        key = sl_xstrdup(PQgetvalue(res, 0, 1)); /* the partition key it was stored with */
+        PQclear(res);
+        rc = sl_phase_publish(ph, topic, key, idem_key, *event, *len, errstr, n);
+        free(key);
+        return rc;
+}
+
+/* ---- execution log ---------------------------------------------------------------------- */
+
+int sl_phase_exec_params(const struct sl_phase_exec *x, const char *phase,
+                         struct sl_phase_exec_buf *buf, const char **params)
+{
+        int64_t dur = x->duration_ms >= 0 ? x->duration_ms : x->elapsed_ms;
+
+        if (!x->execution_id || !x->correlation_id || !x->processor || !x->status || !x->sport ||
+            !phase)
+                return -EINVAL;
+        sl_time_rfc3339(x->started_wall_ms, buf->started);
+        sl_time_rfc3339(x->started_wall_ms + x->elapsed_ms, buf->completed);
+        snprintf(buf->duration, sizeof(buf->duration), "%lld", (long long)dur);
+        snprintf(buf->rows, sizeof(buf->rows), "%lld", (long long)x->rows);
+        params[0] = x->execution_id;
+        params[1] = x->correlation_id;
+        params[2] = x->event_id;
+        params[3] = phase;
+        params[4] = x->processor;
+        params[5] = x->status;
+        params[6] = buf->started;
+        params[7] = buf->completed;
+        params[8] = buf->duration;
+        params[9] = x->deps_met;
+        params[10] = x->missing;
+        params[11] = x->skip_reason;
+        params[12] = x->error;
+        params[13] = x->rows >= 0 ? buf->rows : NULL;
+        params[14] = x->entities;
+        params[15] = x->game_date && x->game_date[0] ? x->game_date : NULL;
+        params[16] = x->sport;
+        return 0;
+}
+
+int sl_phase_exec_log(struct sl_phase *ph, const struct sl_phase_exec *x, char *errstr, size_t n)
+{
+        struct sl_phase_exec copy = *x;
+        struct sl_phase_exec_buf buf;
+        const char *params[SL_PHASE_EXEC_NPARAMS];
+        char exec_id[37];
+
+        if (!copy.execution_id) {
+                sl_uuid7(exec_id);
+                copy.execution_id = exec_id;
+        }
+        if (sl_phase_exec_params(&copy, ph->name, &buf, params) < 0)
+                return fail(errstr, n, -EINVAL, "execution log: a required field is missing");
+        return sl_pg_exec(ph->pg,
+                          "INSERT INTO ops.pipeline_execution_log (execution_id, correlation_id, "
+                          "event_id, phase, processor, status, started_at, completed_at, "
+                          "duration_ms, dependencies_met, missing_dependencies, skip_reason, "
+                          "error_message, rows_written, affected_entities, game_date, sport) "
+                          "VALUES ($1::uuid, $2::uuid, $3::uuid, $4::ops.phase, $5, $6, "
+                          "$7::timestamptz, $8::timestamptz, $9::int, $10::boolean, "
+                          "coalesce($11::text[], '{}'), $12, left($13, 1000), $14::int, "
+                          "coalesce($15::jsonb, '[]'), $16::date, $17)",
+                          SL_PHASE_EXEC_NPARAMS, params, NULL, errstr, n);
+}
+
+char *sl_phase_entities_json(const char *kind, const char *const *ids, size_t n)
+{
+        cJSON *arr = cJSON_CreateArray();
+        char *s, *out;
+
+        for (size_t i = 0; arr && i < n; i++) {
+                cJSON *e = cJSON_CreateObject();
+                if (!e)
+                        abort();
+                cJSON_AddStringToObject(e, "kind", kind);
+                cJSON_AddStringToObject(e, "id", ids[i]);
+                cJSON_AddItemToArray(arr, e);
+        }
+        s = arr ? cJSON_PrintUnformatted(arr) : NULL;
+        cJSON_Delete(arr);
+        if (!s)
+                abort(); /* out of memory: like sl_xmalloc */
+        out = sl_xstrdup(s);
+        cJSON_free(s);
+        return out;
+}
