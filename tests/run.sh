@@ -3,7 +3,8 @@
 #   1. build (warnings are errors)
 #   2. start a private redis-server, PostgreSQL 15 cluster and Kafka broker on
 #      free loopback ports (always stopped again, even on failure or Ctrl-C)
-#   3. unit + integration suites against them
+#   3. unit + integration suites against them, then the pipeline suite (a
+#      simulated week through all six services, on Redis Streams and Kafka)
 #   4. the unit suite under valgrind, then unit + integration under ASan/UBSan
 # and prints, as its very last line: tests: N passed, N failed
 # Each meson test (one TAP program or script) counts as one test per run.
@@ -128,6 +129,7 @@ export STATLINE_TEST_RUN_DIR=$run
 
 suite unit build --suite unit
 suite integration build --suite integration
+suite pipeline build --suite pipeline
 
 if [ -z "${STATLINE_TEST_FAST:-}" ]; then
         suite valgrind-unit build --setup valgrind --suite unit

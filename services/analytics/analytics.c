@@ -765,11 +765,14 @@ static bool event_has_boxscores(const struct run *run)
 }
 
 /*
- * Early exit (seed 003): a scoreboard of games not yet played triggers the
- * game summaries through raw.games, but there is nothing to summarise until
- * a game on that date is final. Those processors are dropped with a
- * 'skipped' row instead of failing their dependency check and retrying into
- * the DLQ. Returns the number of processors left, or a PostgreSQL error.
+ * Early exit (seed 003): a scoreboard triggers the game summaries through
+ * raw.games, but there is nothing to summarise until box scores of that
+ * date are loaded (games not played yet, or box scores still on their way:
+ * the scoreboard is scraped first). Those processors are dropped with a
+ * 'skipped' row instead of failing their dependency check and blocking the
+ * consumer for a retry; the box-score events trigger them. A box score that
+ * arrived before its raw.games row still gets summarised when that row
+ * comes. Returns the number of processors left, or a PostgreSQL error.
  */
 static int early_exit(struct run *run)
 {
@@ -777,7 +780,7 @@ static int early_exit(struct run *run)
         PGresult *res = NULL;
         char reason[96], err[256];
         int left = 0, rc;
-        long long finals;
+        long long loaded;
 
         for (size_t i = 0; i < run->nwant; i++)
                 left += run->want[i];
@@ -785,15 +788,17 @@ static int early_exit(struct run *run)
                 return left;
         rc = sl_pg_exec(
             run->svc->ph.pg,
-            "SELECT count(*) FROM raw.games WHERE game_date = $1::date AND status = 'final'", 1,
-            params, &res, run->errstr, sizeof(run->errstr));
+            "SELECT count(*) FROM raw.player_boxscores p JOIN raw.games g USING (game_id) "
+            "WHERE g.game_date = $1::date",
+            1, params, &res, run->errstr, sizeof(run->errstr));
         if (rc < 0)
                 return rc;
-        finals = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        loaded = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
-        if (finals > 0)
+        if (loaded > 0)
                 return left;
-        snprintf(reason, sizeof(reason), "early exit: no final games on %s", run->ev.game_date);
+        snprintf(reason, sizeof(reason), "early exit: no box scores loaded for %s",
+                 run->ev.game_date);
         for (size_t i = 0; i < run->nwant; i++) {
                 const struct analytics_processor *proc = analytics_processor_at(i);
                 bool summary = false;
@@ -845,7 +850,7 @@ int analytics_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg
         rc = early_exit(&run);
         if (rc == 0) {
                 metric_run("skipped");
-                sl_log_info("analytics.skip", "event=%s: early exit: no final games on %s",
+                sl_log_info("analytics.skip", "event=%s: early exit: no box scores loaded for %s",
                             env->event_id, run.ev.game_date);
                 goto done;
         }

@@ -277,9 +277,9 @@ it_is "smart skip: no analytics.completed" "$(it_count_events "$AN_T")" "$n"
 # A scoreboard of a date whose games are not played yet: the game summaries
 # exit early (skipped, not failed, not retried into the DLQ).
 publish raw.games "2031-01-02" "" >/dev/null
-it_check "early exit: game summaries skipped for a date without final games" it_wait_for 20 it_sql_ge \
+it_check "early exit: game summaries skipped for a date without box scores" it_wait_for 20 it_sql_ge \
         "SELECT count(*) FROM ops.pipeline_execution_log WHERE game_date = '2031-01-02'
-         AND status = 'skipped' AND skip_reason = 'early exit: no final games on 2031-01-02'" 3
+         AND status = 'skipped' AND skip_reason = 'early exit: no box scores loaded for 2031-01-02'" 3
 it_is "early exit: nothing failed for that date" \
         "$(it_sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE game_date = '2031-01-02'
                AND status = 'failed'")" 0
