@@ -85,9 +85,10 @@ static const char *sanitize(const char *s, char out[48])
         return out;
 }
 
-/* JSON type of item as named in error messages ("payload: expected object, got array"). */
-static const char *json_type_name(const cJSON *item)
+const char *sl_json_type_name(const cJSON *item)
 {
+        if (!item)
+                return "nothing";
         switch (item->type & 0xff) {
         case cJSON_False:
         case cJSON_True:
@@ -597,7 +598,7 @@ static int get_str(const cJSON *root, const char *name, size_t max_len, bool nul
                 return 0;
         if (!cJSON_IsString(item) || !item->valuestring)
                 return fail(errstr, errstr_size, "%s: expected string%s, got %s", name,
-                            nullable ? " or null" : "", json_type_name(item));
+                            nullable ? " or null" : "", sl_json_type_name(item));
         len = strlen(item->valuestring);
         if (len == 0)
                 return fail(errstr, errstr_size, "%s: empty string", name);
@@ -724,14 +725,14 @@ static int decode_entity(const cJSON *item, size_t i, struct sl_entity *ent, cha
 
         if (!cJSON_IsObject(item))
                 return fail(errstr, n, "affected_entities[%zu]: expected object, got %s", i,
-                            json_type_name(item));
+                            sl_json_type_name(item));
         for (int k = 0; k < 2; k++) {
                 const cJSON *v = cJSON_GetObjectItemCaseSensitive(item, field[k]);
                 if (!v)
                         return fail(errstr, n, "affected_entities[%zu].%s: missing", i, field[k]);
                 if (!cJSON_IsString(v) || !v->valuestring)
                         return fail(errstr, n, "affected_entities[%zu].%s: expected string, got %s",
-                                    i, field[k], json_type_name(v));
+                                    i, field[k], sl_json_type_name(v));
                 val[k] = v->valuestring;
         }
         if (!valid_kind(val[0]))
@@ -762,7 +763,7 @@ static int decode_entities(const cJSON *root, struct sl_envelope *env, char *err
                 return fail(errstr, n, "affected_entities: missing");
         if (!cJSON_IsArray(arr))
                 return fail(errstr, n, "affected_entities: expected array, got %s",
-                            json_type_name(arr));
+                            sl_json_type_name(arr));
         for (const cJSON *it = arr->child; it; it = it->next)
                 count++;
         if (count > SL_ENVELOPE_MAX_ENTITIES)
@@ -823,7 +824,7 @@ static int decode_replay(const cJSON *root, struct sl_envelope *env, char *errst
                 return 0; /* optional, default 0 */
         if (!cJSON_IsNumber(item))
                 return fail(errstr, n, "replay_count: expected integer, got %s",
-                            json_type_name(item));
+                            sl_json_type_name(item));
         d = item->valuedouble;
         if (!(d >= 0 && d <= INT_MAX) || (double)(int)d != d)
                 return fail(errstr, n, "replay_count: not an integer in [0, %d]", INT_MAX);
@@ -865,7 +866,8 @@ static int decode_fields(cJSON *root, struct sl_envelope *env, char *errstr, siz
         if (!payload)
                 return fail(errstr, n, "payload: missing");
         if (!cJSON_IsObject(payload))
-                return fail(errstr, n, "payload: expected object, got %s", json_type_name(payload));
+                return fail(errstr, n, "payload: expected object, got %s",
+                            sl_json_type_name(payload));
         env->payload = cJSON_DetachItemViaPointer(root, payload);
         return 0;
 }
@@ -932,7 +934,7 @@ int sl_envelope_parse(const char *buf, size_t len, size_t max_bytes, struct sl_e
                 return -EBADMSG;
         if (!cJSON_IsObject(root)) {
                 rc = fail(errstr, errstr_size, "envelope: expected object, got %s",
-                          json_type_name(root));
+                          sl_json_type_name(root));
                 goto out;
         }
         rc = check_dups(root, &nm, NULL, errstr, errstr_size);

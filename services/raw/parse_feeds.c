@@ -52,7 +52,7 @@ static int feed_rows(struct raw_ctx *ctx, const cJSON *list, const struct raw_fi
         ctx->row = 0;
         for (const cJSON *e = list->child; rc == 0 && e; e = e->next, ctx->row++) {
                 if (!cJSON_IsObject(e))
-                        return raw_fail(ctx, "expected an object, got %s", raw_json_type(e));
+                        return raw_fail(ctx, "expected an object, got %s", sl_json_type_name(e));
                 rc = raw_row_new(ctx, t, &r);
                 if (rc == 0)
                         rc = raw_obj_map(ctx, e, fields, n, t, r);

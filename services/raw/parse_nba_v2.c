@@ -104,7 +104,7 @@ static int rs_headers(struct raw_ctx *ctx, const cJSON *s, struct rs *rs)
         const cJSON *hdrs = cJSON_GetObjectItemCaseSensitive(s, "headers");
 
         if (!cJSON_IsArray(hdrs))
-                return raw_fail(ctx, "headers: expected an array, got %s", raw_json_type(hdrs));
+                return raw_fail(ctx, "headers: expected an array, got %s", sl_json_type_name(hdrs));
         for (const cJSON *h = hdrs->child; h; h = h->next) {
                 if (rs->ncols == RAW_MAX_COLS)
                         return raw_fail(ctx, "more than %d headers", RAW_MAX_COLS);
@@ -137,7 +137,8 @@ static int rs_open(struct raw_ctx *ctx, const char *name, struct rs *rs)
                 return rc;
         rs->rows = cJSON_GetObjectItemCaseSensitive(s, "rowSet");
         if (!cJSON_IsArray(rs->rows))
-                return raw_fail(ctx, "rowSet: expected an array, got %s", raw_json_type(rs->rows));
+                return raw_fail(ctx, "rowSet: expected an array, got %s",
+                                sl_json_type_name(rs->rows));
         rc = raw_check_list(ctx, rs->rows, "rowSet");
         rs->nrows = (size_t)cJSON_GetArraySize(rs->rows);
         return rc;
@@ -171,7 +172,7 @@ static int rs_cells(struct raw_ctx *ctx, const struct rs *rs, const cJSON *row, 
         size_t n = 0;
 
         if (!cJSON_IsArray(row))
-                return raw_fail(ctx, "row: expected an array, got %s", raw_json_type(row));
+                return raw_fail(ctx, "row: expected an array, got %s", sl_json_type_name(row));
         for (const cJSON *c = row->child; c; c = c->next) {
                 if (n == rs->ncols)
                         return raw_fail(ctx, "row has more values than the %zu headers", rs->ncols);

@@ -107,7 +107,8 @@ static int conv_id(struct raw_ctx *ctx, const cJSON *v, bool zero_none, const ch
         double d = id_value(v);
 
         if (!integral_in(d, 0, ID_MAX))
-                return raw_fail(ctx, "%s: expected a numeric id, got %s", name, raw_json_type(v));
+                return raw_fail(ctx, "%s: expected a numeric id, got %s", name,
+                                sl_json_type_name(v));
         if (d == 0 && zero_none)
                 return 0;
         if (d == 0)
@@ -122,7 +123,7 @@ static int conv_game_id(struct raw_ctx *ctx, const cJSON *v, const char *name, c
 
         if (!s || strlen(s) != 10 || strspn(s, "0123456789") != 10)
                 return raw_fail(ctx, "%s: expected a game id string of 10 digits, got %s", name,
-                                raw_json_type(v));
+                                sl_json_type_name(v));
         *cell = raw_strdup(ctx, s, 10);
         return 0;
 }
@@ -132,7 +133,7 @@ static int conv_int(struct raw_ctx *ctx, const cJSON *v, double lo, double hi, c
                     const char **cell)
 {
         if (!cJSON_IsNumber(v))
-                return raw_fail(ctx, "%s: expected an integer, got %s", name, raw_json_type(v));
+                return raw_fail(ctx, "%s: expected an integer, got %s", name, sl_json_type_name(v));
         if (!integral_in(v->valuedouble, lo, hi))
                 return raw_fail(ctx, "%s: %g is not an integer in [%.0f, %.0f]", name,
                                 v->valuedouble, lo, hi);
@@ -153,7 +154,7 @@ static const char *dec_text(struct raw_ctx *ctx, double d)
 static int conv_dec(struct raw_ctx *ctx, const cJSON *v, const char *name, const char **cell)
 {
         if (!cJSON_IsNumber(v))
-                return raw_fail(ctx, "%s: expected a number, got %s", name, raw_json_type(v));
+                return raw_fail(ctx, "%s: expected a number, got %s", name, sl_json_type_name(v));
         if (!(v->valuedouble >= -DEC_ABS && v->valuedouble <= DEC_ABS))
                 return raw_fail(ctx, "%s: %g is out of range", name, v->valuedouble);
         *cell = dec_text(ctx, v->valuedouble);
@@ -257,7 +258,7 @@ static int conv_minutes(struct raw_ctx *ctx, const cJSON *v, const char *name, c
                 if (!minutes_seconds(text, &sec) || has_control(text, n))
                         return raw_fail(ctx, "%s: bad minutes \"%s\"", name, text);
         } else {
-                return raw_fail(ctx, "%s: expected minutes, got %s", name, raw_json_type(v));
+                return raw_fail(ctx, "%s: expected minutes, got %s", name, sl_json_type_name(v));
         }
         if (!(sec >= 0 && sec <= MIN_MAX * 60))
                 return raw_fail(ctx, "%s: minutes out of range", name);
@@ -272,7 +273,7 @@ static int conv_str(struct raw_ctx *ctx, const cJSON *v, const char *name, const
         int rc;
 
         if (!cJSON_IsString(v))
-                return raw_fail(ctx, "%s: expected a string, got %s", name, raw_json_type(v));
+                return raw_fail(ctx, "%s: expected a string, got %s", name, sl_json_type_name(v));
         rc = str_span(ctx, v, name, &s, &n);
         if (rc == 0 && n > 0)
                 *cell = raw_strdup(ctx, s, n);
@@ -285,7 +286,8 @@ static int conv_date(struct raw_ctx *ctx, const cJSON *v, const char *name, cons
         char date[11];
 
         if (!s)
-                return raw_fail(ctx, "%s: expected a date string, got %s", name, raw_json_type(v));
+                return raw_fail(ctx, "%s: expected a date string, got %s", name,
+                                sl_json_type_name(v));
         if (*s == '\0')
                 return 0;
         if (strlen(s) < 10 || (s[10] != '\0' && s[10] != 'T'))
@@ -307,7 +309,8 @@ static int conv_clock(struct raw_ctx *ctx, const cJSON *v, const char *name, con
         double f;
 
         if (!s)
-                return raw_fail(ctx, "%s: expected a clock string, got %s", name, raw_json_type(v));
+                return raw_fail(ctx, "%s: expected a clock string, got %s", name,
+                                sl_json_type_name(v));
         if (*s == '\0')
                 return 0;
         if (!read_uint(&p, 2, &m) || m > 20 || *p++ != ':' || !read_uint(&p, 2, &ss) || ss > 59 ||
@@ -384,7 +387,7 @@ const cJSON *raw_member(struct raw_ctx *ctx, const cJSON *obj, const char *key, 
         if (want_array ? cJSON_IsArray(v) : cJSON_IsObject(v))
                 return v;
         raw_fail(ctx, "\"%s\": expected %s, got %s", key, want_array ? "an array" : "an object",
-                 raw_json_type(v));
+                 sl_json_type_name(v));
         return NULL;
 }
 
@@ -420,7 +423,7 @@ int raw_status(struct raw_ctx *ctx, const cJSON *v, const char *name, const char
 
         if (!cJSON_IsNumber(v) || !integral_in(v->valuedouble, 1, 3))
                 return raw_fail(ctx, "%s: expected game status 1, 2 or 3, got %s", name,
-                                cJSON_IsNumber(v) ? "another number" : raw_json_type(v));
+                                cJSON_IsNumber(v) ? "another number" : sl_json_type_name(v));
         *cell = names[(int)v->valuedouble];
         return 0;
 }

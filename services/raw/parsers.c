@@ -124,29 +124,6 @@ int raw_fail(struct raw_ctx *ctx, const char *fmt, ...)
         return fail(ctx->errstr, ctx->errstr_size, "%s: %s", raw_kind_name(ctx->batch->kind), msg);
 }
 
-const char *raw_json_type(const cJSON *item)
-{
-        if (!item)
-                return "nothing";
-        switch (item->type & 0xff) {
-        case cJSON_False:
-        case cJSON_True:
-                return "boolean";
-        case cJSON_NULL:
-                return "null";
-        case cJSON_Number:
-                return "number";
-        case cJSON_String:
-                return "string";
-        case cJSON_Array:
-                return "array";
-        case cJSON_Object:
-                return "object";
-        default:
-                return "invalid";
-        }
-}
-
 /* ---- JSON loading ----------------------------------------------------------------------- */
 
 /* Length of the valid UTF-8 sequence at p (RFC 3629), or 0. */

@@ -13,6 +13,8 @@
 
 #include "parsers.h"
 
+#include <sl/envelope.h> /* sl_json_type_name() */
+
 struct cJSON;
 
 /* Output tables; the column order of each is the enum below it (docs/parsers.md). */
@@ -220,9 +222,6 @@ enum raw_kind raw_v2_detect(const struct cJSON *root);
  * -EBADMSG, so every failure path is `return raw_fail(ctx, ...)`.
  */
 int raw_fail(struct raw_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* JSON type name for messages ("string", "array", ...). */
-const char *raw_json_type(const struct cJSON *item);
 
 /* Table of id, created (empty) on first use. */
 struct raw_table *raw_table_get(struct raw_ctx *ctx, enum raw_table_id id);

@@ -124,4 +124,11 @@ char *sl_envelope_serialize(const struct sl_envelope *env, size_t *len);
  */
 void sl_envelope_trace_id(const struct sl_envelope *env, char out[33]);
 
+/*
+ * The JSON type of item as named in error messages ("payload: expected
+ * object, got array"): "object", "array", "string", "number", "boolean",
+ * "null", "invalid"; "nothing" for NULL (a missing member). Static strings.
+ */
+const char *sl_json_type_name(const struct cJSON *item);
+
 #endif
