@@ -1,6 +1,8 @@
 #include <sl/err.h>
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 bool sl_err_retriable(int rc)
@@ -65,4 +67,17 @@ const char *sl_strerror(int rc)
         if (rc == 0)
                 return "success";
         return strerror(rc < 0 ? -rc : rc);
+}
+
+int sl_errf(char *errstr, size_t errstr_size, int rc, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (errstr && errstr_size > 0) {
+                va_start(ap, fmt);
+                if (vsnprintf(errstr, errstr_size, fmt, ap) < 0)
+                        errstr[0] = '\0';
+                va_end(ap);
+        }
+        return rc;
 }

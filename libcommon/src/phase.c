@@ -22,21 +22,6 @@
  * as parameters. Log event names are built from the phase name.
  */
 
-static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (errstr && n > 0) {
-                va_start(ap, fmt);
-                vsnprintf(errstr, n, fmt, ap);
-                va_end(ap);
-        }
-        return rc;
-}
-
 /* "<phase>.<what>" into out (event names are short: truncation cannot happen in practice). */
 static const char *event_name(char *out, size_t n, const struct sl_phase *ph, const char *what)
 {
@@ -51,7 +36,7 @@ int sl_phase_open(struct sl_phase *ph, const char *name, const struct sl_phase_c
                   struct sl_bus *bus, struct sl_http *http, char *errstr, size_t n)
 {
         if (!name || snprintf(ph->name, sizeof(ph->name), "%s", name) >= (int)sizeof(ph->name))
-                return fail(errstr, n, -EINVAL, "phase name too long");
+                return sl_errf(errstr, n, -EINVAL, "phase name too long");
         ph->cfg = cfg;
         ph->bus = bus;
         ph->http = http;
@@ -169,7 +154,7 @@ int sl_phase_publish(struct sl_phase *ph, const char *topic, const char *key, co
         if (rc == 0)
                 rc = sl_bus_flush(ph->bus, ph->cfg->publish_timeout_ms);
         if (rc < 0)
-                return fail(errstr, n, rc, "publish %s: %s", topic, sl_strerror(rc));
+                return sl_errf(errstr, n, rc, "publish %s: %s", topic, sl_strerror(rc));
         rc = sl_pg_exec(ph->pg,
                         "UPDATE ops.outbox SET published_at = now() "
                         "WHERE topic = $1 AND idempotency_key = $2 AND published_at IS NULL",
@@ -259,7 +244,7 @@ int sl_phase_exec_log(struct sl_phase *ph, const struct sl_phase_exec *x, char *
                 copy.execution_id = exec_id;
         }
         if (sl_phase_exec_params(&copy, ph->name, &buf, params) < 0)
-                return fail(errstr, n, -EINVAL, "execution log: a required field is missing");
+                return sl_errf(errstr, n, -EINVAL, "execution log: a required field is missing");
         return sl_pg_exec(ph->pg,
                           "INSERT INTO ops.pipeline_execution_log (execution_id, correlation_id, "
                           "event_id, phase, processor, status, started_at, completed_at, "

@@ -21,22 +21,6 @@
 #define ERRSTR_SIZE 1024
 #define N_PROC_MAX  8 /* processors in the registry, at most */
 
-static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Writes the reason and returns rc, so error paths are one line. */
-static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (n > 0) {
-                va_start(ap, fmt);
-                vsnprintf(errstr, n, fmt, ap);
-                va_end(ap);
-        }
-        return rc;
-}
-
 static size_t nproc(void)
 {
         size_t n = 0;
@@ -92,11 +76,11 @@ static int read_entities(const struct sl_envelope *env, struct analytics_event *
                         continue; /* other kinds do not scope analytics */
                 }
                 if (!ok)
-                        return fail(errstr, n, -EBADMSG, "affected_entities: bad %s id '%.32s'",
-                                    kind, id);
+                        return sl_errf(errstr, n, -EBADMSG, "affected_entities: bad %s id '%.32s'",
+                                       kind, id);
                 if (ids->n >= ANALYTICS_MAX_ENTITIES)
-                        return fail(errstr, n, -EBADMSG, "affected_entities: over %d %s ids",
-                                    ANALYTICS_MAX_ENTITIES, kind);
+                        return sl_errf(errstr, n, -EBADMSG, "affected_entities: over %d %s ids",
+                                       ANALYTICS_MAX_ENTITIES, kind);
                 ids_add(ids, id);
         }
         return 0;
@@ -117,7 +101,7 @@ int analytics_event_parse(const struct sl_envelope *env, struct analytics_event 
 
         memset(ev, 0, sizeof(*ev));
         if (!cJSON_IsArray(tables))
-                return fail(errstr, n, -EBADMSG, "payload.tables: missing or not an array");
+                return sl_errf(errstr, n, -EBADMSG, "payload.tables: missing or not an array");
         cJSON_ArrayForEach(t, tables)
         {
                 const char *name = str_item(t, "name");
@@ -125,11 +109,11 @@ int analytics_event_parse(const struct sl_envelope *env, struct analytics_event 
                 if (!name)
                         name = str_item(t, "table");
                 if (!name || !strchr(name, '.') || strlen(name) > 127)
-                        return fail(errstr, n, -EBADMSG,
-                                    "payload.tables[]: each needs a name \"<schema>.<table>\"");
+                        return sl_errf(errstr, n, -EBADMSG,
+                                       "payload.tables[]: each needs a name \"<schema>.<table>\"");
                 if (ev->ntables == ANALYTICS_MAX_TABLES)
-                        return fail(errstr, n, -EBADMSG, "payload.tables: more than %d",
-                                    ANALYTICS_MAX_TABLES);
+                        return sl_errf(errstr, n, -EBADMSG, "payload.tables: more than %d",
+                                       ANALYTICS_MAX_TABLES);
                 ev->tables[ev->ntables++] = name;
         }
         ev->upstream = str_item(env->payload, "blob_sha256");
@@ -465,8 +449,8 @@ static int dep_observe(struct run *run, const char *table, struct analytics_dep_
         int rc;
 
         if (!sql)
-                return fail(run->errstr, sizeof(run->errstr), -EINVAL, "no dependency query for %s",
-                            table);
+                return sl_errf(run->errstr, sizeof(run->errstr), -EINVAL,
+                               "no dependency query for %s", table);
         rc = sl_pg_exec(run->svc->ph.pg, sql, 2, params, &res, run->errstr, sizeof(run->errstr));
         if (rc < 0)
                 return rc;
@@ -524,7 +508,7 @@ static int check_deps(struct run *run)
                 if (exec_log(run, &row, err, sizeof(err)) < 0)
                         sl_log_debug("analytics.exec_log.error", "%s", err);
         }
-        return fail(run->errstr, sizeof(run->errstr), -EAGAIN, "%s", blocked_txt);
+        return sl_errf(run->errstr, sizeof(run->errstr), -EAGAIN, "%s", blocked_txt);
 }
 
 static int claim(struct run *run)
@@ -603,8 +587,8 @@ static int outbox_write(struct run *run)
                                      run->nres, (const char *const *)run->ents.kinds,
                                      (const char *const *)run->ents.ids, n);
         if (!ev)
-                return fail(run->errstr, sizeof(run->errstr), -EINVAL,
-                            "could not build analytics.completed");
+                return sl_errf(run->errstr, sizeof(run->errstr), -EINVAL,
+                               "could not build analytics.completed");
         snprintf(run->event_key, sizeof(run->event_key), "%s:%s", ev->sport,
                  ev->game_date[0] ? ev->game_date : "-");
         run->event = sl_envelope_serialize(ev, &run->event_len);
@@ -836,7 +820,7 @@ int analytics_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg
         rc = analytics_event_parse(env, &run.ev, run.errstr, sizeof(run.errstr));
         if (rc == 0 && sl_bus_topic(run.topic, sizeof(run.topic), svc->cfg->svc.bus_prefix,
                                     env->sport, "analytics") < 0)
-                rc = fail(run.errstr, sizeof(run.errstr), -EBADMSG, "topic too long");
+                rc = sl_errf(run.errstr, sizeof(run.errstr), -EBADMSG, "topic too long");
         if (rc < 0)
                 goto done;
         skip = select_processors(&run);
@@ -894,9 +878,9 @@ int analytics_svc_open(struct analytics_svc *svc, const struct analytics_cfg *cf
         svc->ph.bus = bus; /* set up front: sl_phase_open() below may not be reached */
         svc->ph.http = http;
         if (cfg->stale_warn_s > cfg->stale_fail_s)
-                return fail(errstr, n, -EINVAL,
-                            "deps.stale_warn_s (%lld) > deps.stale_fail_s (%lld)",
-                            (long long)cfg->stale_warn_s, (long long)cfg->stale_fail_s);
+                return sl_errf(errstr, n, -EINVAL,
+                               "deps.stale_warn_s (%lld) > deps.stale_fail_s (%lld)",
+                               (long long)cfg->stale_warn_s, (long long)cfg->stale_fail_s);
         rc = sl_phase_open(&svc->ph, "analytics", &cfg->phase, bus, http, errstr, n);
         if (rc < 0)
                 return rc;

@@ -114,21 +114,6 @@ const char *pc_feature_sql(void)
 
 /* ---- the request ------------------------------------------------------------------------ */
 
-static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (errstr && n) {
-                va_start(ap, fmt);
-                vsnprintf(errstr, n, fmt, ap);
-                va_end(ap);
-        }
-        return rc;
-}
-
 bool pc_date_ok(const char *s)
 {
         static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -190,8 +175,8 @@ static int parse_players(const struct sl_envelope *env, struct pc_request *req, 
                 if (!player_id_ok(env->entities[i].id) ||
                     sl_parse_i64(env->entities[i].id, 0, INT64_MAX, &v) < 0) {
                         free(ids);
-                        return fail(errstr, n, -EBADMSG, "affected_entities[%zu]: bad player id",
-                                    i);
+                        return sl_errf(errstr, n, -EBADMSG, "affected_entities[%zu]: bad player id",
+                                       i);
                 }
                 ids[k++] = (long long)v;
         }
@@ -221,17 +206,17 @@ int pc_request_parse(const struct sl_envelope *env, struct pc_request *req, char
         memset(req, 0, sizeof(*req));
         if (gd && !cJSON_IsNull(gd)) {
                 if (!cJSON_IsString(gd))
-                        return fail(errstr, n, -EBADMSG, "payload.game_date: expected a string");
+                        return sl_errf(errstr, n, -EBADMSG, "payload.game_date: expected a string");
                 date = gd->valuestring;
                 if (env->game_date[0] && strcmp(env->game_date, date) != 0)
-                        return fail(errstr, n, -EBADMSG,
-                                    "payload.game_date %.10s differs from the envelope's %s", date,
-                                    env->game_date);
+                        return sl_errf(errstr, n, -EBADMSG,
+                                       "payload.game_date %.10s differs from the envelope's %s",
+                                       date, env->game_date);
         }
         if (!date || !*date)
-                return fail(errstr, n, -EBADMSG, "no game_date (payload or envelope)");
+                return sl_errf(errstr, n, -EBADMSG, "no game_date (payload or envelope)");
         if (!pc_date_ok(date))
-                return fail(errstr, n, -EBADMSG, "game_date: not a date: %.16s", date);
+                return sl_errf(errstr, n, -EBADMSG, "game_date: not a date: %.16s", date);
         memcpy(req->game_date, date, 10);
         rc = parse_players(env, req, errstr, n);
         if (rc < 0)
@@ -514,18 +499,18 @@ static int outbox_write(struct run *run)
         ev = sl_envelope_new("precompute.completed", "precompute", run->env->sport,
                              run->req.game_date, run->env);
         if (!ev)
-                return fail(run->errstr, sizeof(run->errstr), -EINVAL,
-                            "could not build precompute.completed");
+                return sl_errf(run->errstr, sizeof(run->errstr), -EINVAL,
+                               "could not build precompute.completed");
         for (size_t i = 0; !entities_overflow(run) && i < run->nids; i++)
                 if (sl_envelope_add_entity(ev, "player", run->ids[i]) < 0) {
                         sl_envelope_free(ev);
-                        return fail(run->errstr, sizeof(run->errstr), -EINVAL, "bad entity");
+                        return sl_errf(run->errstr, sizeof(run->errstr), -EINVAL, "bad entity");
                 }
         if (sl_envelope_set_idem_key(ev, run->idem_key) < 0 ||
             sl_envelope_set_payload(ev, completed_payload(run)) < 0) {
                 sl_envelope_free(ev);
-                return fail(run->errstr, sizeof(run->errstr), -EINVAL,
-                            "could not build precompute.completed");
+                return sl_errf(run->errstr, sizeof(run->errstr), -EINVAL,
+                               "could not build precompute.completed");
         }
         snprintf(run->event_key, sizeof(run->event_key), "%s:%s", ev->sport, ev->game_date);
         run->event = sl_envelope_serialize(ev, &run->event_len);
@@ -627,11 +612,11 @@ int pc_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void 
         rc = pc_request_parse(env, &run.req, run.errstr, sizeof(run.errstr));
         if (rc == 0 && sl_bus_topic(run.topic, sizeof(run.topic), svc->cfg->svc.bus_prefix,
                                     env->sport, "precompute") < 0)
-                rc = fail(run.errstr, sizeof(run.errstr), -EBADMSG, "topic too long");
+                rc = sl_errf(run.errstr, sizeof(run.errstr), -EBADMSG, "topic too long");
         if (rc == 0)
                 rc = pc_idem_key(run.idem_key, sizeof(run.idem_key), env->sport, &run.req);
         if (rc == -ENAMETOOLONG)
-                rc = fail(run.errstr, sizeof(run.errstr), -EBADMSG, "idempotency key too long");
+                rc = sl_errf(run.errstr, sizeof(run.errstr), -EBADMSG, "idempotency key too long");
         if (rc == 0) {
                 rc = check_deps(&run, skip, sizeof(skip));
                 if (rc == 1) { /* dependency failed or nothing scheduled: logged, acked */
@@ -693,10 +678,10 @@ static int register_features(struct pc_svc *svc, char *errstr, size_t n)
                                 "precompute.ml_feature_versions WHERE feature_version = $1",
                                 2, params, &res, errstr, n);
         if (rc == 0 && (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0))
-                rc = fail(errstr, n, -EINVAL,
-                          "feature version %s is stored with another feature list: "
-                          "a changed list needs a new PC_FEATURE_VERSION",
-                          PC_FEATURE_VERSION);
+                rc = sl_errf(errstr, n, -EINVAL,
+                             "feature version %s is stored with another feature list: "
+                             "a changed list needs a new PC_FEATURE_VERSION",
+                             PC_FEATURE_VERSION);
         PQclear(res);
         free(names);
         return rc;
@@ -711,9 +696,9 @@ int pc_svc_open(struct pc_svc *svc, const struct pc_cfg *cfg, struct sl_bus *bus
         svc->ph.bus = bus; /* set up front: sl_phase_open() below may not be reached */
         svc->ph.http = http;
         if (cfg->stale_warn_days > cfg->stale_fail_days)
-                return fail(errstr, n, -EINVAL,
-                            "deps.stale_warn_days (%d) exceeds deps.stale_fail_days (%d)",
-                            cfg->stale_warn_days, cfg->stale_fail_days);
+                return sl_errf(errstr, n, -EINVAL,
+                               "deps.stale_warn_days (%d) exceeds deps.stale_fail_days (%d)",
+                               cfg->stale_warn_days, cfg->stale_fail_days);
         rc = sl_phase_open(&svc->ph, "precompute", &cfg->phase, bus, http, errstr, n);
         if (rc < 0)
                 return rc;

@@ -26,21 +26,6 @@
 
 #define MAX_ENTITIES 1000 /* players listed in prediction.completed; more: whole date */
 
-static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (n > 0) {
-                va_start(ap, fmt);
-                vsnprintf(errstr, n, fmt, ap);
-                va_end(ap);
-        }
-        return rc;
-}
-
 /* ---- the model ------------------------------------------------------------------------- */
 
 int pred_svc_refresh_model(struct pred_svc *svc, char *errstr, size_t n)
@@ -63,8 +48,8 @@ int pred_svc_refresh_model(struct pred_svc *svc, char *errstr, size_t n)
                 return 0;
         }
         if (PQgetisnull(res, 0, 4)) {
-                rc = fail(errstr, n, -EIO, "model %s: feature version %s unknown",
-                          PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
+                rc = sl_errf(errstr, n, -EIO, "model %s: feature version %s unknown",
+                             PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
                 PQclear(res);
                 return rc;
         }
@@ -168,22 +153,23 @@ static int parse_event(struct run *run)
         size_t np = 0;
 
         if (!cJSON_IsObject(p))
-                return fail(run->errstr, sizeof(run->errstr), -EBADMSG, "payload: not an object");
+                return sl_errf(run->errstr, sizeof(run->errstr), -EBADMSG,
+                               "payload: not an object");
         gd = cJSON_GetObjectItemCaseSensitive(p, "game_date");
         fv = cJSON_GetObjectItemCaseSensitive(p, "feature_version");
         if (gd && !cJSON_IsNull(gd) && (!cJSON_IsString(gd) || !sl_date_valid(gd->valuestring)))
-                return fail(run->errstr, sizeof(run->errstr), -EBADMSG,
-                            "payload.game_date: not YYYY-MM-DD");
+                return sl_errf(run->errstr, sizeof(run->errstr), -EBADMSG,
+                               "payload.game_date: not YYYY-MM-DD");
         if (fv && !cJSON_IsNull(fv) &&
             (!cJSON_IsString(fv) || strlen(fv->valuestring) > 32 || !*fv->valuestring))
-                return fail(run->errstr, sizeof(run->errstr), -EBADMSG,
-                            "payload.feature_version: not a version");
+                return sl_errf(run->errstr, sizeof(run->errstr), -EBADMSG,
+                               "payload.feature_version: not a version");
         run->feature_version = fv && cJSON_IsString(fv) ? fv->valuestring : NULL;
         snprintf(run->game_date, sizeof(run->game_date), "%s",
                  gd && cJSON_IsString(gd) ? gd->valuestring : env->game_date);
         if (!sl_date_valid(run->game_date))
-                return fail(run->errstr, sizeof(run->errstr), -EBADMSG,
-                            "no game_date in the event");
+                return sl_errf(run->errstr, sizeof(run->errstr), -EBADMSG,
+                               "no game_date in the event");
         sl_buf_init(&b, 0);
         sl_buf_puts(&b, "{");
         for (size_t i = 0; i < env->n_entities; i++) {
@@ -192,9 +178,9 @@ static int parse_event(struct run *run)
                         continue;
                 if (sl_parse_i64(env->entities[i].id, 1, INT64_MAX, &id) < 0) {
                         sl_buf_fini(&b);
-                        return fail(run->errstr, sizeof(run->errstr), -EBADMSG,
-                                    "affected_entities: player id '%.32s' is not a number",
-                                    env->entities[i].id);
+                        return sl_errf(run->errstr, sizeof(run->errstr), -EBADMSG,
+                                       "affected_entities: player id '%.32s' is not a number",
+                                       env->entities[i].id);
                 }
                 sl_buf_printf(&b, "%s%lld", np++ ? "," : "", (long long)id);
         }
@@ -412,7 +398,7 @@ static int outbox_write(struct run *run)
         ev = sl_envelope_new("prediction.completed", "prediction", run->env->sport, run->game_date,
                              run->env);
         if (!ev)
-                return fail(run->errstr, sizeof(run->errstr), -EINVAL, "envelope");
+                return sl_errf(run->errstr, sizeof(run->errstr), -EINVAL, "envelope");
         for (size_t i = 0; run->set.n <= MAX_ENTITIES && i < run->set.n && rc == 0; i++) {
                 snprintf(pid, sizeof(pid), "%lld", (long long)run->set.t[i].player_id);
                 rc = sl_envelope_add_entity(ev, "player", pid);
@@ -425,7 +411,8 @@ static int outbox_write(struct run *run)
                 run->event = sl_envelope_serialize(ev, &run->event_len);
         sl_envelope_free(ev);
         if (rc < 0)
-                return fail(run->errstr, sizeof(run->errstr), rc, "building prediction.completed");
+                return sl_errf(run->errstr, sizeof(run->errstr), rc,
+                               "building prediction.completed");
         /* the partition key is the game date */
         return sl_phase_outbox_insert(&run->svc->ph, run->topic, run->game_date, run->idem_key,
                                       run->event, run->errstr, sizeof(run->errstr));
@@ -523,7 +510,7 @@ int pred_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, voi
         rc = parse_event(&run);
         if (rc == 0 && sl_bus_topic(run.topic, sizeof(run.topic), svc->cfg->svc.bus_prefix,
                                     env->sport, "prediction") < 0)
-                rc = fail(run.errstr, sizeof(run.errstr), -EBADMSG, "topic too long");
+                rc = sl_errf(run.errstr, sizeof(run.errstr), -EBADMSG, "topic too long");
         if (rc == 0 && pred_svc_refresh_model(svc, run.errstr, sizeof(run.errstr)) < 0) {
                 sl_log_warn("prediction.model.error", "%s (xgboost_v1 keeps the loaded model)",
                             run.errstr);
@@ -577,8 +564,9 @@ int pred_svc_open(struct pred_svc *svc, const struct pred_cfg *cfg, struct sl_bu
                 char *end;
                 svc->edge[m] = strtod(cfg->edge[m], &end);
                 if (end == cfg->edge[m] || *end || !(svc->edge[m] >= 0 && svc->edge[m] < 100))
-                        return fail(errstr, n, -EINVAL, "edge.%s: '%s' is not a number in [0, 100)",
-                                    pred_market_name(m), cfg->edge[m]);
+                        return sl_errf(errstr, n, -EINVAL,
+                                       "edge.%s: '%s' is not a number in [0, 100)",
+                                       pred_market_name(m), cfg->edge[m]);
         }
         rc = sl_phase_open(&svc->ph, "prediction", &cfg->phase, bus, http, errstr, n);
         if (rc < 0)

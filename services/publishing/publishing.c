@@ -33,19 +33,6 @@
 #define PUB_ERRSTR_SIZE 1024
 #define PROCESSOR       "documents" /* the one processor: execution log, idempotency key */
 
-static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
-{
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(errstr, n, fmt, ap);
-        va_end(ap);
-        return rc;
-}
-
 /* ---- canonical JSON ------------------------------------------------------------------ */
 
 static int key_cmp(const void *a, const void *b)
@@ -230,33 +217,33 @@ int pub_write_atomic(const char *root, const char *rel, const void *data, size_t
         *slash = '\0';
         rc = make_parents(root, rel);
         if (rc < 0) {
-                fail(errstr, n, rc, "mkdir for %s: %s", rel, sl_strerror(rc));
+                sl_errf(errstr, n, rc, "mkdir for %s: %s", rel, sl_strerror(rc));
                 goto out;
         }
         fd = mkstemp(tmp);
         if (fd < 0) {
-                rc = fail(errstr, n, -errno, "create temp for %s: %s", rel, strerror(errno));
+                rc = sl_errf(errstr, n, -errno, "create temp for %s: %s", rel, strerror(errno));
                 goto out;
         }
         if (fchmod(fd, 0644) < 0 || (rc = write_all(fd, data, len)) < 0 || fsync(fd) < 0) {
                 rc = rc < 0 ? rc : -errno;
-                fail(errstr, n, rc, "write %s: %s", rel, sl_strerror(rc));
+                sl_errf(errstr, n, rc, "write %s: %s", rel, sl_strerror(rc));
                 goto out;
         }
         if (close(fd) < 0) {
                 fd = -1;
-                rc = fail(errstr, n, -errno, "close %s: %s", rel, strerror(errno));
+                rc = sl_errf(errstr, n, -errno, "close %s: %s", rel, strerror(errno));
                 goto out;
         }
         fd = -1;
         if (rename(tmp, path) < 0) {
-                rc = fail(errstr, n, -errno, "rename %s: %s", rel, strerror(errno));
+                rc = sl_errf(errstr, n, -errno, "rename %s: %s", rel, strerror(errno));
                 goto out;
         }
         tmp[0] = '\0'; /* renamed: nothing to clean up */
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0 || fsync(dfd) < 0)
-                rc = fail(errstr, n, -errno, "fsync dir of %s: %s", rel, strerror(errno));
+                rc = sl_errf(errstr, n, -errno, "fsync dir of %s: %s", rel, strerror(errno));
 out:
         if (fd >= 0)
                 close(fd);
@@ -608,7 +595,7 @@ static int build_games(struct run *run)
         games = cJSON_Parse(PQgetvalue(res, 0, 0));
         PQclear(res);
         if (!games)
-                return fail(run->errstr, sizeof(run->errstr), -EIO, "games: bad JSON from SQL");
+                return sl_errf(run->errstr, sizeof(run->errstr), -EIO, "games: bad JSON from SQL");
         bytes = render_doc(run->env, "games", games, &len);
         return doc_add(run, "games", NULL, bytes, len) ? 0 : -EINVAL;
 }
@@ -711,15 +698,15 @@ static int query_players(struct run *run, const char *player_ids, bool add_docs,
                 const char *id = PQgetvalue(res, i, 0);
                 cJSON *p = cJSON_Parse(PQgetvalue(res, i, 1));
                 if (!p) {
-                        rc = fail(run->errstr, sizeof(run->errstr), -EIO,
-                                  "player %s: bad JSON from SQL", id);
+                        rc = sl_errf(run->errstr, sizeof(run->errstr), -EIO,
+                                     "player %s: bad JSON from SQL", id);
                         break;
                 }
                 if (add_docs && player_wanted(run, id)) {
                         bytes = render_doc(run->env, "player", cJSON_Duplicate(p, 1), &len);
                         if (!doc_add(run, "player", id, bytes, len))
-                                rc = fail(run->errstr, sizeof(run->errstr), -EIO,
-                                          "player id '%s' from SQL", id);
+                                rc = sl_errf(run->errstr, sizeof(run->errstr), -EIO,
+                                             "player id '%s' from SQL", id);
                 }
                 cJSON_AddItemToArray(players, p);
         }
@@ -915,8 +902,8 @@ static int outbox_write(struct run *run)
         struct sl_envelope *ev = pub_completed_new(run->env, run->idem_key, run->docs, run->ndocs);
 
         if (!ev)
-                return fail(run->errstr, sizeof(run->errstr), -EINVAL,
-                            "could not build publishing.completed");
+                return sl_errf(run->errstr, sizeof(run->errstr), -EINVAL,
+                               "could not build publishing.completed");
         snprintf(run->event_key, sizeof(run->event_key), "%s:%s", ev->sport, ev->game_date);
         run->event = sl_envelope_serialize(ev, &run->event_len);
         sl_envelope_free(ev);
@@ -1001,25 +988,26 @@ static int check_event(struct run *run)
         size_t players = 0;
 
         if (!env->game_date[0] || !sl_date_valid(env->game_date))
-                return fail(run->errstr, sizeof(run->errstr), -EBADMSG,
-                            "prediction.completed without a game_date");
+                return sl_errf(run->errstr, sizeof(run->errstr), -EBADMSG,
+                               "prediction.completed without a game_date");
         if (!sport_ok(env->sport))
-                return fail(run->errstr, sizeof(run->errstr), -EBADMSG, "bad sport");
+                return sl_errf(run->errstr, sizeof(run->errstr), -EBADMSG, "bad sport");
         if (systems && !cJSON_IsArray(systems))
-                return fail(run->errstr, sizeof(run->errstr), -EBADMSG,
-                            "payload.systems is not an array");
+                return sl_errf(run->errstr, sizeof(run->errstr), -EBADMSG,
+                               "payload.systems is not an array");
         for (size_t i = 0; i < env->n_entities; i++) {
                 if (strcmp(env->entities[i].kind, "player") != 0)
                         continue;
                 if (!pub_player_id_ok(env->entities[i].id))
-                        return fail(run->errstr, sizeof(run->errstr), -EBADMSG,
-                                    "affected player id '%.40s' is not an id", env->entities[i].id);
+                        return sl_errf(run->errstr, sizeof(run->errstr), -EBADMSG,
+                                       "affected player id '%.40s' is not an id",
+                                       env->entities[i].id);
                 players++;
         }
         run->whole_date = players == 0;
         if (sl_bus_topic(run->topic, sizeof(run->topic), run->svc->cfg->svc.bus_prefix, env->sport,
                          "publishing") < 0)
-                return fail(run->errstr, sizeof(run->errstr), -EBADMSG, "topic too long");
+                return sl_errf(run->errstr, sizeof(run->errstr), -EBADMSG, "topic too long");
         return 0;
 }
 
@@ -1144,12 +1132,12 @@ int pub_svc_open(struct pub_svc *svc, const struct pub_cfg *cfg, struct sl_bus *
         rc = sl_svc_split_list(cfg->svc.sports, buf, sizeof(buf), items, SL_SVC_MAX_SPORTS);
         snprintf(svc->sport, sizeof(svc->sport), "%s", rc > 0 ? items[0] : "nba");
         if (mkdir(cfg->publish_dir, 0755) < 0 && errno != EEXIST)
-                return fail(errstr, n, -errno, "publish.dir %s: %s", cfg->publish_dir,
-                            strerror(errno));
+                return sl_errf(errstr, n, -errno, "publish.dir %s: %s", cfg->publish_dir,
+                               strerror(errno));
         svc->root = realpath(cfg->publish_dir, NULL);
         if (!svc->root)
-                return fail(errstr, n, -errno, "publish.dir %s: %s", cfg->publish_dir,
-                            strerror(errno));
+                return sl_errf(errstr, n, -errno, "publish.dir %s: %s", cfg->publish_dir,
+                               strerror(errno));
         rc = sl_phase_open(&svc->ph, "publishing", &cfg->phase, bus, http, errstr, n);
         if (rc < 0)
                 return rc;
@@ -1159,7 +1147,7 @@ int pub_svc_open(struct pub_svc *svc, const struct pub_cfg *cfg, struct sl_bus *
                 if (rc == 0)
                         rc = sl_http_handle(http, "/v1/games", NULL, pub_http_games, svc);
                 if (rc < 0)
-                        return fail(errstr, n, rc, "register read API: %s", sl_strerror(rc));
+                        return sl_errf(errstr, n, rc, "register read API: %s", sl_strerror(rc));
         }
         return 0;
 }

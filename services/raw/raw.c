@@ -84,22 +84,6 @@ bool raw_ident_ok(const char *s, bool dotted)
 
 /* ---- blob paths ----------------------------------------------------------------------- */
 
-static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Writes the reason and returns rc, so error paths are one line. */
-static int fail(char *errstr, size_t n, int rc, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (n > 0) {
-                va_start(ap, fmt);
-                vsnprintf(errstr, n, fmt, ap);
-                va_end(ap);
-        }
-        return rc;
-}
-
 static bool path_char_ok(char c)
 {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -112,27 +96,27 @@ int raw_blob_path_check(const char *rel, char *errstr, size_t n)
         const char *p;
 
         if (len == 0)
-                return fail(errstr, n, -EBADMSG, "blob_path: empty");
+                return sl_errf(errstr, n, -EBADMSG, "blob_path: empty");
         if (len > RAW_BLOB_PATH_MAX)
-                return fail(errstr, n, -EBADMSG, "blob_path: longer than %d bytes",
-                            RAW_BLOB_PATH_MAX);
+                return sl_errf(errstr, n, -EBADMSG, "blob_path: longer than %d bytes",
+                               RAW_BLOB_PATH_MAX);
         if (rel[0] == '/')
-                return fail(errstr, n, -EBADMSG, "blob_path: absolute path refused");
+                return sl_errf(errstr, n, -EBADMSG, "blob_path: absolute path refused");
         for (p = rel; *p;) {
                 size_t clen = strcspn(p, "/");
                 if (clen == 0)
-                        return fail(errstr, n, -EBADMSG, "blob_path: empty component");
+                        return sl_errf(errstr, n, -EBADMSG, "blob_path: empty component");
                 if ((clen == 1 && p[0] == '.') || (clen == 2 && p[0] == '.' && p[1] == '.'))
-                        return fail(errstr, n, -EBADMSG,
-                                    "blob_path: '.' or '..' component refused");
+                        return sl_errf(errstr, n, -EBADMSG,
+                                       "blob_path: '.' or '..' component refused");
                 for (size_t i = 0; i < clen; i++)
                         if (!path_char_ok(p[i]))
-                                return fail(errstr, n, -EBADMSG,
-                                            "blob_path: character 0x%02x not allowed",
-                                            (unsigned char)p[i]);
+                                return sl_errf(errstr, n, -EBADMSG,
+                                               "blob_path: character 0x%02x not allowed",
+                                               (unsigned char)p[i]);
                 p += clen;
                 if (*p == '/' && *++p == '\0')
-                        return fail(errstr, n, -EBADMSG, "blob_path: trailing '/'");
+                        return sl_errf(errstr, n, -EBADMSG, "blob_path: trailing '/'");
         }
         return 0;
 }
@@ -148,12 +132,12 @@ static int read_verify(int fd, const char *rel, const char *sha_hex, size_t max_
         char *buf;
 
         if (fstat(fd, &st) < 0)
-                return fail(errstr, n, -EIO, "blob %s: fstat: %s", rel, strerror(errno));
+                return sl_errf(errstr, n, -EIO, "blob %s: fstat: %s", rel, strerror(errno));
         if (!S_ISREG(st.st_mode))
-                return fail(errstr, n, -EBADMSG, "blob %s: not a regular file", rel);
+                return sl_errf(errstr, n, -EBADMSG, "blob %s: not a regular file", rel);
         if ((uint64_t)st.st_size > max_bytes)
-                return fail(errstr, n, -EBADMSG, "blob %s: %lld bytes exceed blob.max_bytes %zu",
-                            rel, (long long)st.st_size, max_bytes);
+                return sl_errf(errstr, n, -EBADMSG, "blob %s: %lld bytes exceed blob.max_bytes %zu",
+                               rel, (long long)st.st_size, max_bytes);
         buf = sl_xmalloc((size_t)st.st_size + 1);
         while (got <= (size_t)st.st_size) { /* one byte more than stat said: a growing file */
                 ssize_t r = read(fd, buf + got, (size_t)st.st_size + 1 - got);
@@ -161,7 +145,7 @@ static int read_verify(int fd, const char *rel, const char *sha_hex, size_t max_
                         continue;
                 if (r < 0) {
                         free(buf);
-                        return fail(errstr, n, -EIO, "blob %s: read: %s", rel, strerror(errno));
+                        return sl_errf(errstr, n, -EIO, "blob %s: read: %s", rel, strerror(errno));
                 }
                 if (r == 0)
                         break;
@@ -169,7 +153,7 @@ static int read_verify(int fd, const char *rel, const char *sha_hex, size_t max_
         }
         if (got != (size_t)st.st_size) {
                 free(buf);
-                return fail(errstr, n, -EBADMSG, "blob %s: changed size while read", rel);
+                return sl_errf(errstr, n, -EBADMSG, "blob %s: changed size while read", rel);
         }
         buf[got] = '\0';
         sl_sha256_init(&h);
@@ -177,8 +161,8 @@ static int read_verify(int fd, const char *rel, const char *sha_hex, size_t max_
         sl_sha256_final_hex(&h, hex);
         if (strcmp(hex, sha_hex) != 0) {
                 free(buf);
-                return fail(errstr, n, -EBADMSG, "blob %s: sha256 is %s, the event says %s", rel,
-                            hex, sha_hex);
+                return sl_errf(errstr, n, -EBADMSG, "blob %s: sha256 is %s, the event says %s", rel,
+                               hex, sha_hex);
         }
         *data = buf;
         *len = got;
@@ -202,23 +186,23 @@ int raw_blob_load(const char *root, const char *rel, const char *sha_hex, size_t
         if (!real) {
                 int e = errno;
                 if (e == ENOENT)
-                        rc = fail(errstr, n, -EAGAIN, "blob %s: not found under blob.dir", rel);
+                        rc = sl_errf(errstr, n, -EAGAIN, "blob %s: not found under blob.dir", rel);
                 else if (e == ELOOP || e == ENOTDIR || e == ENAMETOOLONG)
-                        rc = fail(errstr, n, -EBADMSG, "blob %s: %s", rel, strerror(e));
+                        rc = sl_errf(errstr, n, -EBADMSG, "blob %s: %s", rel, strerror(e));
                 else
-                        rc = fail(errstr, n, -EIO, "blob %s: %s", rel, strerror(e));
+                        rc = sl_errf(errstr, n, -EIO, "blob %s: %s", rel, strerror(e));
                 goto out;
         }
         while (root_len > 1 && root[root_len - 1] == '/')
                 root_len--;
         if (strncmp(real, root, root_len) != 0 || (real[root_len] != '/' && root_len > 1)) {
-                rc = fail(errstr, n, -EBADMSG, "blob %s: resolves outside blob.dir", rel);
+                rc = sl_errf(errstr, n, -EBADMSG, "blob %s: resolves outside blob.dir", rel);
                 goto out;
         }
         fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0) {
-                rc = fail(errstr, n, errno == ENOENT ? -EAGAIN : -EIO, "blob %s: open: %s", rel,
-                          strerror(errno));
+                rc = sl_errf(errstr, n, errno == ENOENT ? -EAGAIN : -EIO, "blob %s: open: %s", rel,
+                             strerror(errno));
                 goto out;
         }
         rc = read_verify(fd, rel, sha_hex, max_bytes, data, len, errstr, n);
@@ -267,7 +251,7 @@ static int opt_str(const cJSON *obj, const char *name, const char **out, char *e
         if (!v || cJSON_IsNull(v))
                 return 0;
         if (!cJSON_IsString(v) || !v->valuestring)
-                return fail(errstr, n, -EBADMSG, "payload.%s: not a string", name);
+                return sl_errf(errstr, n, -EBADMSG, "payload.%s: not a string", name);
         *out = v->valuestring;
         return 0;
 }
@@ -285,15 +269,15 @@ static int scrape_numbers(const struct sl_envelope *env, const cJSON *p, struct 
                 if (!cJSON_IsNumber(bytes) || bytes->valuedouble < 0 ||
                     bytes->valuedouble > 9007199254740992.0 ||
                     bytes->valuedouble != (double)(int64_t)bytes->valuedouble)
-                        return fail(errstr, n, -EBADMSG, "payload.bytes: not a byte count");
+                        return sl_errf(errstr, n, -EBADMSG, "payload.bytes: not a byte count");
                 out->bytes = (int64_t)bytes->valuedouble;
         }
         rc = opt_str(p, "game_date", &date, errstr, n);
         if (rc < 0)
                 return rc;
         if (date && *date && !sl_date_valid(date))
-                return fail(errstr, n, -EBADMSG, "payload.game_date: '%.32s' is not YYYY-MM-DD",
-                            date);
+                return sl_errf(errstr, n, -EBADMSG, "payload.game_date: '%.32s' is not YYYY-MM-DD",
+                               date);
         snprintf(out->game_date, sizeof(out->game_date), "%s",
                  date && *date ? date : env->game_date);
         return 0;
@@ -306,7 +290,7 @@ int raw_scrape_parse(const struct sl_envelope *env, struct raw_scrape *out, char
 
         memset(out, 0, sizeof(*out));
         if (!cJSON_IsObject(p))
-                return fail(errstr, n, -EBADMSG, "payload: not an object");
+                return sl_errf(errstr, n, -EBADMSG, "payload: not an object");
         rc = opt_str(p, "source", &out->source, errstr, n);
         if (rc == 0)
                 rc = opt_str(p, "kind", &out->kind, errstr, n);
@@ -320,15 +304,15 @@ int raw_scrape_parse(const struct sl_envelope *env, struct raw_scrape *out, char
                 return rc;
         if (!out->source || !*out->source || strlen(out->source) > RAW_SOURCE_MAX ||
             !printable(out->source))
-                return fail(errstr, n, -EBADMSG, "payload.source: missing or not a source name");
+                return sl_errf(errstr, n, -EBADMSG, "payload.source: missing or not a source name");
         if (out->kind && !kind_ok(out->kind))
-                return fail(errstr, n, -EBADMSG, "payload.kind: '%.64s' is not a kind name",
-                            out->kind);
+                return sl_errf(errstr, n, -EBADMSG, "payload.kind: '%.64s' is not a kind name",
+                               out->kind);
         if (!out->blob_sha256 || !sha_hex_ok(out->blob_sha256))
-                return fail(errstr, n, -EBADMSG,
-                            "payload.blob_sha256: missing or not 64 lower-case hex");
+                return sl_errf(errstr, n, -EBADMSG,
+                               "payload.blob_sha256: missing or not 64 lower-case hex");
         if (out->game_id && (strlen(out->game_id) > 32 || !printable(out->game_id)))
-                return fail(errstr, n, -EBADMSG, "payload.game_id: not an id");
+                return sl_errf(errstr, n, -EBADMSG, "payload.game_id: not an id");
         rc = scrape_numbers(env, p, out, errstr, n);
         if (rc < 0)
                 return rc;
@@ -738,8 +722,8 @@ static int load_columns(struct run *run, const struct raw_table *t,
         for (size_t c = 0; c < nb; c++) {
                 cols[n] = raw_table_col_name(t, c);
                 if (!raw_ident_ok(cols[n], false))
-                        return fail(run->errstr, sizeof(run->errstr), -EINVAL,
-                                    "%s: column name refused", spec->table);
+                        return sl_errf(run->errstr, sizeof(run->errstr), -EINVAL,
+                                       "%s: column name refused", spec->table);
                 n++;
         }
         src->nbatch = nb;
@@ -797,9 +781,9 @@ static int load_table(struct run *run, const struct raw_table *t, struct raw_tab
 
         sl_buf_init(&sql, SQL_MAX_BYTES);
         if (!spec) {
-                rc = fail(run->errstr, sizeof(run->errstr), -EINVAL,
-                          "table %.64s has no load spec (parser and loader disagree)",
-                          raw_table_name(t));
+                rc = sl_errf(run->errstr, sizeof(run->errstr), -EINVAL,
+                             "table %.64s has no load spec (parser and loader disagree)",
+                             raw_table_name(t));
                 goto out;
         }
         tr->table = spec->table;
@@ -874,8 +858,8 @@ static int outbox_write(struct run *run)
             raw_completed_new(run->env, run->processor, run->scrape.source, run->scrape.blob_sha256,
                               run->game_date, run->res, run->nres, &run->ents);
         if (!ev)
-                return fail(run->errstr, sizeof(run->errstr), -EINVAL,
-                            "could not build raw.completed");
+                return sl_errf(run->errstr, sizeof(run->errstr), -EINVAL,
+                               "could not build raw.completed");
         if (ev->n_entities > 0)
                 snprintf(run->event_key, sizeof(run->event_key), "%s:%s", ev->entities[0].kind,
                          ev->entities[0].id);
@@ -894,7 +878,8 @@ static int load_tables(struct run *run)
         int rc = 0;
 
         if (nt > sizeof(run->res) / sizeof(run->res[0]))
-                return fail(run->errstr, sizeof(run->errstr), -EINVAL, "batch has %zu tables", nt);
+                return sl_errf(run->errstr, sizeof(run->errstr), -EINVAL, "batch has %zu tables",
+                               nt);
         for (size_t i = 0; i < nt && rc == 0; i++) {
                 rc = load_table(run, raw_batch_table(run->batch, i), &run->res[i]);
                 run->nres = i + 1;
@@ -955,8 +940,8 @@ static int read_and_parse(struct run *run)
         rc = raw_parse(sc->kind, blob, len, &opts, &run->batch, run->errstr, sizeof(run->errstr));
         free(blob);
         if (rc == -EINVAL) /* the event names a kind no parser has */
-                rc = fail(run->errstr, sizeof(run->errstr), -EBADMSG, "kind '%s': no parser",
-                          sc->kind ? sc->kind : "");
+                rc = sl_errf(run->errstr, sizeof(run->errstr), -EBADMSG, "kind '%s': no parser",
+                             sc->kind ? sc->kind : "");
         if (rc < 0)
                 return rc;
         run->processor = raw_kind_name(raw_batch_kind(run->batch));
@@ -1083,7 +1068,7 @@ int raw_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void
                 rc = sl_bus_topic(run.topic, sizeof(run.topic), svc->cfg->svc.bus_prefix,
                                   env->sport, "raw");
                 if (rc < 0)
-                        rc = fail(run.errstr, sizeof(run.errstr), -EBADMSG, "topic too long");
+                        rc = sl_errf(run.errstr, sizeof(run.errstr), -EBADMSG, "topic too long");
         }
         if (rc == 0)
                 rc = read_and_parse(&run);
@@ -1143,8 +1128,8 @@ int raw_svc_open(struct raw_svc *svc, const struct raw_cfg *cfg, struct sl_bus *
         rc = make_dirs(cfg->blob_dir);
         svc->blob_root = rc == 0 ? realpath(cfg->blob_dir, NULL) : NULL;
         if (!svc->blob_root)
-                return fail(errstr, n, rc < 0 ? rc : -errno, "blob.dir %s: %s", cfg->blob_dir,
-                            sl_strerror(rc < 0 ? rc : -errno));
+                return sl_errf(errstr, n, rc < 0 ? rc : -errno, "blob.dir %s: %s", cfg->blob_dir,
+                               sl_strerror(rc < 0 ? rc : -errno));
         rc = sl_phase_open(&svc->ph, "raw", &cfg->phase, bus, http, errstr, n);
         if (rc < 0)
                 return rc;

@@ -11,6 +11,7 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Error classes as written into dead-letter context. */
 enum sl_err_class {
@@ -28,6 +29,14 @@ bool sl_err_retriable(int rc);
 enum sl_err_class sl_err_classify(int rc);
 /* "TRANSIENT", "PERMANENT" or "SYSTEM". */
 const char *sl_err_class_name(enum sl_err_class cls);
+/*
+ * Writes a printf-style reason into errstr (errstr_size bytes; truncation is
+ * harmless, 0 writes nothing) and returns rc: `return sl_errf(errstr, n,
+ * -EBADMSG, "payload.kind: %s", why);`.
+ */
+int sl_errf(char *errstr, size_t errstr_size, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Text for a negative (or positive) errno; a static string, never NULL. */
 const char *sl_strerror(int rc);
 
