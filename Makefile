@@ -27,6 +27,7 @@ test-unit: build
 bench: build
 	@bench/run.sh
 	@STATLINE_BUILD=$(BUILD) bench/pipeline.sh
+	@bench/report.py $(BUILD)/bench
 
 # The whole pipeline on a simulated league: starts its own servers and services
 # under run/, prints the results, stops everything. STATLINE_BUS=kafka for Kafka.
