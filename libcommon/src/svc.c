@@ -7,9 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sl/alert.h>
+#include <sl/cb.h>
 #include <sl/err.h>
 #include <sl/http.h>
 #include <sl/log.h>
+#include <sl/metrics.h>
+#include <sl/pg.h>
 #include <sl/util.h>
 
 /* The bus reads the stop flag through a volatile const int *. */
@@ -23,7 +27,27 @@ struct sl_svc {
         struct sl_http *http;
         char topics[SL_SVC_MAX_SPORTS][256]; /* consumed topics */
         int n_topics;
+        /* reliability (see the top of sl/svc.h) */
+        struct sl_cb *cbs[SL_SVC_MAX_BREAKERS]; /* owned */
+        int n_cbs;
+        struct sl_cb *cb_pg, *cb_bus; /* the runtime's own, in cbs[]; NULL if disabled */
+        int n_open;                   /* breakers now OPEN */
+        const char *ops_dsn;          /* the table's pg.dsn (borrowed from cfg), NULL: none */
+        struct sl_pg *ops_pg;         /* breaker store + heartbeat connection, owned */
+        struct sl_cb_store store;
+        int64_t ops_retry_ms;   /* next connect attempt (monotonic) */
+        bool ops_warned;        /* logged that ops.* is unusable */
+        struct sl_alert *alert; /* owned */
+        char instance[192];     /* "<host>-<pid>" */
+        char host[128];
+        char started_at[25];    /* RFC 3339 */
+        int64_t heartbeat_ms;   /* last heartbeat (monotonic) */
+        uint64_t dead_lettered; /* bus stats at the last heartbeat */
+        struct sl_metric *m_state, *m_transitions;
 };
+
+/* The dependency the running handler blamed (sl_svc_blame), or NULL. */
+static _Thread_local const char *blamed;
 
 static void on_signal(int sig)
 {
@@ -84,6 +108,95 @@ struct sl_bus *sl_svc_bus(const struct sl_svc *svc)
 struct sl_http *sl_svc_http(const struct sl_svc *svc)
 {
         return svc->http;
+}
+
+struct sl_alert *sl_svc_alert(const struct sl_svc *svc)
+{
+        return svc->alert;
+}
+
+void sl_svc_blame(const char *dependency)
+{
+        blamed = dependency;
+}
+
+/* Logs, exports and alerts on one breaker transition (sl_cb_transition_fn). */
+static void on_transition(struct sl_cb *cb, enum sl_cb_state from, enum sl_cb_state to,
+                          const char *why, void *opaque)
+{
+        struct sl_svc *svc = opaque;
+        const char *dep = sl_cb_dependency(cb);
+        char reason[SL_HTTP_REASON_MAX];
+
+        if (to == SL_CB_OPEN) {
+                sl_log_warn("cb.state.open", "dependency=%s from=%s reason=%s", dep,
+                            sl_cb_state_name(from), why);
+        } else {
+                sl_log_info(to == SL_CB_CLOSED ? "cb.state.closed" : "cb.state.half_open",
+                            "dependency=%s from=%s reason=%s", dep, sl_cb_state_name(from), why);
+        }
+        sl_metric_set(svc->m_state, (double)to, dep);
+        sl_metric_set(sl_metrics_std()->cb_state, (double)to, dep);
+        sl_metric_inc(svc->m_transitions, dep, sl_cb_state_name(to));
+        svc->n_open += (to == SL_CB_OPEN) - (from == SL_CB_OPEN);
+        if (to == SL_CB_OPEN) {
+                snprintf(reason, sizeof(reason), "circuit open: %s", dep);
+                sl_http_set_unready(svc->http, reason);
+                char key[96];
+                snprintf(key, sizeof(key), "cb.open:%s", dep);
+                sl_alert_raise(svc->alert, key, SL_ALERT_CRITICAL, reason, "%s (was %s)", why,
+                               sl_cb_state_name(from));
+        } else if (from == SL_CB_OPEN && svc->n_open == 0 && !stop_signal) {
+                sl_http_set_ready(svc->http, true);
+        }
+}
+
+struct sl_cb *sl_svc_cb(struct sl_svc *svc, const char *dependency, const struct sl_cb_opts *opts)
+{
+        const struct sl_svc_cfg *cfg = svc->def->cfg;
+        struct sl_cb_opts o = {0};
+        char errstr[256];
+        struct sl_cb *cb;
+
+        if (!cfg->cb_enabled)
+                return NULL;
+        for (int i = 0; i < svc->n_cbs; i++)
+                if (strcmp(sl_cb_dependency(svc->cbs[i]), dependency) == 0)
+                        return svc->cbs[i];
+        if (svc->n_cbs == SL_SVC_MAX_BREAKERS) {
+                sl_log_error("cb.new.error", "dependency=%s: more than %d breakers", dependency,
+                             SL_SVC_MAX_BREAKERS);
+                return NULL;
+        }
+        if (opts) {
+                o = *opts;
+        } else {
+                o.window_type =
+                    strcmp(cfg->cb_window, "time") == 0 ? SL_CB_WINDOW_TIME : SL_CB_WINDOW_COUNT;
+                o.window_size = cfg->cb_window_size;
+                o.min_calls = cfg->cb_min_calls;
+                o.failure_rate_pct = cfg->cb_failure_rate_pct;
+                o.slow_rate_pct = cfg->cb_slow_rate_pct;
+                o.slow_call_ms = cfg->cb_slow_call_ms;
+                o.open_ms = cfg->cb_open_ms;
+                o.half_open_calls = cfg->cb_half_open_calls;
+                o.cache_ttl_ms = cfg->cb_cache_ttl_ms;
+        }
+        o.service = svc->def->name;
+        o.dependency = dependency;
+        o.on_transition = on_transition;
+        o.opaque = svc;
+        cb = sl_cb_new(&o, errstr, sizeof(errstr));
+        if (!cb) {
+                sl_log_error("cb.new.error", "%s", errstr);
+                return NULL;
+        }
+        if (svc->ops_pg)
+                sl_cb_attach(cb, &svc->store);
+        sl_metric_set(svc->m_state, 0, dependency);
+        sl_metric_set(sl_metrics_std()->cb_state, 0, dependency);
+        svc->cbs[svc->n_cbs++] = cb;
+        return cb;
 }
 
 bool sl_svc_stopping(const struct sl_svc *svc)
@@ -172,6 +285,171 @@ static int load_cfg(const struct sl_svc_def *def, int argc, char **argv)
         return -1;
 }
 
+/* The value of the string option key in the service's table (pg.dsn), or NULL. */
+static const char *opt_str(const struct sl_cfg_opt *opts, const char *key)
+{
+        for (const struct sl_cfg_opt *o = opts; o->key; o++) {
+                if (strcmp(o->key, key) == 0 && o->type == SL_CFG_T_STR) {
+                        const char *v = *(const char **)o->dest;
+                        return v && v[0] ? v : NULL;
+                }
+        }
+        return NULL;
+}
+
+/* Connects the breaker store / heartbeat connection (retried from the loop while it fails). */
+static void ops_connect(struct sl_svc *svc, int64_t now)
+{
+        char errstr[256];
+
+        if (svc->ops_pg || !svc->ops_dsn || now < svc->ops_retry_ms)
+                return;
+        svc->ops_pg = sl_pg_open(svc->ops_dsn, 2000, errstr, sizeof(errstr));
+        if (!svc->ops_pg) {
+                svc->ops_retry_ms = now + 5000;
+                if (!svc->ops_warned)
+                        sl_log_warn("svc.ops.error", "breakers local only, no heartbeat: %s",
+                                    errstr);
+                svc->ops_warned = true;
+                return;
+        }
+        sl_cb_store_pg(&svc->store, svc->ops_pg);
+        for (int i = 0; i < svc->n_cbs; i++)
+                sl_cb_attach(svc->cbs[i], &svc->store);
+}
+
+/* The breakers as {"pg":"CLOSED",...} into out (out_size bytes). */
+static void breakers_json(const struct sl_svc *svc, char *out, size_t out_size)
+{
+        struct sl_buf b;
+        char *s;
+
+        sl_buf_init(&b, out_size - 1);
+        sl_buf_puts(&b, "{");
+        for (int i = 0; i < svc->n_cbs; i++) {
+                if (i > 0)
+                        sl_buf_puts(&b, ",");
+                sl_buf_json_str(&b, sl_cb_dependency(svc->cbs[i]));
+                sl_buf_printf(&b, ":\"%s\"", sl_cb_state_name(sl_cb_state(svc->cbs[i])));
+        }
+        if (sl_buf_puts(&b, "}") < 0) {
+                sl_buf_fini(&b);
+                snprintf(out, out_size, "{}"); /* too many breakers for the buffer */
+                return;
+        }
+        s = sl_buf_steal(&b);
+        snprintf(out, out_size, "%s", s ? s : "{}");
+        free(s);
+}
+
+/* Upserts this process's ops.service_heartbeat row. */
+static void heartbeat(struct sl_svc *svc, bool ready)
+{
+        static const char sql[] =
+            "INSERT INTO ops.service_heartbeat (service, instance, host, pid, started_at, "
+            "last_seen, ready, breakers) VALUES ($1, $2, $3, $4::int, $5::timestamptz, now(), "
+            "$6::boolean, $7::jsonb) ON CONFLICT (service, instance) DO UPDATE SET host = "
+            "EXCLUDED.host, pid = EXCLUDED.pid, started_at = EXCLUDED.started_at, last_seen = "
+            "now(), ready = EXCLUDED.ready, breakers = EXCLUDED.breakers";
+        char pid[16], breakers[2048], errstr[256];
+        const char *params[] = {
+            svc->def->name,           svc->instance, svc->host, pid, svc->started_at,
+            ready ? "true" : "false", breakers};
+        int rc;
+
+        if (!svc->ops_pg)
+                return;
+        snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+        breakers_json(svc, breakers, sizeof(breakers));
+        rc = sl_pg_exec(svc->ops_pg, sql, 7, params, NULL, errstr, sizeof(errstr));
+        if (rc < 0 && !svc->ops_warned) {
+                sl_log_warn("svc.heartbeat.error", "%s", errstr);
+                svc->ops_warned = true;
+        } else if (rc == 0 && svc->ops_warned) {
+                sl_log_info("svc.heartbeat.ok", "ops.service_heartbeat written again");
+                svc->ops_warned = false;
+        }
+}
+
+/* Every heartbeat.interval_ms: reconnect, refresh the breakers, heartbeat, DLQ alert. */
+static void reliability_tick(struct sl_svc *svc, bool force)
+{
+        int64_t now = sl_mono_ms();
+        struct sl_bus_stats st;
+
+        if (!force && now - svc->heartbeat_ms < svc->def->cfg->heartbeat_interval_ms)
+                return;
+        svc->heartbeat_ms = now;
+        ops_connect(svc, now);
+        for (int i = 0; i < svc->n_cbs; i++)
+                sl_cb_sync(svc->cbs[i], now);
+        heartbeat(svc, !stop_signal && svc->n_open == 0);
+        if (!svc->bus)
+                return;
+        sl_bus_get_stats(svc->bus, &st);
+        if (st.dead_lettered > svc->dead_lettered)
+                sl_alert_raise(svc->alert, "dlq.growth", SL_ALERT_WARNING, "messages dead-lettered",
+                               "%llu more (total %llu since start)",
+                               (unsigned long long)(st.dead_lettered - svc->dead_lettered),
+                               (unsigned long long)st.dead_lettered);
+        svc->dead_lettered = st.dead_lettered;
+}
+
+/*
+ * The runtime's handler around the service's: refuses (-EBUSY, the message
+ * waits) while the "pg" breaker is open, and feeds the outcome to the
+ * breaker of the blamed dependency ("pg" by default). An unblamed -EAGAIN
+ * is not recorded: handlers use it for "not ready yet" (a critical upstream
+ * dependency missing, a blob not written yet) and for lock contention,
+ * which say nothing about the database being down; a handler that means
+ * the database calls sl_svc_blame("pg").
+ */
+static int guarded_handler(const struct sl_envelope *env, const struct sl_bus_msg *msg,
+                           void *opaque)
+{
+        struct sl_svc *svc = opaque;
+        struct sl_cb *cb = svc->cb_pg, *other = NULL;
+        int64_t t0 = sl_mono_ms(), t1;
+        int rc;
+
+        if (cb && !sl_cb_allow(cb, t0))
+                return -EBUSY;
+        blamed = NULL;
+        rc = svc->def->handler(env, msg, svc->def->ctx);
+        t1 = sl_mono_ms();
+        if (blamed && cb && strcmp(blamed, sl_cb_dependency(cb)) != 0)
+                other = sl_svc_cb(svc, blamed, NULL);
+        if (other)
+                sl_cb_record(other, rc, t1 - t0, t1);
+        if (cb) {
+                bool not_pg =
+                    (other || !blamed) && rc < 0 && rc != -EEXIST && (other || rc == -EAGAIN);
+                /* -EBUSY: not recorded, and a half-open probe permit is given back */
+                sl_cb_record(cb, not_pg ? -EBUSY : rc, t1 - t0, t1);
+        }
+        blamed = NULL;
+        return rc;
+}
+
+/* One loop step's bus work: poll through the breakers, or wait while "bus" is open. */
+static int poll_once(struct sl_svc *svc, int timeout_ms)
+{
+        const struct sl_svc_def *def = svc->def;
+        int64_t t0 = sl_mono_ms();
+        int rc;
+
+        if (svc->n_topics == 0)
+                return sl_sleep_ms(timeout_ms, (volatile const int *)&stop_signal);
+        if (!svc->def->cfg->cb_enabled)
+                return sl_bus_poll(svc->bus, def->handler, def->ctx, timeout_ms);
+        if (svc->cb_bus && !sl_cb_allow(svc->cb_bus, t0))
+                return sl_sleep_ms(timeout_ms, (volatile const int *)&stop_signal);
+        rc = sl_bus_poll(svc->bus, guarded_handler, svc, timeout_ms);
+        if (svc->cb_bus)
+                sl_cb_record(svc->cb_bus, rc > 0 ? 0 : rc, 0, sl_mono_ms());
+        return rc;
+}
+
 /* The loop: poll (or wait), tick, tell /healthz we are alive. 0 on a stop signal, or -errno. */
 static int run_loop(struct sl_svc *svc)
 {
@@ -179,12 +457,10 @@ static int run_loop(struct sl_svc *svc)
         int timeout_ms = def->cfg->poll_timeout_ms, rc = 0;
 
         while (!stop_signal) {
-                if (svc->n_topics > 0)
-                        rc = sl_bus_poll(svc->bus, def->handler, def->ctx, timeout_ms);
-                else
-                        rc = sl_sleep_ms(timeout_ms, (volatile const int *)&stop_signal);
+                rc = poll_once(svc, timeout_ms);
                 if (rc < 0 && rc != -EINTR && !sl_err_retriable(rc))
                         return rc;
+                reliability_tick(svc, false);
                 if (def->tick) {
                         rc = def->tick(svc, def->ctx);
                         if (rc < 0 && !sl_err_retriable(rc))
@@ -193,6 +469,53 @@ static int run_loop(struct sl_svc *svc)
                 sl_http_tick(svc->http);
         }
         return 0;
+}
+
+/* Metrics, identity, alerter, the store connection and the runtime's breakers. */
+static int reliability_setup(struct sl_svc *svc, char *errstr, size_t n)
+{
+        const struct sl_svc_cfg *cfg = svc->def->cfg;
+        struct sl_alert_opts ao = {0};
+
+        svc->m_state =
+            sl_metrics_gauge("statline_circuit_state",
+                             "Circuit breaker state: 0 closed, 1 open, 2 half-open.", "dependency");
+        svc->m_transitions =
+            sl_metrics_counter("statline_circuit_transitions_total",
+                               "Circuit breaker transitions, by new state.", "dependency,to");
+        if (gethostname(svc->host, sizeof(svc->host)) < 0)
+                snprintf(svc->host, sizeof(svc->host), "host");
+        svc->host[sizeof(svc->host) - 1] = '\0';
+        snprintf(svc->instance, sizeof(svc->instance), "%s-%ld", svc->host, (long)getpid());
+        sl_time_rfc3339(sl_wall_ms(), svc->started_at);
+        ao.webhook_url = cfg->alert_webhook_url;
+        ao.service = svc->def->name;
+        ao.instance = svc->instance;
+        ao.dedup_window_ms = cfg->alert_dedup_window_ms;
+        ao.max_per_minute = cfg->alert_max_per_minute;
+        ao.timeout_ms = cfg->alert_timeout_ms;
+        svc->alert = sl_alert_new(&ao, errstr, n);
+        if (!svc->alert)
+                return -EINVAL;
+        svc->ops_dsn = opt_str(svc->def->opts, "pg.dsn");
+        ops_connect(svc, sl_mono_ms());
+        if (svc->def->handler && svc->n_topics > 0) {
+                svc->cb_pg = sl_svc_cb(svc, "pg", NULL);
+                svc->cb_bus = sl_svc_cb(svc, "bus", NULL);
+        }
+        return 0;
+}
+
+static void reliability_teardown(struct sl_svc *svc)
+{
+        for (int i = 0; i < svc->n_cbs; i++)
+                sl_cb_free(svc->cbs[i]);
+        svc->n_cbs = 0;
+        svc->cb_pg = svc->cb_bus = NULL;
+        sl_pg_close(svc->ops_pg);
+        svc->ops_pg = NULL;
+        sl_alert_free(svc->alert);
+        svc->alert = NULL;
 }
 
 int sl_svc_main(const struct sl_svc_def *def, int argc, char **argv)
@@ -225,9 +548,12 @@ int sl_svc_main(const struct sl_svc_def *def, int argc, char **argv)
         svc.bus = sl_bus_open(&o, errstr, sizeof(errstr));
         if (!svc.bus)
                 goto fail;
+        if (reliability_setup(&svc, errstr, sizeof(errstr)) < 0)
+                goto fail;
         if (def->init && def->init(&svc, def->ctx, errstr, sizeof(errstr)) < 0)
                 goto fail;
         inited = true;
+        reliability_tick(&svc, true); /* reads the shared breakers: an OPEN one stays open */
         sl_http_set_ready(svc.http, true);
         sl_log_info("svc.start", "consumes=%d topics health_port=%d", svc.n_topics,
                     sl_http_port(svc.http));
@@ -244,8 +570,11 @@ int sl_svc_main(const struct sl_svc_def *def, int argc, char **argv)
 fail:
         sl_log_error("svc.fatal", "%s", errstr[0] ? errstr : "startup failed");
 out:
+        if (inited)
+                heartbeat(&svc, false);
         if (inited && def->fini)
                 def->fini(&svc, def->ctx);
+        reliability_teardown(&svc);
         sl_bus_close(svc.bus);
         sl_http_stop(svc.http);
         sl_log_info("svc.stop", "exit=%d", exit_code);

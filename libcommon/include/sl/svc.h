@@ -13,6 +13,22 @@
  * handler finishes (a retry wait is cut short and the message released for
  * redelivery), publishes are flushed and acks/offsets committed, exit 0. A
  * second signal exits at once (128 + signal).
+ *
+ * Reliability (docs/reliability.md): the runtime keeps a circuit breaker
+ * (sl/cb.h) per dependency it knows, "pg" and "bus" for a consuming service,
+ * shared by all replicas through ops.circuit_breakers (read through a
+ * cb.cache_ttl_ms cache, transitions written at once) when the option table
+ * has a pg.dsn. The "pg" breaker is fed by the handler's outcomes (a
+ * retriable error is a failure, unless the handler blamed another
+ * dependency with sl_svc_blame()); the "bus" breaker by sl_bus_poll(). While
+ * "pg" is open the handler is not called and the message waits (-EBUSY:
+ * nacked, not dead-lettered); while "bus" is open the loop does not poll.
+ * Each transition is logged (cb.state.open|half_open|closed), exported
+ * (statline_circuit_state{dependency} 0 closed / 1 open / 2 half-open,
+ * statline_circuit_transitions_total{dependency,to}), marks /readyz 503
+ * while open and raises an alert on opening (sl/alert.h, alert.webhook_url).
+ * Dead-lettered messages raise a "dlq.growth" alert. Every
+ * heartbeat.interval_ms the runtime upserts its ops.service_heartbeat row.
  */
 
 #include <signal.h>
@@ -26,22 +42,37 @@
 
 /* Options every service has; filled by sl_cfg_load() through SL_SVC_OPTS. */
 struct sl_svc_cfg {
-        const char *bus_backend;     /* "redis-streams", "redis-pubsub", "kafka" */
-        const char *bus_url;         /* host:port / bootstrap list */
-        const char *bus_username;    /* may be empty */
-        const char *bus_password;    /* secret, may be empty */
-        const char *bus_prefix;      /* topic prefix */
-        const char *bus_group;       /* consumer group; empty = service name */
-        const char *bus_kafka_props; /* extra librdkafka k=v,k=v */
-        const char *sports;          /* comma-separated sports consumed: "nba,nhl" */
-        const char *health_addr;     /* "127.0.0.1:0" */
-        const char *log_level;       /* debug|info|warn|error */
-        const char *retry_delays_ms; /* "2000,5000,10000" */
-        int retry_attempts;          /* handler calls before dead-lettering */
-        int drain_timeout_ms;        /* SIGTERM to exit, at most */
-        int poll_timeout_ms;         /* bounds signal latency */
-        int64_t claim_idle_ms;       /* streams: take over entries idle this long */
-        int max_deliveries;          /* dead-letter after this many deliveries */
+        const char *bus_backend;       /* "redis-streams", "redis-pubsub", "kafka" */
+        const char *bus_url;           /* host:port / bootstrap list */
+        const char *bus_username;      /* may be empty */
+        const char *bus_password;      /* secret, may be empty */
+        const char *bus_prefix;        /* topic prefix */
+        const char *bus_group;         /* consumer group; empty = service name */
+        const char *bus_kafka_props;   /* extra librdkafka k=v,k=v */
+        const char *sports;            /* comma-separated sports consumed: "nba,nhl" */
+        const char *health_addr;       /* "127.0.0.1:0" */
+        const char *log_level;         /* debug|info|warn|error */
+        const char *retry_delays_ms;   /* "2000,5000,10000" */
+        int retry_attempts;            /* handler calls before dead-lettering */
+        int drain_timeout_ms;          /* SIGTERM to exit, at most */
+        int poll_timeout_ms;           /* bounds signal latency */
+        int64_t claim_idle_ms;         /* streams: take over entries idle this long */
+        int max_deliveries;            /* dead-letter after this many deliveries */
+        bool cb_enabled;               /* runtime breakers on */
+        const char *cb_window;         /* "count" | "time" */
+        int cb_window_size;            /* calls or seconds */
+        int cb_min_calls;              /* outcomes before rates count */
+        int cb_failure_rate_pct;       /* open at this failure rate */
+        int cb_slow_rate_pct;          /* open at this slow-call rate */
+        int cb_slow_call_ms;           /* a handler call this long is slow */
+        int cb_open_ms;                /* OPEN before HALF_OPEN */
+        int cb_half_open_calls;        /* probes in HALF_OPEN */
+        int cb_cache_ttl_ms;           /* shared-state cache lifetime */
+        const char *alert_webhook_url; /* "" = alerts only logged */
+        int alert_dedup_window_ms;     /* same alert key again within this: dropped */
+        int alert_max_per_minute;      /* alerts posted in any minute */
+        int alert_timeout_ms;          /* bound on one POST */
+        int heartbeat_interval_ms;     /* ops.service_heartbeat upsert spacing */
 };
 
 /* The shared entries of a service's option table; c is a struct sl_svc_cfg *. */
@@ -78,10 +109,43 @@ struct sl_svc_cfg {
             SL_CFG_INT("bus.claim_idle_ms", &(c)->claim_idle_ms, 30000, 100, 86400000,             \
                        SL_CFG_SHARED, "streams: take over entries pending this long"),             \
             SL_CFG_INT("bus.max_deliveries", &(c)->max_deliveries, 5, 1, 1000, SL_CFG_SHARED,      \
-                       "dead-letter a message delivered this often (crash loops)")
+                       "dead-letter a message delivered this often (crash loops)"),                \
+            SL_CFG_BOOL("cb.enabled", &(c)->cb_enabled, true, SL_CFG_SHARED,                       \
+                        "circuit breakers on the runtime's dependencies (pg, bus)"),               \
+            SL_CFG_ENUM("cb.window", &(c)->cb_window, "count", "count|time", SL_CFG_SHARED,        \
+                        "breaker window: the last N calls, or the calls of the last N seconds"),   \
+            SL_CFG_INT("cb.window_size", &(c)->cb_window_size, 20, 1, 1000, SL_CFG_SHARED,         \
+                       "breaker window size N (calls or seconds)"),                                \
+            SL_CFG_INT("cb.min_calls", &(c)->cb_min_calls, 5, 1, 1000, SL_CFG_SHARED,              \
+                       "calls in the window before its rates can open a breaker"),                 \
+            SL_CFG_INT("cb.failure_rate_pct", &(c)->cb_failure_rate_pct, 50, 1, 100,               \
+                       SL_CFG_SHARED, "open a breaker at this failure rate (%)"),                  \
+            SL_CFG_INT("cb.slow_rate_pct", &(c)->cb_slow_rate_pct, 100, 1, 100, SL_CFG_SHARED,     \
+                       "open a breaker at this slow-call rate (%)"),                               \
+            SL_CFG_INT("cb.slow_call_ms", &(c)->cb_slow_call_ms, 60000, 1, 3600000, SL_CFG_SHARED, \
+                       "a call at least this long counts as slow"),                                \
+            SL_CFG_INT("cb.open_ms", &(c)->cb_open_ms, 30000, 100, 3600000, SL_CFG_SHARED,         \
+                       "an open breaker waits this long before probing (half-open)"),              \
+            SL_CFG_INT("cb.half_open_calls", &(c)->cb_half_open_calls, 3, 1, 100, SL_CFG_SHARED,   \
+                       "probe calls a half-open breaker lets through"),                            \
+            SL_CFG_INT("cb.cache_ttl_ms", &(c)->cb_cache_ttl_ms, 30000, 100, 3600000,              \
+                       SL_CFG_SHARED, "re-read the shared breaker state this often"),              \
+            SL_CFG_STR("alert.webhook_url", &(c)->alert_webhook_url, "", SL_CFG_SHARED,            \
+                       "webhook for JSON alerts (Slack-compatible); empty: alerts only logged"),   \
+            SL_CFG_INT("alert.dedup_window_ms", &(c)->alert_dedup_window_ms, 300000, 0, 86400000,  \
+                       SL_CFG_SHARED, "drop an alert whose key was sent this recently"),           \
+            SL_CFG_INT("alert.max_per_minute", &(c)->alert_max_per_minute, 10, 1, 1000,            \
+                       SL_CFG_SHARED, "alerts posted in any minute, at most"),                     \
+            SL_CFG_INT("alert.timeout_ms", &(c)->alert_timeout_ms, 2000, 100, 60000,               \
+                       SL_CFG_SHARED, "longest wait for the webhook (connect included)"),          \
+            SL_CFG_INT("heartbeat.interval_ms", &(c)->heartbeat_interval_ms, 5000, 100, 600000,    \
+                       SL_CFG_SHARED, "ops.service_heartbeat upsert spacing")
 
 struct sl_svc;
 struct sl_http;
+struct sl_cb;
+struct sl_cb_opts;
+struct sl_alert;
 
 /* What a service plugs into the runtime. Borrowed for the whole run. */
 struct sl_svc_def {
@@ -115,6 +179,32 @@ struct sl_http *sl_svc_http(const struct sl_svc *svc);
 bool sl_svc_stopping(const struct sl_svc *svc);
 /* Sets the stop flag as a signal would (tests, fatal conditions in handlers). */
 void sl_svc_request_stop(struct sl_svc *svc);
+
+/*
+ * The breaker of dependency ("pg", "bus", "source:nba_boxscore",
+ * "system:xgboost_v1"), created on first call with the cb.* options
+ * (opts NULL) or opts (its service, dependency, on_transition and opaque are
+ * set by the runtime), shared through ops.circuit_breakers when the runtime
+ * has a pg.dsn, logged, exported and alerted on like the runtime's own.
+ * The caller does sl_cb_allow(cb, sl_mono_ms()) before a call (false:
+ * attempt nothing) and sl_cb_record() after. Owned by the runtime, valid
+ * until fini returns. NULL when cb.enabled is false, after
+ * SL_SVC_MAX_BREAKERS breakers, or for a bad name or opts (logged).
+ * Call from init or the loop (not from the HTTP thread).
+ */
+#define SL_SVC_MAX_BREAKERS 32
+struct sl_cb *sl_svc_cb(struct sl_svc *svc, const char *dependency, const struct sl_cb_opts *opts);
+
+/*
+ * Called by a handler before it returns a retriable error, to name the
+ * dependency that failed (a string literal or one that outlives the call):
+ * the runtime then records the failure on that breaker instead of "pg".
+ * Applies to the current handler call on the calling thread only.
+ */
+void sl_svc_blame(const char *dependency);
+
+/* The runtime's alerter (sl/alert.h), for the service's own alerts. Valid during init..fini. */
+struct sl_alert *sl_svc_alert(const struct sl_svc *svc);
 
 /*
  * Installs handler for SIGINT and SIGTERM with sigaction (SA_RESTART off, so
