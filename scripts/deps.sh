@@ -10,7 +10,8 @@ build_pkgs="gcc meson ninja-build pkg-config libhiredis-dev librdkafka-dev libcu
 libpq-dev libcjson-dev libmicrohttpd-dev libxgboost-dev"
 # Tests and benches: real servers, Kafka tooling, checkers.
 test_pkgs="redis-server redis-tools postgresql postgresql-client kcat valgrind clang
-libclang-rt-14-dev curl procps iproute2 clang-format-14 python3 util-linux jq"
+libclang-rt-14-dev curl procps iproute2 clang-format-14 python3 util-linux jq
+chromium"
 
 missing=()
 want="$build_pkgs $test_pkgs"
