@@ -47,6 +47,11 @@ static const struct sl_cfg_opt opts[] = {
                 "scrape one date and exit (0: all stored and published)"),
     SL_CFG_INT("scrape.interval_s", &cfg.interval_s, 300, 1, 86400, 0,
                "service mode: seconds between two scrapes"),
+    SL_CFG_BOOL("scrape.timer", &cfg.timer, true, 0,
+                "service mode: scrape on the clock every scrape.interval_s (false: triggers only)"),
+    SL_CFG_BOOL("scrape.triggers", &cfg.triggers, true, 0,
+                "service mode: also scrape on scrape.requested events from "
+                "<bus.prefix>.nba.scrape.requested (statline-backfill, statline-scheduler)"),
     SL_CFG_INT("scrape.lookback_days", &cfg.lookback_days, 1, 0, 14, 0,
                "service mode without scrape.date: also re-scrape the days before (late Finals)"),
     SL_CFG_STR("blob.dir", &cfg.blob_dir, "var/blobs", SL_CFG_SHARED,
@@ -81,7 +86,9 @@ int main(int argc, char **argv)
             .usage = "Fetches scoreboards, box scores, injuries and props, stores them in "
                      "the blob store and publishes scraper.completed. --set scrape.once=true "
                      "--set scrape.date=YYYY-MM-DD scrapes one date and exits (1 if anything "
-                     "failed).",
+                     "failed). In service mode it scrapes on its clock (scrape.timer) and on "
+                     "scrape.requested trigger events (scrape.triggers), each triggered run "
+                     "under the trigger's correlation id.",
             .opts = opts,
             .cfg = &cfg.svc,
             .ctx = &ctx,

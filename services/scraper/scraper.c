@@ -286,18 +286,19 @@ int scraper_add_entities(struct sl_envelope *env, const struct scraper_source *s
         return added;
 }
 
-int scraper_pick_sources(struct scraper_ctx *ctx, char *errstr, size_t errstr_size)
+int scraper_parse_sources(const char *list, const char *scoreboard_ver, const char *boxscore_ver,
+                          const char *what, const struct scraper_source *srcs[8], int *n_out,
+                          char *errstr, size_t errstr_size)
 {
         static const char *const order[] = {"scoreboard", "boxscore", "injuries", "props",
                                             "schedule"};
-        const struct scraper_cfg *cfg = ctx->cfg;
         const char *items[8];
         char buf[256];
         bool want[5] = {false};
-        int n = sl_svc_split_list(cfg->sources, buf, sizeof(buf), items, 8);
+        int n = sl_svc_split_list(list, buf, sizeof(buf), items, 8);
 
         if (n < 0) {
-                snprintf(errstr, errstr_size, "scrape.sources: '%s' is not a list", cfg->sources);
+                snprintf(errstr, errstr_size, "%s: '%s' is not a list", what, list);
                 return -EINVAL;
         }
         for (int i = 0; i < n; i++) {
@@ -306,25 +307,33 @@ int scraper_pick_sources(struct scraper_ctx *ctx, char *errstr, size_t errstr_si
                         j++;
                 if (j == 5) {
                         snprintf(errstr, errstr_size,
-                                 "scrape.sources: unknown source '%s' (scoreboard, boxscore, "
+                                 "%s: unknown source '%s' (scoreboard, boxscore, "
                                  "injuries, props, schedule)",
-                                 items[i]);
+                                 what, items[i]);
                         return -EINVAL;
                 }
                 want[j] = true;
         }
         if (want[1] && !want[0]) {
-                snprintf(errstr, errstr_size,
-                         "scrape.sources: boxscore needs scoreboard (it lists the games)");
+                snprintf(errstr, errstr_size, "%s: boxscore needs scoreboard (it lists the games)",
+                         what);
                 return -EINVAL;
         }
-        ctx->n_srcs = 0;
+        *n_out = 0;
         for (size_t j = 0; j < 5; j++) {
-                const char *ver = j == 0 ? cfg->scoreboard : j == 1 ? cfg->boxscore : NULL;
+                const char *ver = j == 0 ? scoreboard_ver : j == 1 ? boxscore_ver : NULL;
                 if (want[j])
-                        ctx->srcs[ctx->n_srcs++] = scraper_source_pick(order[j], ver);
+                        srcs[(*n_out)++] = scraper_source_pick(order[j], ver);
         }
         return 0;
+}
+
+int scraper_pick_sources(struct scraper_ctx *ctx, char *errstr, size_t errstr_size)
+{
+        const struct scraper_cfg *cfg = ctx->cfg;
+
+        return scraper_parse_sources(cfg->sources, cfg->scoreboard, cfg->boxscore, "scrape.sources",
+                                     ctx->srcs, &ctx->n_srcs, errstr, errstr_size);
 }
 
 /* ---- the execution log ------------------------------------------------------------- */
@@ -645,6 +654,13 @@ static void count_games(struct scraper_summary *sum, const struct scraper_source
 
 int scraper_run_date(struct scraper_ctx *ctx, const char *date, struct scraper_summary *sum)
 {
+        return scraper_run_date_from(ctx, date, ctx->srcs, ctx->n_srcs, NULL, sum);
+}
+
+int scraper_run_date_from(struct scraper_ctx *ctx, const char *date,
+                          const struct scraper_source *const *srcs, int n_srcs,
+                          const struct sl_envelope *cause, struct scraper_summary *sum)
+{
         struct run run = {.ctx = ctx, .date = date, .sum = sum};
         const struct scraper_source *board = NULL;
         cJSON *board_doc = NULL;
@@ -653,15 +669,16 @@ int scraper_run_date(struct scraper_ctx *ctx, const char *date, struct scraper_s
 
         memset(sum, 0, sizeof(*sum));
         snprintf(sum->date, sizeof(sum->date), "%s", date);
-        run.root = sl_envelope_new("scraper.run", "scraper", SPORT, date, NULL);
+        run.root = sl_envelope_new("scraper.run", "scraper", SPORT, date, cause);
         if (!run.root)
                 return -EINVAL; /* not a valid date: checked by the caller */
         snprintf(sum->correlation_id, sizeof(sum->correlation_id), "%s", run.root->correlation_id);
         snprintf(sum->root_event_id, sizeof(sum->root_event_id), "%s", run.root->event_id);
         sl_log_set_event(run.root);
-        sl_log_info("scraper.run.start", "date=%s sources=%d", date, ctx->n_srcs);
-        for (int i = 0; i < ctx->n_srcs && rc != -ECANCELED; i++) {
-                const struct scraper_source *src = ctx->srcs[i];
+        sl_log_info("scraper.run.start", "date=%s sources=%d%s%s", date, n_srcs,
+                    cause ? " trigger=" : "", cause ? cause->event_id : "");
+        for (int i = 0; i < n_srcs && rc != -ECANCELED; i++) {
+                const struct scraper_source *src = srcs[i];
                 if (strcmp(src->family, "scoreboard") == 0) {
                         board = src;
                         rc = run_job(&run, src, NULL, &board_doc);
@@ -705,6 +722,220 @@ void scraper_summary_print(const struct scraper_summary *sum, FILE *out)
         if (sum->failed > sum->n_failures)
                 fprintf(out, "  ... and %d more failures\n", sum->failed - sum->n_failures);
         fflush(out);
+}
+
+/* ---- triggers -------------------------------------------------------------------- */
+
+int scraper_trigger_topic(char *out, size_t out_size, const char *prefix, const char *sport)
+{
+        int n = snprintf(out, out_size, "%s.%s.%s.requested", prefix ? prefix : "statline", sport,
+                         SCRAPER_TRIGGER_PHASE);
+
+        return n < 0 || (size_t)n >= out_size ? -ENAMETOOLONG : 0;
+}
+
+/* payload "sources": a string or an array of strings, joined with commas into out. */
+static int trigger_sources(const cJSON *v, char *out, size_t out_size, char *errstr,
+                           size_t errstr_size)
+{
+        const cJSON *item;
+        size_t len = 0;
+
+        out[0] = '\0';
+        if (!v || cJSON_IsNull(v))
+                return 0;
+        if (cJSON_IsString(v)) {
+                if (snprintf(out, out_size, "%s", v->valuestring) >= (int)out_size)
+                        goto too_long;
+                return 0;
+        }
+        if (!cJSON_IsArray(v)) {
+                snprintf(errstr, errstr_size, "payload.sources: expected a string or an array");
+                return -EBADMSG;
+        }
+        cJSON_ArrayForEach(item, v)
+        {
+                int n;
+                if (!cJSON_IsString(item)) {
+                        snprintf(errstr, errstr_size, "payload.sources: expected strings");
+                        return -EBADMSG;
+                }
+                n = snprintf(out + len, out_size - len, "%s%s", len ? "," : "", item->valuestring);
+                if (n < 0 || (size_t)n >= out_size - len)
+                        goto too_long;
+                len += (size_t)n;
+        }
+        return 0;
+too_long:
+        snprintf(errstr, errstr_size, "payload.sources: too long");
+        return -EBADMSG;
+}
+
+int scraper_trigger_parse(const struct sl_envelope *env, struct scraper_trigger *out, char *errstr,
+                          size_t errstr_size)
+{
+        const cJSON *date = cJSON_GetObjectItemCaseSensitive(env->payload, "game_date");
+        const cJSON *by = cJSON_GetObjectItemCaseSensitive(env->payload, "requested_by");
+
+        memset(out, 0, sizeof(*out));
+        if (!env->type || strcmp(env->type, SCRAPER_TRIGGER_TYPE) != 0) {
+                snprintf(errstr, errstr_size, "type: expected %s, got %s", SCRAPER_TRIGGER_TYPE,
+                         env->type ? env->type : "(none)");
+                return -EBADMSG;
+        }
+        if (!env->sport || strcmp(env->sport, SPORT) != 0) {
+                snprintf(errstr, errstr_size, "sport: this scraper scrapes %s only", SPORT);
+                return -EBADMSG;
+        }
+        if (env->game_date[0])
+                snprintf(out->date, sizeof(out->date), "%s", env->game_date);
+        else if (cJSON_IsString(date) && sl_date_valid(date->valuestring))
+                snprintf(out->date, sizeof(out->date), "%s", date->valuestring);
+        if (!sl_date_valid(out->date)) {
+                snprintf(errstr, errstr_size, "game_date: missing or not YYYY-MM-DD");
+                return -EBADMSG;
+        }
+        if (by && !cJSON_IsNull(by)) {
+                if (!cJSON_IsString(by) || strlen(by->valuestring) >= sizeof(out->requested_by)) {
+                        snprintf(errstr, errstr_size,
+                                 "payload.requested_by: expected a short string");
+                        return -EBADMSG;
+                }
+                snprintf(out->requested_by, sizeof(out->requested_by), "%s", by->valuestring);
+        }
+        return trigger_sources(cJSON_GetObjectItemCaseSensitive(env->payload, "sources"),
+                               out->sources, sizeof(out->sources), errstr, errstr_size);
+}
+
+/* Inserts (or, for a redelivered trigger, resets) the ops.scrape_runs row. */
+static int scrape_run_start(struct scraper_ctx *ctx, const struct sl_envelope *env,
+                            const struct scraper_trigger *trg, const char *sources)
+{
+        static const char sql[] =
+            "INSERT INTO ops.scrape_runs (trigger_event_id, correlation_id, sport, game_date, "
+            "requested_by, sources, status, started_at) VALUES ($1::uuid, $2::uuid, $3, "
+            "$4::date, $5, $6, 'running', now()) ON CONFLICT (trigger_event_id) DO UPDATE SET "
+            "status = 'running', started_at = now(), completed_at = NULL, updated_at = now()";
+        const char *params[6] = {env->event_id, env->correlation_id, SPORT,
+                                 trg->date,     trg->requested_by,   sources};
+        char errstr[512];
+        int rc = sl_pg_exec(ctx->pg, sql, 6, params, NULL, errstr, sizeof(errstr));
+
+        if (rc < 0)
+                sl_log_error("scraper.trigger.log", "scrape_runs insert: %s", errstr);
+        return rc;
+}
+
+/* Records the outcome of a triggered run (status from rc, counts from sum). */
+static int scrape_run_done(struct scraper_ctx *ctx, const struct sl_envelope *env, int rc,
+                           const struct scraper_summary *sum, const char *error)
+{
+        static const char sql[] =
+            "UPDATE ops.scrape_runs SET status = $2, games = $3::int, games_final = $4::int, "
+            "fetched = $5::int, stored = $6::int, unchanged = $7::int, skipped = $8::int, "
+            "failed = $9::int, error_message = $10, completed_at = now(), updated_at = now() "
+            "WHERE trigger_event_id = $1::uuid";
+        char v[8][16], errstr[512], err[1024] = "";
+        const char *params[10];
+        const int counts[8] = {sum->games,     sum->games_final, sum->fetched, sum->stored,
+                               sum->unchanged, sum->skipped,     sum->failed,  0};
+        size_t len = 0;
+
+        for (int i = 0; i < 7; i++)
+                snprintf(v[i], sizeof(v[i]), "%d", counts[i]);
+        for (int i = 0; i < sum->n_failures && len < sizeof(err) - 1; i++) {
+                int n =
+                    snprintf(err + len, sizeof(err) - len, "%s%s", i ? "; " : "", sum->failures[i]);
+                if (n < 0)
+                        break;
+                len += (size_t)n;
+        }
+        if (len >= sizeof(err))
+                memcpy(err + sizeof(err) - 4, "...", 4); /* cut: say so */
+        if (error && error[0])
+                snprintf(err, sizeof(err), "%s", error);
+        params[0] = env->event_id;
+        params[1] = rc == -ECANCELED ? "aborted" : rc < 0 ? "failed" : "completed";
+        for (int i = 0; i < 7; i++)
+                params[2 + i] = v[i];
+        params[9] = err[0] ? err : NULL;
+        rc = sl_pg_exec(ctx->pg, sql, 10, params, NULL, errstr, sizeof(errstr));
+        if (rc < 0)
+                sl_log_error("scraper.trigger.log", "scrape_runs update: %s", errstr);
+        return rc;
+}
+
+int scraper_trigger_handler(const struct sl_envelope *env, const struct sl_bus_msg *msg,
+                            void *opaque)
+{
+        struct scraper_ctx *ctx = opaque;
+        const struct scraper_cfg *cfg = ctx->cfg;
+        const struct scraper_source *srcs[8];
+        struct scraper_trigger trg;
+        struct scraper_summary *sum;
+        char errstr[256];
+        const char *list;
+        int n = 0, rc;
+
+        (void)msg;
+        rc = scraper_trigger_parse(env, &trg, errstr, sizeof(errstr));
+        list = trg.sources[0] ? trg.sources : cfg->sources;
+        if (rc == 0)
+                rc = scraper_parse_sources(list, cfg->scoreboard, cfg->boxscore, "payload.sources",
+                                           srcs, &n, errstr, sizeof(errstr));
+        if (rc < 0) {
+                sl_log_warn("scraper.trigger.bad", "event_id=%s: %s", env->event_id, errstr);
+                sl_bus_set_error("%s", errstr);
+                return -EBADMSG;
+        }
+        sl_log_info("scraper.trigger", "event_id=%s correlation_id=%s date=%s sources=%s by=%s",
+                    env->event_id, env->correlation_id, trg.date, list,
+                    trg.requested_by[0] ? trg.requested_by : "-");
+        rc = scrape_run_start(ctx, env, &trg, list);
+        if (rc < 0)
+                return rc; /* PostgreSQL trouble: retried, then dead-lettered */
+        sum = sl_xmalloc(sizeof(*sum));
+        rc = scraper_run_date_from(ctx, trg.date, srcs, n, env, sum);
+        scraper_summary_print(sum, stdout);
+        scrape_run_done(ctx, env, rc, sum, rc == -ECANCELED ? "scraper stopped mid-run" : NULL);
+        free(sum);
+        return 0; /* the outcome is in ops.scrape_runs */
+}
+
+/* Opens the trigger consumer: a second bus on the service's settings. */
+static int open_triggers(struct scraper_ctx *ctx, char *errstr, size_t errstr_size)
+{
+        const struct sl_svc_cfg *svc = &ctx->cfg->svc;
+        struct sl_bus_opts o = {0};
+
+        if (scraper_trigger_topic(ctx->trigger_topic, sizeof(ctx->trigger_topic), svc->bus_prefix,
+                                  SPORT) < 0) {
+                snprintf(errstr, errstr_size, "bus.prefix too long");
+                return -EINVAL;
+        }
+        if (sl_retry_parse_delays(&o.retry, svc->retry_delays_ms) < 0) {
+                snprintf(errstr, errstr_size, "retry.delays_ms: not a list of ms");
+                return -EINVAL;
+        }
+        o.retry.max_attempts = svc->retry_attempts;
+        o.backend = svc->bus_backend;
+        o.url = svc->bus_url;
+        o.username = svc->bus_username[0] ? svc->bus_username : NULL;
+        o.password = svc->bus_password[0] ? svc->bus_password : NULL;
+        o.prefix = svc->bus_prefix;
+        o.service = "scraper";
+        o.group = svc->bus_group[0] ? svc->bus_group : "scraper";
+        o.kafka_props = svc->bus_kafka_props[0] ? svc->bus_kafka_props : NULL;
+        o.topics[0] = ctx->trigger_topic;
+        /* a run takes minutes with the default rate limit: no takeover meanwhile */
+        o.claim_idle_ms = svc->claim_idle_ms > 3600000 ? svc->claim_idle_ms : 3600000;
+        o.max_deliveries = svc->max_deliveries;
+        o.from_beginning = true; /* a trigger sent before the first start still counts */
+        ctx->trigger_bus = sl_bus_open(&o, errstr, errstr_size);
+        if (!ctx->trigger_bus)
+                return -ECONNREFUSED;
+        sl_log_info("scraper.trigger.open", "topic=%s group=%s", ctx->trigger_topic, o.group);
+        return 0;
 }
 
 /* ---- the service ------------------------------------------------------------------ */
@@ -807,6 +1038,13 @@ int scraper_svc_init(struct sl_svc *svc, void *opaque, char *errstr, size_t errs
                 rc = open_fetcher(ctx, errstr, errstr_size);
         if (rc == 0)
                 rc = open_pg(ctx, errstr, errstr_size);
+        if (rc == 0 && !cfg->once && cfg->triggers)
+                rc = open_triggers(ctx, errstr, errstr_size);
+        if (rc == 0 && !cfg->once && !cfg->triggers && !cfg->timer) {
+                snprintf(errstr, errstr_size,
+                         "scrape.timer and scrape.triggers are both off: nothing to do");
+                rc = -EINVAL;
+        }
         if (rc < 0) {
                 scraper_svc_fini(svc, ctx); /* the runtime calls fini only after a good init */
                 return rc;
@@ -860,7 +1098,17 @@ int scraper_svc_tick(struct sl_svc *svc, void *opaque)
         char today[11], date[11];
         int back, rc = 0;
 
-        if (ctx->done || sl_svc_stopping(svc) || sl_mono_ms() < ctx->next_run_ms)
+        if (ctx->trigger_bus && !sl_svc_stopping(svc)) {
+                rc = sl_bus_poll(ctx->trigger_bus, scraper_trigger_handler, ctx, 0);
+                if (rc < 0 && sl_mono_ms() - ctx->trigger_warn_ms >= 10000) {
+                        /* the client reconnects by itself: say so every 10 s, not every tick */
+                        sl_log_warn("scraper.trigger.poll", "%s", sl_strerror(rc));
+                        ctx->trigger_warn_ms = sl_mono_ms();
+                }
+                rc = 0;
+        }
+        if (ctx->done || (!cfg->once && !cfg->timer) || sl_svc_stopping(svc) ||
+            sl_mono_ms() < ctx->next_run_ms)
                 return 0;
         pick_date(ctx, today);
         /* service mode on the league's clock also re-checks the days before:
@@ -887,6 +1135,11 @@ void scraper_svc_fini(struct sl_svc *svc, void *opaque)
 {
         struct scraper_ctx *ctx = opaque;
 
+        if (ctx->trigger_bus) {
+                sl_bus_drain(ctx->trigger_bus, ctx->cfg->svc.drain_timeout_ms);
+                sl_bus_close(ctx->trigger_bus);
+                ctx->trigger_bus = NULL;
+        }
         (void)svc;
         scraper_fetcher_free(ctx->fetcher);
         ctx->fetcher = NULL;

@@ -23,6 +23,8 @@
 #include "sources.h"
 
 struct cJSON;
+struct sl_bus;
+struct sl_bus_msg;
 struct sl_envelope;
 struct sl_metric;
 struct sl_pg;
@@ -47,6 +49,8 @@ struct scraper_cfg {
         const char *user_agent;
         const char *fetch_delays_ms; /* backoff between fetch attempts, ms */
         bool once;                   /* scrape one date and exit */
+        bool timer;                  /* service mode: scrape on the clock (scrape.interval_s) */
+        bool triggers;               /* service mode: consume <prefix>.<sport>.scrape.requested */
         int interval_s;              /* service mode: time between scrapes */
         int lookback_days;           /* service mode: also re-scrape this many days before */
         int fetch_attempts;
@@ -90,6 +94,9 @@ struct scraper_ctx {
         const struct scraper_source *srcs[8]; /* enabled sources in run order */
         int n_srcs;
         char topic[256];              /* <prefix>.nba.scraper.completed */
+        char trigger_topic[256];      /* <prefix>.nba.scrape.requested */
+        struct sl_bus *trigger_bus;   /* owned; NULL when triggers are off or in once mode */
+        int64_t trigger_warn_ms;      /* monotonic time of the last trigger poll warning */
         int64_t next_run_ms;          /* monotonic; service mode */
         bool done;                    /* once mode: the run happened */
         bool once_failed;             /* once mode: main exits 1 */
@@ -162,12 +169,70 @@ int scraper_date_add(const char *date, int days, char out[11]);
 int scraper_pick_sources(struct scraper_ctx *ctx, char *errstr, size_t errstr_size);
 
 /*
+ * Parses a families list ("scoreboard,boxscore,injuries,props,schedule", any
+ * subset, boxscore only with scoreboard) into srcs (at most 8) in run order,
+ * with the endpoint versions scoreboard_ver / boxscore_ver ("v2"/"v3"), and
+ * the count into *n. Returns 0 or -EINVAL with the reason in errstr (what
+ * is the prefix of the message, e.g. "scrape.sources"). Pure.
+ */
+int scraper_parse_sources(const char *list, const char *scoreboard_ver, const char *boxscore_ver,
+                          const char *what, const struct scraper_source *srcs[8], int *n,
+                          char *errstr, size_t errstr_size);
+
+/* ---- triggers -------------------------------------------------------------------- */
+
+#define SCRAPER_TRIGGER_TYPE  "scrape.requested"
+#define SCRAPER_TRIGGER_PHASE "scrape" /* topic <prefix>.<sport>.scrape.requested */
+
+/* A decoded scrape.requested event. */
+struct scraper_trigger {
+        char date[11];         /* the envelope's game_date, else payload game_date */
+        char sources[128];     /* payload sources (string or array), "" = scrape.sources */
+        char requested_by[64]; /* payload requested_by, "" when absent */
+};
+
+/*
+ * Decodes a scrape.requested envelope (borrowed) into out: type
+ * scrape.requested, sport nba, a valid date, and optional "sources" (a
+ * comma-separated string or an array of strings) and "requested_by"
+ * (string). Returns 0 or -EBADMSG with the reason in errstr. Pure.
+ */
+int scraper_trigger_parse(const struct sl_envelope *env, struct scraper_trigger *out, char *errstr,
+                          size_t errstr_size);
+
+/*
+ * Writes "<prefix>.<sport>.scrape.requested" into out. Returns 0 or
+ * -ENAMETOOLONG. prefix NULL means "statline".
+ */
+int scraper_trigger_topic(char *out, size_t out_size, const char *prefix, const char *sport);
+
+/*
+ * The sl_bus handler of the trigger topic (opaque is the struct
+ * scraper_ctx): scrapes the trigger's date with the trigger's sources under
+ * the trigger's correlation id (the run's root event is caused by the
+ * trigger), and records the run in ops.scrape_runs. A failed scrape is
+ * recorded there and acked (0): the requester decides whether to trigger
+ * again. A malformed trigger returns -EBADMSG (dead-lettered).
+ */
+int scraper_trigger_handler(const struct sl_envelope *env, const struct sl_bus_msg *msg,
+                            void *opaque);
+
+/*
  * Scrapes date (YYYY-MM-DD) once: one correlation id for the run, every
  * event caused by the run's root envelope. Fills sum. Returns 0 when every
  * document was fetched (or skipped), stored, published and logged, -EIO
  * when something failed (sum says what), -ECANCELED when a stop cut it short.
  */
 int scraper_run_date(struct scraper_ctx *ctx, const char *date, struct scraper_summary *sum);
+
+/*
+ * scraper_run_date() with the sources srcs (n of them, borrowed) and, when
+ * cause is not NULL, cause's correlation id for the run (its root event is
+ * caused by cause, borrowed). Same returns.
+ */
+int scraper_run_date_from(struct scraper_ctx *ctx, const char *date,
+                          const struct scraper_source *const *srcs, int n,
+                          const struct sl_envelope *cause, struct scraper_summary *sum);
 
 /* Writes the human summary of a run (what `scrape.once` prints). */
 void scraper_summary_print(const struct scraper_summary *sum, FILE *out);
