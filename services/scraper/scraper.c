@@ -9,6 +9,7 @@
 #include <cJSON.h>
 
 #include <sl/bus.h>
+#include <sl/cb.h>
 #include <sl/envelope.h>
 #include <sl/err.h>
 #include <sl/http.h>
@@ -16,6 +17,7 @@
 #include <sl/metrics.h>
 #include <sl/pg.h>
 #include <sl/sha256.h>
+#include <sl/svc.h>
 #include <sl/util.h>
 
 #include "blob.h"
@@ -25,6 +27,7 @@
 #define MAX_GAMES      64 /* games on one date (the NBA plays at most 15) */
 #define URL_MAX        2048
 #define SKIP_FINAL     "final_already_fetched"
+#define SKIP_CB_OPEN   "circuit_open"
 #define SKIP_UNCHANGED "unchanged"
 
 /* ---- pure decisions ----------------------------------------------------------- */
@@ -586,8 +589,20 @@ static int run_job(struct run *run, const struct scraper_source *src, const char
                         return rc;
                 }
         }
+        /* per-source breaker (sl/cb.h), shared by replicas: while open, nothing is fetched */
+        char dep[SL_CB_NAME_MAX];
+        snprintf(dep, sizeof(dep), "source:%s", src->name);
+        struct sl_cb *cb = run->ctx->svc ? sl_svc_cb(run->ctx->svc, dep, NULL) : NULL;
+        if (cb && !sl_cb_allow(cb, sl_mono_ms())) {
+                row.status = "skipped";
+                row.skip_reason = SKIP_CB_OPEN;
+                run->sum->skipped++;
+                return log_row(run, &row) < 0 ? -EIO : 0;
+        }
         scraper_response_init(&resp);
         rc = scraper_fetch(run->ctx->fetcher, url, &resp);
+        if (cb)
+                sl_cb_record(cb, rc, sl_mono_ms() - row.t0_mono_ms, sl_mono_ms());
         row.attempts = resp.attempts > 0 ? resp.attempts : 1;
         row.http_status = resp.http_status;
         run->sum->requests += resp.attempts;

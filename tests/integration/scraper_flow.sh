@@ -248,6 +248,29 @@ it_is "the other documents were stored and published, props not" \
         "$(($(it_redis XLEN "$STREAM") - before))" $((final3 + 2))
 fx "_faults?clear=1" >/dev/null
 
+# --- 4b. a source that keeps failing opens its circuit breaker ----------------------------------------
+# One attempt per fetch and a window of 2 calls: two failed box scores open the
+# scraper's source:boxscore_v2 breaker (shared in ops.circuit_breakers); the
+# date's other box scores are then not attempted at all (skipped, circuit_open).
+D3B=2024-11-09
+fx "_faults?path=/stats/boxscoretraditionalv2&kind=500&count=1000&retry_after=0" >/dev/null
+fx "_stats?reset=1" >/dev/null
+scrape run4b $D3B --set fetch.attempts=1 --set cb.window_size=2 --set cb.min_calls=2
+it_is "a run whose box scores failed exits 1" "$?" 1
+games4b=$(field run4b final)
+failed4b=$(sql "SELECT count(*) FROM ops.scraper_execution_log WHERE game_date = '$D3B' AND scraper = 'boxscore_v2' AND status = 'failed'")
+open4b=$(sql "SELECT count(*) FROM ops.scraper_execution_log WHERE game_date = '$D3B' AND scraper = 'boxscore_v2' AND status = 'skipped' AND skip_reason = 'circuit_open'")
+it_diag "$games4b final games: $failed4b box scores failed, $open4b not attempted (breaker open)"
+it_is "two box scores failed, then the breaker opened" "$failed4b" 2
+it_check "the date's other box scores were not attempted ($open4b)" test "$open4b" -ge 1
+it_is "every box score is either failed or skipped by the breaker" "$((failed4b + open4b))" "$games4b"
+it_is "the server saw only the two attempts" \
+        "$(fx _stats | jq '[.paths // {} | to_entries[] | select(.key | test("boxscoretraditionalv2")) | .value.count] | add // 0')" 2
+it_is "the breaker's shared state is OPEN" \
+        "$(sql "SELECT state FROM ops.circuit_breakers WHERE service = 'scraper' AND dependency = 'source:boxscore_v2'")" OPEN
+sql "DELETE FROM ops.circuit_breakers WHERE service = 'scraper'" >/dev/null
+fx "_faults?clear=1" >/dev/null
+
 # --- 5. rate limit -------------------------------------------------------------------------------------
 D4=2024-11-08
 fx "_stats?reset=1" >/dev/null
