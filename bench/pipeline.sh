@@ -24,7 +24,8 @@
 # Results: the table on stdout and <build>/bench/pipeline.json.
 # Env: STATLINE_BUILD (default build), BENCH_SEASON_SECONDS (300),
 #      BENCH_HISTORY_DAYS (10), BENCH_INJURY_REPS (20), BENCH_SEED (42),
-#      BENCH_KEEP=1 keeps the run dir.
+#      BENCH_KEEP=1 keeps the run dir, BENCH_MIGRATIONS (db/migrations: copied
+#      into the run dir at start, so files added meanwhile do not matter).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -86,6 +87,12 @@ sql() {
 STATLINE_BUS_URL=$(tests/harness/redis.sh start "$run/redis" | tail -n 1) || die "redis did not start"
 STATLINE_PG_DSN=$(tests/harness/pg.sh start "$run/pg" | tail -n 1) || die "PostgreSQL did not start"
 export STATLINE_BUS_BACKEND=redis-streams STATLINE_BUS_URL STATLINE_PG_DSN
+# A snapshot of the migrations (others may be adding files to db/migrations while
+# the bench runs; a scraper launched later must not see a half-written set).
+# BENCH_MIGRATIONS overrides the source directory.
+mkdir -p "$run/migrations"
+cp "${BENCH_MIGRATIONS:-db/migrations}"/*.sql "$run/migrations/" || die "cannot copy the migrations"
+export STATLINE_PG_MIGRATIONS=$run/migrations
 export STATLINE_BLOB_DIR=$run/blobs STATLINE_PUBLISH_DIR=$run/publish
 export STATLINE_LOG_LEVEL=${STATLINE_LOG_LEVEL:-info}
 
@@ -245,7 +252,9 @@ changed=0 with_pub=0
 for ((i = 0; i < reps; i++)); do
         p=${players[$((i % ${#players[@]}))]}
         status=Out
-        [ "$i" -ge "${#players[@]}" ] && status=Available # second pass: back in
+        # second pass: back in (Probable: a report identical to the pre-injury one
+        # would be a duplicate blob for statline-raw and not loaded again)
+        [ "$i" -ge "${#players[@]}" ] && status=Probable
         sha0=$(sql "SELECT sha256 FROM publishing.documents WHERE game_date = '$last_date' AND player_id = $p")
         curl -fsS "$league/_injury?playerId=$p&date=$last_date&status=$status" >/dev/null ||
                 die "/_injury failed for $p"
@@ -328,7 +337,7 @@ if [ "$done_games" -lt "$season_games" ]; then
 fi
 echo "       game day $day_date, ms after the scraper's launch to each phase's end: $day_phases."
 echo "       injury p50 ms after the scraper's launch to each phase's end: $inj_phases."
-echo "       injury: $reps reps on $last_date (Out, then Available on a second pass), publishing.completed" \
+echo "       injury: $reps reps on $last_date (Out, then Probable on a second pass), publishing.completed" \
         "in $with_pub, player's document changed in $changed; entities per phase (last rep): $ents."
 echo "       statline-train before the injury runs: exit $train_rc in $(sec "$train_ms") s" \
         "($(ls "$run/models" | wc -l) model file(s)); fixtures server peak RSS $(awk -v k="$rss_fixtures" 'BEGIN { printf "%.1f", k / 1024 }') MB."

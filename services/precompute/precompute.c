@@ -159,19 +159,26 @@ static int parse_players(const struct sl_envelope *env, struct pc_request *req, 
                          size_t n)
 {
         long long *ids;
-        size_t k = 0;
+        size_t k = 0, nplayers = 0;
         struct sl_buf b;
 
-        if (env->n_entities == 0)
-                return 0;
+        /*
+         * Every precompute row of D is a player's (or his opponent's) and
+         * reads only analytics rows of that player before D and D's
+         * upcoming context of that player: the players an event names are
+         * the rows it can change. Game and team entities next to them (a
+         * box score's game, a team context) add nothing; an event that
+         * names no player at all (or too many) means the whole date.
+         */
         for (size_t i = 0; i < env->n_entities; i++)
-                if (strcmp(env->entities[i].kind, "player") != 0)
-                        return 0; /* a game or team changed: the whole date */
-        if (env->n_entities > PC_MAX_PLAYER_FILTER)
+                nplayers += strcmp(env->entities[i].kind, "player") == 0;
+        if (nplayers == 0 || nplayers > PC_MAX_PLAYER_FILTER)
                 return 0;
-        ids = sl_xcalloc(env->n_entities, sizeof(*ids));
+        ids = sl_xcalloc(nplayers, sizeof(*ids));
         for (size_t i = 0; i < env->n_entities; i++) {
                 int64_t v;
+                if (strcmp(env->entities[i].kind, "player") != 0)
+                        continue;
                 if (!player_id_ok(env->entities[i].id) ||
                     sl_parse_i64(env->entities[i].id, 0, INT64_MAX, &v) < 0) {
                         free(ids);
@@ -316,17 +323,27 @@ static int exec_log(struct run *run, size_t i, const char *status, const char *s
         return sl_phase_exec_log(&run->svc->ph, &x, errstr, n);
 }
 
-/* Logs every processor with the same status (skips, failures). */
+/*
+ * Logs every processor with the same status (skips, failures), in one
+ * transaction when none is open (one commit instead of five).
+ */
 static void exec_log_all(struct run *run, const char *status, const char *skip_reason,
                          const char *error)
 {
+        struct sl_pg *pg = run->svc->ph.pg;
         char err[256];
+        bool tx = !sl_pg_in_tx(pg) && sl_pg_begin(pg, err, sizeof(err)) == 0;
+        int rc = 0;
 
-        for (size_t i = 0; i < PC_NPROCESSORS; i++)
-                if (exec_log(run, i, status, skip_reason, error, err, sizeof(err)) < 0) {
-                        sl_log_debug("precompute.exec_log.error", "%s", err);
-                        break;
-                }
+        for (size_t i = 0; i < PC_NPROCESSORS && rc == 0; i++)
+                rc = exec_log(run, i, status, skip_reason, error, err, sizeof(err));
+        if (tx && rc == 0)
+                rc = sl_pg_commit(pg, err, sizeof(err));
+        if (rc < 0) {
+                sl_log_debug("precompute.exec_log.error", "%s", err);
+                if (tx && sl_pg_in_tx(pg))
+                        sl_pg_rollback(pg, err, sizeof(err));
+        }
 }
 
 /* Appends name to the missing-dependency literal. */
@@ -406,6 +423,85 @@ static int check_deps(struct run *run, char *skip, size_t n)
                             run->svc->cfg->stale_warn_days);
         }
         PQclear(res);
+        return rc;
+}
+
+/* True when every processor the analytics event reports is a game summary. */
+static bool only_game_summaries(const struct sl_envelope *env)
+{
+        static const char *const summaries[] = {"player_game_summary", "team_offense_game_summary",
+                                                "team_defense_game_summary"};
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(env->payload, "processors"), *p;
+        size_t n = 0;
+
+        if (!cJSON_IsArray(list))
+                return false;
+        cJSON_ArrayForEach(p, list)
+        {
+                const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name");
+                bool summary = false;
+                for (size_t i = 0; cJSON_IsString(name) && i < 3; i++)
+                        summary |= strcmp(name->valuestring, summaries[i]) == 0;
+                if (!summary)
+                        return false;
+                n++;
+        }
+        return n > 0;
+}
+
+/*
+ * Leakage rule shortcut: an event that reports only game summaries of games
+ * played on D or later cannot change any precompute row of D (every history
+ * read is "game_date < D"; those rows feed later dates' runs). Returns 1
+ * (skip, reason in skip), 0 (compute) or a PostgreSQL error. A game the
+ * event names but raw.games does not know, or one dated before D (a late
+ * box score), means compute.
+ */
+static int nothing_before_d(struct run *run, char *skip, size_t n)
+{
+        const struct sl_envelope *env = run->env;
+        struct sl_buf games;
+        const char *params[2];
+        PGresult *res = NULL;
+        size_t ngames = 0;
+        int rc;
+
+        if (!only_game_summaries(env))
+                return 0;
+        sl_buf_init(&games, 0);
+        sl_buf_puts(&games, "{");
+        for (size_t i = 0; i < env->n_entities; i++) {
+                const char *id = env->entities[i].id;
+                if (strcmp(env->entities[i].kind, "game") != 0)
+                        continue;
+                if (strspn(id, "0123456789") != strlen(id) || !*id || strlen(id) > 20) {
+                        sl_buf_fini(&games);
+                        return 0; /* not an id we can look up: compute */
+                }
+                sl_buf_printf(&games, "%s%s", ngames++ ? "," : "", id);
+        }
+        sl_buf_puts(&games, "}");
+        if (ngames == 0) {
+                sl_buf_fini(&games);
+                return 0;
+        }
+        params[0] = run->req.game_date;
+        params[1] = games.data;
+        rc = sl_pg_exec(run->svc->ph.pg,
+                        "SELECT count(*) FILTER (WHERE game_date >= $1::date), count(*) "
+                        "FROM raw.games WHERE game_id = ANY ($2::text[])",
+                        2, params, &res, run->errstr, sizeof(run->errstr));
+        sl_buf_fini(&games);
+        if (rc < 0)
+                return rc;
+        rc = strtoll(PQgetvalue(res, 0, 0), NULL, 10) == (long long)ngames &&
+             strtoll(PQgetvalue(res, 0, 1), NULL, 10) == (long long)ngames;
+        PQclear(res);
+        if (rc == 1)
+                snprintf(skip, n,
+                         "game summaries of %zu game(s) on or after %s only: no precompute row of "
+                         "%s reads them (leakage rule), later dates do",
+                         ngames, run->req.game_date, run->req.game_date);
         return rc;
 }
 
@@ -618,8 +714,10 @@ int pc_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void 
         if (rc == -ENAMETOOLONG)
                 rc = sl_errf(run.errstr, sizeof(run.errstr), -EBADMSG, "idempotency key too long");
         if (rc == 0) {
-                rc = check_deps(&run, skip, sizeof(skip));
-                if (rc == 1) { /* dependency failed or nothing scheduled: logged, acked */
+                rc = nothing_before_d(&run, skip, sizeof(skip));
+                if (rc == 0)
+                        rc = check_deps(&run, skip, sizeof(skip));
+                if (rc == 1) { /* nothing to do, dependency failed or nothing scheduled */
                         svc->skipped++;
                         metric_run("skipped");
                         sl_log_warn("precompute.skip", "date=%s: %s", run.req.game_date, skip);

@@ -7,8 +7,12 @@
  * precompute.completed event out (README.md in this directory).
  *
  *   1. parse the event: D (payload game_date, else the envelope's), the
- *      players named in affected_entities (any other kind: the whole date);
- *   2. dependency check: analytics.player_game_summary must have rows before
+ *      players named in affected_entities (game and team entities next to
+ *      them do not widen the scope; no player entity at all: the whole date);
+ *   2. nothing of D changed: an event of game summaries only, every named
+ *      game dated D or later (raw.games), is skipped (logged, acked,
+ *      nothing published): no row of D reads them (the leakage rule);
+ *      dependency check: analytics.player_game_summary must have rows before
  *      D, the newest at most stale_fail_days old (critical; a WARN past
  *      stale_warn_days); the team summaries are optional; D must have games
  *      on the schedule. A failed check skips every processor (logged, acked,
@@ -95,9 +99,9 @@ const char *pc_feature_sql(void);
  * Extracts the request from an analytics.completed envelope: game_date from
  * the payload, else the envelope (required, a real calendar date); player
  * entities (ids of digits only, at most PC_MAX_PLAYER_FILTER, de-duplicated
- * and sorted) unless any entity is of another kind, which means the whole
- * date. Returns 0 or -EBADMSG with the reason in errstr; free with
- * pc_request_fini() either way.
+ * and sorted; entities of other kinds are ignored); no player entity (or
+ * more than PC_MAX_PLAYER_FILTER) means the whole date. Returns 0 or -EBADMSG with the reason in
+ * errstr; free with pc_request_fini() either way.
  */
 int pc_request_parse(const struct sl_envelope *env, struct pc_request *req, char *errstr,
                      size_t errstr_size);

@@ -37,7 +37,7 @@ static int targets_reset(struct sl_pg *pg, char *errstr, size_t n)
                             "CREATE TEMP TABLE IF NOT EXISTS pred_targets (idx int PRIMARY KEY, "
                             "player_id bigint NOT NULL, game_date date NOT NULL, game_id text "
                             "NOT NULL, team_id bigint, opp_team_id bigint, line_pts numeric, "
-                            "line_reb numeric, line_ast numeric)",
+                            "line_reb numeric, line_ast numeric, injury_status text)",
                             0, NULL, NULL, errstr, n);
         if (rc == 0)
                 rc = sl_pg_exec(pg, "TRUNCATE pred_targets", 0, NULL, NULL, errstr, n);
@@ -65,11 +65,13 @@ static int exec_count(struct sl_pg *pg, const char *sql, int np, const char *con
  */
 static const char SQL_TARGETS_LINES[] =
     "INSERT INTO pred_targets (idx, player_id, game_date, game_id, team_id, opp_team_id, "
-    "line_pts, line_reb, line_ast) "
+    "line_pts, line_reb, line_ast, injury_status) "
     "SELECT (row_number() OVER (ORDER BY l.player_id) - 1)::int, l.player_id, $1::date, "
     "coalesce(l.gid, g.game_id), tm.team_id, "
     "CASE WHEN g.home_team_id = tm.team_id THEN g.away_team_id "
-    "WHEN g.away_team_id = tm.team_id THEN g.home_team_id END, l.pts, l.reb, l.ast "
+    "WHEN g.away_team_id = tm.team_id THEN g.home_team_id END, l.pts, l.reb, l.ast, "
+    "(SELECT u.injury_status FROM analytics.upcoming_player_game_context u "
+    "WHERE u.game_date = $1::date AND u.player_id = l.player_id) "
     "FROM (SELECT player_id, "
     "percentile_disc(0.5) WITHIN GROUP (ORDER BY line) FILTER (WHERE market = 'points') pts, "
     "percentile_disc(0.5) WITHIN GROUP (ORDER BY line) FILTER (WHERE market = 'rebounds') reb, "
@@ -180,7 +182,7 @@ static const char SQL_LOAD[] =
     "(SELECT avg(s.pts) FROM analytics.player_game_summary s WHERE s.player_id = t.player_id "
     "AND s.minutes > 0 AND s.game_date < t.game_date AND s.game_date >= make_date("
     "extract(year FROM t.game_date)::int - (extract(month FROM t.game_date) < 8)::int, 8, 1)), "
-    "f.features::text FROM pred_targets t "
+    "f.features::text, t.injury_status FROM pred_targets t "
     "LEFT JOIN analytics.player_game_summary a ON a.player_id = t.player_id "
     "AND a.game_id = t.game_id "
     "LEFT JOIN precompute.ml_feature_store f ON f.player_id = t.player_id "
@@ -202,6 +204,7 @@ static void load_row(struct pred_set *set, PGresult *res, int r)
                 t->actual[m] = num(res, r, 8 + m);
         }
         t->season_avg_pts = num(res, r, 11);
+        snprintf(t->status, sizeof(t->status), "%s", PQgetvalue(res, r, 13));
         if (PQgetisnull(res, r, 12))
                 return;
         nf = parse_floats(PQgetvalue(res, r, 12), buf, PRED_MAX_FEATURES);
@@ -218,11 +221,13 @@ static void load_row(struct pred_set *set, PGresult *res, int r)
 int pred_set_load(struct sl_pg *pg, struct pred_set *set, const char *feature_version, char *errstr,
                   size_t n)
 {
+        struct pred_hcache *hcache = set->hcache;
         PGresult *res = NULL;
         const char *params[1];
         int rc;
 
         pred_set_fini(set);
+        set->hcache = hcache;
         rc = pick_version(pg, set, feature_version, errstr, n);
         if (rc < 0)
                 return rc;
@@ -367,6 +372,64 @@ static void history_fini(struct history *h)
         memset(h, 0, sizeof(*h));
 }
 
+struct pred_hcache {
+        char key[256]; /* feature version, window and fingerprint of the loaded rows */
+        struct history h;
+        uint64_t hits, loads;
+};
+
+struct pred_hcache *pred_hcache_new(void)
+{
+        return sl_xcalloc(1, sizeof(struct pred_hcache));
+}
+
+void pred_hcache_free(struct pred_hcache *cache)
+{
+        if (!cache)
+                return;
+        history_fini(&cache->h);
+        free(cache);
+}
+
+void pred_hcache_stats(const struct pred_hcache *cache, uint64_t *hits, uint64_t *loads)
+{
+        *hits = cache ? cache->hits : 0;
+        *loads = cache ? cache->loads : 0;
+}
+
+/*
+ * The cache key of the history window of pred_targets: version, window and
+ * count + sum of updated_at (microseconds) of the rows history_load() reads
+ * from. Every upsert that changes a row moves its updated_at (the replay
+ * guard), every insert the count; nothing deletes there.
+ */
+static int history_key(struct sl_pg *pg, const struct pred_set *set, char *key, size_t key_size,
+                       char *errstr, size_t n)
+{
+        char days[16];
+        const char *params[] = {set->feature_version, days};
+        PGresult *res = NULL;
+        int rc;
+
+        snprintf(days, sizeof(days), "%d", PRED_SIM_DAYS);
+        rc = sl_pg_exec(
+            pg,
+            "WITH w AS (SELECT min(game_date) - $2::int AS lo, max(game_date) AS hi "
+            "FROM pred_targets) "
+            "SELECT concat_ws('|', $1::text, w.lo, w.hi, "
+            "(SELECT count(*) || ':' || coalesce(sum((date_part('epoch', f.updated_at) * 1e6)"
+            "::bigint), 0) FROM precompute.ml_feature_store f WHERE f.feature_version = $1 "
+            "AND f.game_date >= w.lo AND f.game_date < w.hi), "
+            "(SELECT count(*) || ':' || coalesce(sum((date_part('epoch', s.updated_at) * 1e6)"
+            "::bigint), 0) FROM analytics.player_game_summary s "
+            "WHERE s.game_date >= w.lo AND s.game_date < w.hi)) FROM w",
+            2, params, &res, errstr, n);
+        if (rc == 0 && snprintf(key, key_size, "%s", PQgetvalue(res, 0, 0)) >= (int)key_size)
+                key[0] = '\0'; /* cannot happen (short fields); never matches then */
+        PQclear(res);
+        return rc;
+}
+
 static int history_load(struct sl_pg *pg, const struct pred_set *set, struct history *h,
                         char *errstr, size_t n)
 {
@@ -453,7 +516,7 @@ static void similarity_one(struct pred_set *set, const struct history *h, size_t
 
 static int run_similarity(struct sl_pg *pg, struct pred_set *set, char *errstr, size_t n)
 {
-        struct history h = {0};
+        struct history h = {0}, *hp = &h;
         double mean[PRED_MAX_FEATURES], sd[PRED_MAX_FEATURES];
         bool *use_all = NULL, *use_own = NULL;
         size_t with = 0;
@@ -466,21 +529,40 @@ static int run_similarity(struct sl_pg *pg, struct pred_set *set, char *errstr, 
                          "precompute.ml_feature_store");
                 return 0;
         }
-        rc = history_load(pg, set, &h, errstr, n);
-        if (rc < 0)
-                goto out;
-        if (h.n == 0) {
+        if (set->hcache) {
+                char key[256];
+                rc = history_key(pg, set, key, sizeof(key), errstr, n);
+                if (rc < 0)
+                        goto out;
+                if (!key[0] || strcmp(key, set->hcache->key) != 0 || set->hcache->h.nf != set->nf) {
+                        history_fini(&set->hcache->h);
+                        set->hcache->key[0] = '\0';
+                        rc = history_load(pg, set, &set->hcache->h, errstr, n);
+                        if (rc < 0)
+                                goto out;
+                        snprintf(set->hcache->key, sizeof(set->hcache->key), "%s", key);
+                        set->hcache->loads++;
+                } else {
+                        set->hcache->hits++;
+                }
+                hp = &set->hcache->h;
+        } else {
+                rc = history_load(pg, set, &h, errstr, n);
+                if (rc < 0)
+                        goto out;
+        }
+        if (hp->n == 0) {
                 snprintf(set->skip_reason[PRED_SIMILARITY], sizeof(set->skip_reason[0]),
                          "no past feature rows with outcomes");
                 goto out;
         }
-        pred_col_stats(h.x, h.n, h.nf, mean, sd);
-        use_all = sl_xmalloc(h.n * sizeof(bool));
-        use_own = sl_xmalloc(h.n * sizeof(bool));
+        pred_col_stats(hp->x, hp->n, hp->nf, mean, sd);
+        use_all = sl_xmalloc(hp->n * sizeof(bool));
+        use_own = sl_xmalloc(hp->n * sizeof(bool));
         for (size_t i = 0; i < set->n; i++) {
                 if (!set->t[i].features)
                         continue;
-                similarity_one(set, &h, i, mean, sd, use_all, use_own);
+                similarity_one(set, hp, i, mean, sd, use_all, use_own);
                 with++;
         }
         if (with == 0)

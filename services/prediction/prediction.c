@@ -211,14 +211,34 @@ static int claim(struct run *run)
                               run->errstr, sizeof(run->errstr));
 }
 
-/* Scores the past PRED_ERR_WINDOW days of predictions against the box scores. */
-static int score_errors(struct run *run)
+/*
+ * Scores the past PRED_ERR_WINDOW days of predictions against the box
+ * scores, as of the run's date. An entity run (a player list) keeps the
+ * scores an earlier run of the date wrote (*skip set): they read only rows
+ * dated before the date, which an injury or a line of that date does not
+ * change, and scoring reads every prediction of the window.
+ */
+static int score_errors(struct run *run, const char **skip)
 {
         char window[16];
         const char *params[] = {run->game_date, window};
         PGresult *res = NULL;
         int rc;
 
+        *skip = NULL;
+        if (run->players) {
+                rc =
+                    sl_pg_exec(run->svc->ph.pg,
+                               "SELECT 1 FROM prediction.system_errors WHERE as_of_date = $1::date "
+                               "LIMIT 1",
+                               1, params, &res, run->errstr, sizeof(run->errstr));
+                if (rc == 0 && PQntuples(res) > 0)
+                        *skip = "entity update: the date's errors were scored by an earlier run";
+                PQclear(res);
+                if (rc < 0 || *skip)
+                        return rc;
+                res = NULL;
+        }
         snprintf(window, sizeof(window), "%d", PRED_ERR_WINDOW);
         rc = sl_pg_exec(
             run->svc->ph.pg,
@@ -243,14 +263,16 @@ static int score_errors(struct run *run)
 }
 
 /* Column arrays of one system's upsert, as PostgreSQL array literals. */
+#define NCOLS 12
+
 struct cols {
-        struct sl_buf b[11];
+        struct sl_buf b[NCOLS];
         int n;
 };
 
-static void cols_add(struct cols *c, const char *const v[11])
+static void cols_add(struct cols *c, const char *const v[NCOLS])
 {
-        for (int i = 0; i < 11; i++) {
+        for (int i = 0; i < NCOLS; i++) {
                 sl_buf_puts(&c->b[i], c->n ? "," : "{");
                 if (!v[i]) {
                         sl_buf_puts(&c->b[i], "NULL");
@@ -263,13 +285,16 @@ static void cols_add(struct cols *c, const char *const v[11])
 
 static const char SQL_UPSERT[] =
     "INSERT INTO prediction.player_prop_predictions (player_id, game_date, system_id, market, "
-    "game_id, predicted_value, line, recommendation, confidence, model_version, feature_version) "
+    "game_id, predicted_value, line, recommendation, confidence, model_version, feature_version, "
+    "player_status) "
     "SELECT * FROM unnest($1::bigint[], $2::date[], $3::text[], $4::text[], $5::text[], "
-    "$6::numeric[], $7::numeric[], $8::text[], $9::numeric[], $10::text[], $11::text[]) "
+    "$6::numeric[], $7::numeric[], $8::text[], $9::numeric[], $10::text[], $11::text[], "
+    "$12::text[]) "
     "ON CONFLICT (player_id, game_date, system_id, market) DO UPDATE SET "
     "game_id = excluded.game_id, predicted_value = excluded.predicted_value, line = excluded.line, "
     "recommendation = excluded.recommendation, confidence = excluded.confidence, "
-    "model_version = excluded.model_version, feature_version = excluded.feature_version "
+    "model_version = excluded.model_version, feature_version = excluded.feature_version, "
+    "player_status = excluded.player_status "
     "RETURNING 1";
 
 /* The version a row names: the model for xgboost_v1, "<system>@1" otherwise. */
@@ -295,12 +320,14 @@ static void add_rows(struct run *run, int s, struct cols *c)
                                 continue;
                         if (s == PRED_XGBOOST)
                                 sd = isnan(run->svc->model_mae) ? 5.0 : run->svc->model_mae * 1.25;
+                        bool out = strcmp(t->status, "Out") == 0;
                         snprintf(pid, sizeof(pid), "%lld", (long long)t->player_id);
                         snprintf(val, sizeof(val), "%.2f", v.value);
                         snprintf(line, sizeof(line), "%.1f", t->line[m]);
+                        /* an Out player: no bet, whatever the numbers say */
                         snprintf(conf, sizeof(conf), "%.3f",
-                                 pred_confidence(v.value, t->line[m], sd, v.n));
-                        const char *vals[11] = {
+                                 out ? 0.0 : pred_confidence(v.value, t->line[m], sd, v.n));
+                        const char *vals[NCOLS] = {
                             pid,
                             t->game_date,
                             pred_system_name(s),
@@ -308,10 +335,11 @@ static void add_rows(struct run *run, int s, struct cols *c)
                             t->game_id,
                             val,
                             isnan(t->line[m]) ? NULL : line,
-                            pred_recommend(v.value, t->line[m], run->svc->edge[m]),
+                            out ? "NO_BET" : pred_recommend(v.value, t->line[m], run->svc->edge[m]),
                             conf,
                             row_version(run, s, ver, sizeof(ver)),
-                            set->feature_version[0] ? set->feature_version : NULL};
+                            set->feature_version[0] ? set->feature_version : NULL,
+                            t->status[0] ? t->status : NULL};
                         cols_add(c, vals);
                 }
         }
@@ -320,26 +348,26 @@ static void add_rows(struct run *run, int s, struct cols *c)
 static int upsert_system(struct run *run, int s)
 {
         struct cols c = {.n = 0};
-        const char *params[11];
+        const char *params[NCOLS];
         PGresult *res = NULL;
         int rc = 0;
 
-        for (int i = 0; i < 11; i++)
+        for (int i = 0; i < NCOLS; i++)
                 sl_buf_init(&c.b[i], 0);
         add_rows(run, s, &c);
         run->rows[s] = c.n;
         if (c.n > 0) {
-                for (int i = 0; i < 11; i++) {
+                for (int i = 0; i < NCOLS; i++) {
                         sl_buf_puts(&c.b[i], "}");
                         params[i] = c.b[i].data;
                 }
-                rc = sl_pg_exec(run->svc->ph.pg, SQL_UPSERT, 11, params, &res, run->errstr,
+                rc = sl_pg_exec(run->svc->ph.pg, SQL_UPSERT, NCOLS, params, &res, run->errstr,
                                 sizeof(run->errstr));
                 if (rc == 0)
                         run->written[s] = PQntuples(res);
                 PQclear(res);
         }
-        for (int i = 0; i < 11; i++)
+        for (int i = 0; i < NCOLS; i++)
                 sl_buf_fini(&c.b[i]);
         return rc;
 }
@@ -422,16 +450,18 @@ static int outbox_write(struct run *run)
 static int predict_tx(struct run *run)
 {
         struct sl_pg *pg = run->svc->ph.pg;
+        const char *skip = NULL;
         int rc, ntargets = 0;
 
         rc = sl_pg_begin(pg, run->errstr, sizeof(run->errstr));
         if (rc == 0)
                 rc = claim(run);
         if (rc == 0)
-                rc = score_errors(run);
+                rc = score_errors(run, &skip);
         if (rc == 0)
-                rc = exec_log(run, "system_errors", "completed", sl_mono_ms() - run->t0_ms,
-                              run->errors_rows, NULL, NULL, NULL, run->errstr, sizeof(run->errstr));
+                rc = exec_log(run, "system_errors", skip ? "skipped" : "completed",
+                              sl_mono_ms() - run->t0_ms, run->errors_rows, NULL, skip, NULL,
+                              run->errstr, sizeof(run->errstr));
         if (rc == 0)
                 rc = ntargets = pred_targets_from_lines(pg, run->game_date, run->players,
                                                         run->errstr, sizeof(run->errstr));
@@ -443,6 +473,7 @@ static int predict_tx(struct run *run)
                         rc = sl_pg_commit(pg, run->errstr, sizeof(run->errstr));
                 return rc < 0 ? sl_phase_tx_end(&run->svc->ph, rc) : 1;
         }
+        run->set.hcache = run->svc->hcache;
         if (rc >= 0)
                 rc = pred_set_load(pg, &run->set, run->feature_version, run->errstr,
                                    sizeof(run->errstr));
@@ -532,11 +563,14 @@ int pred_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, voi
                 rc = 0;
         } else if (rc == 0) {
                 svc->handled++;
+                uint64_t hits, loads;
+                pred_hcache_stats(svc->hcache, &hits, &loads);
                 sl_log_info("prediction.ok",
                             "date=%s players=%zu rows ma=%d zone=%d sim=%d xgb=%d ens=%d "
-                            "model=%s duration_ms=%lld",
+                            "model=%s history_cache hits=%llu loads=%llu duration_ms=%lld",
                             run.game_date, run.set.n, run.rows[0], run.rows[1], run.rows[2],
                             run.rows[3], run.rows[4], svc->model ? svc->model_version : "none",
+                            (unsigned long long)hits, (unsigned long long)loads,
                             (long long)(sl_mono_ms() - run.t0_ms));
         } else {
                 rc = failed(&run, rc);
@@ -560,6 +594,7 @@ int pred_svc_open(struct pred_svc *svc, const struct pred_cfg *cfg, struct sl_bu
         svc->ph.bus = bus; /* set up front: sl_phase_open() below may not be reached */
         svc->ph.http = http;
         svc->model_mae = NAN;
+        svc->hcache = pred_hcache_new();
         for (int m = 0; m < PRED_N_MARKETS; m++) {
                 char *end;
                 svc->edge[m] = strtod(cfg->edge[m], &end);
@@ -588,6 +623,8 @@ void pred_svc_close(struct pred_svc *svc)
         sl_phase_close(&svc->ph);
         pred_model_free(svc->model);
         svc->model = NULL;
+        pred_hcache_free(svc->hcache);
+        svc->hcache = NULL;
 }
 
 int pred_svc_tick(struct pred_svc *svc)

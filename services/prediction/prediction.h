@@ -73,7 +73,10 @@ struct pred_value {
 
 /*
  * "OVER" when value - line >= edge, "UNDER" when line - value >= edge,
- * otherwise "PASS" (also when line is NaN). Pure.
+ * otherwise "PASS" (also when line or value is NaN). Decided on the values
+ * as published: value, line and edge rounded to hundredths (a stored
+ * predicted_value is numeric(6,2)), compared as integers, so the published
+ * value and line always explain the recommendation. Pure.
  */
 const char *pred_recommend(double value, double line, double edge);
 
@@ -154,7 +157,8 @@ struct pred_target {
         double line[PRED_N_MARKETS];   /* NaN: no line for that market */
         double actual[PRED_N_MARKETS]; /* NaN unless known (training / reports) */
         double season_avg_pts;         /* naive baseline: season average before the date */
-        float *features;               /* nf floats or NULL: no feature row; owned by the set */
+        char status[16]; /* injury status on the date ("Out", ...; "" when none reported) */
+        float *features; /* nf floats or NULL: no feature row; owned by the set */
 };
 
 /* The targets of a run and what each system predicted for them. */
@@ -169,7 +173,23 @@ struct pred_set {
         char skip_reason[PRED_N_SYSTEMS][160]; /* why it did not ("" when it ran) */
         char missing[PRED_N_SYSTEMS][160];     /* missing dependency names, comma-separated */
         int64_t duration_ms[PRED_N_SYSTEMS];
+        struct pred_hcache *hcache; /* borrowed similarity history cache; NULL: none */
 };
+
+/*
+ * The similarity system's history (feature rows with outcomes of the
+ * PRED_SIM_DAYS before a date), kept between runs by the service: a run
+ * reuses it when the window and a fingerprint of the rows behind it (count
+ * and the sum of updated_at of the window's ml_feature_store and
+ * player_game_summary rows) are unchanged, so an entity run (one injured
+ * player) does not reload a season of feature rows. pred_set_load() leaves
+ * set->hcache as the caller set it before.
+ */
+struct pred_hcache;
+struct pred_hcache *pred_hcache_new(void);
+void pred_hcache_free(struct pred_hcache *cache); /* NULL is fine */
+/* Loads served from the cache / loaded from the database since new. */
+void pred_hcache_stats(const struct pred_hcache *cache, uint64_t *hits, uint64_t *loads);
 
 /* Frees everything the set owns and zeroes it. */
 void pred_set_fini(struct pred_set *set);
@@ -179,7 +199,8 @@ void pred_set_fini(struct pred_set *set);
  * the players who have a prop line on game_date (restricted to players, a
  * bigint[] text literal like "{1,2}", when not NULL), with the consensus
  * (median) line per market, game, team and opponent (raw.prop_lines, then
- * raw.schedule / raw.games, then the player's last team). Returns the
+ * raw.schedule / raw.games, then the player's last team) and his injury
+ * status on the date (analytics.upcoming_player_game_context). Returns the
  * number of targets or a negative errno.
  */
 int pred_targets_from_lines(struct sl_pg *pg, const char *game_date, const char *players,
@@ -234,7 +255,8 @@ struct pred_svc {
         struct pred_model *model; /* current xgboost_v1 model, NULL: none */
         char model_version[72];   /* its prediction.models key, "" when none */
         char model_feature_version[64];
-        double model_mae; /* its holdout MAE (sd for confidence), NaN unknown */
+        double model_mae;           /* its holdout MAE (sd for confidence), NaN unknown */
+        struct pred_hcache *hcache; /* similarity history between runs (owned) */
         uint64_t handled, duplicates, failed;
 };
 

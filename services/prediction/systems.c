@@ -1,6 +1,8 @@
 #include "prediction.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The pure parts of the prediction systems (prediction.h): no I/O. */
@@ -27,13 +29,32 @@ const char *pred_system_name(enum pred_system s)
         return (unsigned)s < PRED_N_SYSTEMS ? system_names[s] : "?";
 }
 
+/* x as printed with two decimals (one when tenths), in hundredths: the stored numeric. */
+static long long hundredths(double x, bool tenths)
+{
+        char buf[64];
+
+        if (!(fabs(x) < 1e12))
+                return x < 0 ? -100000000000000LL : 100000000000000LL;
+        if (tenths)
+                snprintf(buf, sizeof(buf), "%.1f", x);
+        else
+                snprintf(buf, sizeof(buf), "%.2f", x);
+        return llround(strtod(buf, NULL) * 100.0);
+}
+
 const char *pred_recommend(double value, double line, double edge)
 {
-        if (isnan(value) || isnan(line))
+        long long v, l, e;
+
+        if (isnan(value) || isnan(line) || isnan(edge))
                 return "PASS";
-        if (value - line >= edge)
+        v = hundredths(value, false); /* as prediction.c stores them */
+        l = hundredths(line, true);
+        e = hundredths(edge, false);
+        if (v - l >= e)
                 return "OVER";
-        if (line - value >= edge)
+        if (l - v >= e)
                 return "UNDER";
         return "PASS";
 }

@@ -126,6 +126,18 @@ int pub_doc_path(char *out, size_t out_size, const char *sport, const char *date
 int pub_write_atomic(const char *root, const char *rel, const void *data, size_t len, char *errstr,
                      size_t errstr_size);
 
+/*
+ * pub_write_atomic() for n documents at once (rels[i], datas[i], lens[i]):
+ * every temp file is written and fsynced first, then all are renamed, then
+ * each distinct directory is fsynced once (a date's documents share two
+ * directories: n + 2 fsyncs instead of 2n). Each file is atomic on its own
+ * (old or new bytes); when 0 is returned every rename is durable. On an
+ * error the temp files not renamed yet are removed and -errno returned with
+ * errstr; files renamed before the error keep their new bytes.
+ */
+int pub_write_batch(const char *root, const char *const *rels, const void *const *datas,
+                    const size_t *lens, size_t n, char *errstr, size_t errstr_size);
+
 /* True if root/rel exists and holds exactly len bytes equal to data. */
 bool pub_file_same(const char *root, const char *rel, const void *data, size_t len);
 

@@ -12,6 +12,7 @@ line "checked=N bad=M"; exit 1 when anything differs.
   pipeline_week.py published DUMP_DIR PUBLISH_DIR DATE...  (check 4)
 """
 import csv
+import datetime
 import json
 import math
 import os
@@ -20,7 +21,6 @@ import urllib.request
 from collections import defaultdict
 
 BAD = []
-BOUNDARY = []
 CHECKED = [0]
 EDGE = {"points": 1.0, "rebounds": 0.5, "assists": 0.5}
 MA_GAMES = 10  # services/prediction/README.md: last 10 games, weights 10..1
@@ -75,9 +75,6 @@ def minutes_of(s):
 
 
 def finish():
-    if BOUNDARY:
-        print("# %d ensemble values within 0.005 of line +- edge (rounding), e.g. %s" %
-              (len(BOUNDARY), "; ".join(BOUNDARY[:3])))
     print("checked=%d bad=%d" % (CHECKED[0], len(BAD)))
     sys.exit(1 if BAD else 0)
 
@@ -202,10 +199,32 @@ def cmd_moving_average(dump, dates):
 # --- check 4: predictions.json vs prediction.player_prop_predictions ------------------------------
 
 
+def injury_status(dump):
+    """(date, player) -> the status of the player's latest injury report of the
+    7 days up to the date (report_date, then reported_at, newest first), from
+    the raw.injuries dump; a function of (date, player) looked up lazily."""
+    reports = defaultdict(list)  # player -> [(report_date, reported_at, status)]
+    for r in rows(dump, "injuries"):
+        reports[r["player_id"]].append((r["report_date"], r.get("reported_at") or "", r["status"]))
+
+    def status(d, pid):
+        day = datetime.date.fromisoformat(d)
+        lo = (day - datetime.timedelta(days=7)).isoformat()
+        cands = [x for x in reports.get(pid, []) if lo <= x[0] <= d]
+        if not cands:
+            return None
+        # newest report date first; within it the newest reported_at (NULL last)
+        cands.sort(key=lambda x: (x[0], x[1] != "", x[1]), reverse=True)
+        return cands[0][2]
+    return status
+
+
 def cmd_published(dump, pubdir, dates):
     preds = defaultdict(dict)  # (date, player, market) -> {system: row}
     for r in rows(dump, "player_prop_predictions"):
         preds[(r["game_date"], r["player_id"], r["market"])][r["system_id"]] = r
+    status_of = injury_status(dump)
+    n_out = 0
     for d in dates:
         path = os.path.join(pubdir, "nba", d, "predictions.json")
         try:
@@ -219,6 +238,11 @@ def cmd_published(dump, pubdir, dates):
         seen = set()
         for pl in doc["players"]:
             pid = str(pl["player_id"])
+            st = status_of(d, pid)
+            if pl.get("status") != (st or "Available").lower():
+                bad("%s player %s: published status %s, injury report says %s" %
+                    (d, pid, pl.get("status"), st))
+            n_out += st == "Out"
             # the player's own document carries the same entry
             ppath = os.path.join(pubdir, "nba", d, "players", pid + ".json")
             try:
@@ -251,25 +275,28 @@ def cmd_published(dump, pubdir, dates):
                         bad("%s: published line %s, ensemble row line %s" % (key, m["line"], line))
                     val = e["value"]
                     edge = EDGE[m["market"]]
-                    if line is None:
+                    # decided on the published (0.01) value and (0.1) line: exact,
+                    # in hundredths
+                    if st == "Out":
+                        want = "NO_BET"
+                    elif line is None:
                         want = "PASS"
-                    elif val - line >= edge - 1e-9:
+                    elif round(val * 100) - round(line * 100) >= round(edge * 100):
                         want = "OVER"
-                    elif line - val >= edge - 1e-9:
+                    elif round(line * 100) - round(val * 100) >= round(edge * 100):
                         want = "UNDER"
                     else:
                         want = "PASS"
-                    # the stored value is rounded to 0.01 (numeric(6,2)) and the service
-                    # decides on the unrounded one: within 0.005 of the edge either side
-                    # of the boundary is consistent.
-                    boundary = line is not None and min(abs(val - line - edge),
-                                                        abs(line - val - edge)) <= 0.0051
-                    if boundary:
-                        BOUNDARY.append("%s value %s line %s -> %s" % (key, val, line, e["recommendation"]))
-                    if e["recommendation"] != want and not (boundary and e["recommendation"] in
-                                                                     ("PASS", "OVER" if val > line else "UNDER")):
-                        bad("%s: value %s line %s edge %s -> %s, published %s" %
-                            (key, val, line, edge, want, e["recommendation"]))
+                    if e["recommendation"] != want:
+                        bad("%s: value %s line %s edge %s status %s -> %s, published %s" %
+                            (key, val, line, edge, st, want, e["recommendation"]))
+                    if st == "Out" and e["confidence"] != 0:
+                        bad("%s: an Out player with confidence %s" % (key, e["confidence"]))
+                    for sysname, r in rowset.items():
+                        if (r["recommendation"] == "NO_BET") != (st == "Out") or \
+                                (r.get("player_status") or None) != st:
+                            bad("%s %s: row recommendation %s status %s, injury report %s" %
+                                (key, sysname, r["recommendation"], r.get("player_status"), st))
                     if not (0 <= e["confidence"] <= 1):
                         bad("%s: confidence %s" % (key, e["confidence"]))
                 ok()
@@ -278,6 +305,7 @@ def cmd_published(dump, pubdir, dates):
                 bad("%s has rows but is not published" % (key,))
         if not doc["players"]:
             bad("%s: no player" % path)
+    print("# %d published players were Out on their date (NO_BET)" % n_out)
     finish()
 
 

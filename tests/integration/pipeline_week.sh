@@ -200,7 +200,7 @@ fingerprint() {
 
 dump() {
         local t
-        for t in raw.player_boxscores raw.games analytics.player_game_summary \
+        for t in raw.player_boxscores raw.games raw.injuries analytics.player_game_summary \
                 prediction.player_prop_predictions; do
                 psql "$DSN" -X -q -v ON_ERROR_STOP=1 \
                         -c "\\copy (SELECT * FROM $t) TO '$DUMP/${t#*.}.csv' WITH (FORMAT csv, HEADER)" ||
@@ -237,7 +237,11 @@ export STATLINE_BUS_PREFIX=$PREFIX STATLINE_BLOB_DIR=$BLOBS STATLINE_PUBLISH_DIR
 export STATLINE_LOG_LEVEL=info
 # Some services default pg.migrations to a relative db/migrations (meson runs
 # tests in the build dir): name the source tree's directory.
-export STATLINE_PG_MIGRATIONS=$IT_SRC/db/migrations
+# A snapshot: a migration file someone adds while the week runs must not reach
+# the scraper processes started later.
+mkdir -p "$IT_DIR/migrations"
+cp "$IT_SRC"/db/migrations/*.sql "$IT_DIR/migrations/"
+export STATLINE_PG_MIGRATIONS=$IT_DIR/migrations
 # Shorter bus retry delays than the default 2,5,10 s: every date's scoreboard
 # event is retried once by statline-analytics (see check 5).
 export STATLINE_RETRY_DELAYS_MS=${STATLINE_IT_RETRY_DELAYS_MS:-250,1000,3000}
@@ -396,6 +400,66 @@ if [[ -n ${STATLINE_IT_WEEK_V3:-} ]]; then
                 it_diag "$(diff "$IT_DIR/fp1" "$IT_DIR/fp3" | head -20)"
         fi
 fi
+
+# --- an injury: one player Out on the last week date, then back ------------------------------------
+# Only that player's rows and documents move (entity-scoped runs in every
+# phase); his published prediction says status out / NO_BET while he is Out.
+PD=${WDATES[-1]}
+P=$(sql "SELECT d.player_id FROM publishing.documents d WHERE d.game_date = '$PD' AND d.player_id IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM prediction.player_prop_predictions p WHERE p.game_date = d.game_date
+                         AND p.player_id = d.player_id AND coalesce(p.player_status, 'Available') <> 'Available')
+         ORDER BY d.player_id LIMIT 1")
+PDOC=$PUBDIR/nba/$PD/players/$P.json
+others() {
+        (cd "$PUBDIR/nba/$PD/players" && find . -type f ! -name "$P.json" -printf '%p %i %T@\n' | sort | sha256sum)
+        sql "SELECT md5(string_agg(x::text, ',' ORDER BY x::text)) FROM prediction.player_prop_predictions x
+             WHERE game_date = '$PD' AND player_id <> $P"
+}
+recs() { jq -c '[.player.markets[] | select(.ensemble) | .ensemble.recommendation]' "$PDOC"; }
+OTHERS0=$(others)
+RECS0=$(recs)
+it_is "injury: player $P on $PD starts available" "$(jq -r .player.status "$PDOC")" available
+fx "_injury?playerId=$P&date=$PD&status=Out" >/dev/null
+if run_day "$PD" --set scrape.sources=injuries; then
+        it_ok "injury (Out): the injuries-only run went through ($DAY_MS ms)"
+else
+        it_not_ok "injury (Out): the injuries-only run went through"
+fi
+INJ_CORR=$CORR
+it_is "injury (Out): the player's document says out" "$(jq -r .player.status "$PDOC")" out
+it_is "injury (Out): every market's ensemble says NO_BET, confidence 0" \
+        "$(jq -c '[.player.markets[] | select(.ensemble) | [.ensemble.recommendation, .ensemble.confidence]] | unique' "$PDOC")" \
+        '[["NO_BET",0]]'
+it_is "injury (Out): every system's row NO_BET / Out" \
+        "$(sql "SELECT string_agg(DISTINCT recommendation || '/' || coalesce(player_status, '-'), ',')
+                FROM prediction.player_prop_predictions WHERE game_date = '$PD' AND player_id = $P")" \
+        "NO_BET/Out"
+it_is "injury (Out): predictions.json carries the same entry" \
+        "$(jq -c --argjson p "$P" '.players[] | select(.player_id == $p)' "$PUBDIR/nba/$PD/predictions.json")" \
+        "$(jq -c .player "$PDOC")"
+it_is "injury (Out): no other player's row or document touched" "$(others)" "$OTHERS0"
+it_is "injury (Out): precompute, prediction and publishing ran for that one player" \
+        "$(sql "SELECT string_agg(DISTINCT phase || ':' || jsonb_array_length(affected_entities), ' ')
+                FROM ops.pipeline_execution_log WHERE correlation_id = '$INJ_CORR'
+                AND phase IN ('precompute', 'prediction', 'publishing') AND status = 'completed'")" \
+        "precompute:1 prediction:1 publishing:1"
+it_must "dumps the tables (Out)" dump
+out=$($CHECK published "$DUMP" "$PUBDIR" "$PD")
+rc=$?
+it_diag "$out"
+it_is "injury (Out): predictions.json = the rows; NO_BET exactly where the raw injury report says Out" "$rc" 0
+# Back as Probable, not Available: a report byte-identical to an earlier one
+# (the pre-injury report) is a duplicate blob for statline-raw and is not
+# loaded again, and a player who drops off the report keeps his last row.
+fx "_injury?playerId=$P&date=$PD&status=Probable" >/dev/null
+if run_day "$PD" --set scrape.sources=injuries; then
+        it_ok "injury (back): the injuries-only run went through ($DAY_MS ms)"
+else
+        it_not_ok "injury (back): the injuries-only run went through"
+fi
+it_is "injury (back): the player's document says probable" "$(jq -r .player.status "$PDOC")" probable
+it_is "injury (back): the recommendations are the ones before the injury" "$(recs)" "$RECS0"
+it_is "injury (back): still no other player's row or document touched" "$(others)" "$OTHERS0"
 
 for s in "${SERVICES[@]}"; do
         if grep -q '"level":"error"\|"event":"svc.fatal"' "$IT_DIR/$s.log"; then

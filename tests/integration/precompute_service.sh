@@ -65,7 +65,8 @@ env = {"schema_version": "1.0", "event_id": eid, "type": "analytics.completed", 
        "correlation_id": corr, "causation_id": None,
        "traceparent": "00-" + os.urandom(16).hex() + "-" + os.urandom(8).hex() + "-01",
        "sport": "nba", "game_date": date if date != "-" else None,
-       "affected_entities": [{"kind": "player", "id": p} for p in players],
+       "affected_entities": [{"kind": p.split(":")[0], "id": p.split(":")[1]} if ":" in p
+                             else {"kind": "player", "id": p} for p in players],
        "idempotency_key": idem,
        "produced_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
        "payload": {"processors": [{"name": "player_game_summary", "rows": 1}],
@@ -222,6 +223,37 @@ it_is "entity update: the event names only player 101" \
 it_check "entity update: player 101's rows changed" test "$(player_fp 101)" != "$fp_one"
 it_is "entity update: other players untouched" "$(player_fp 102)" "$fp_other"
 
+# ---- a box score's event: its game and team next to its players -------------------------------
+# Game and team entities do not widen the run to the whole date: only the
+# named player's rows are recomputed.
+fp_other=$(player_fp 101)
+fp_one=$(player_fp 102)
+it_sql "UPDATE analytics.player_game_summary SET pts = pts + 2, fgm = fgm + 1, fga = fga + 1
+     WHERE player_id = 102 AND game_date = (SELECT max(game_date) FROM analytics.player_game_summary
+                                            WHERE player_id = 102 AND game_date < '$D')" >/dev/null
+publish "$(envelope "$D" "analytics:nba:$D:run4" game:0022400999 team:1610612747 102)"
+it_check "box-score event: handled" it_wait_for 30 it_events_ge "$OUT_T" 4
+last=$(it_events "$OUT_T" | tail -n 1)
+it_is "box-score event (game + team + player 102): precompute.completed names only player 102" \
+        "$(jq -c '.affected_entities' <<<"$last")" '[{"kind":"player","id":"102"}]'
+it_check "box-score event: player 102's rows changed" test "$(player_fp 102)" != "$fp_one"
+it_is "box-score event: player 101 untouched" "$(player_fp 101)" "$fp_other"
+it_is "box-score event: the execution log names one player" \
+        "$(it_sql "SELECT affected_entities::text FROM ops.pipeline_execution_log
+                   WHERE phase = 'precompute' AND status = 'completed'
+                   ORDER BY started_at DESC, execution_id DESC LIMIT 1")" \
+        '[{"id": "102", "kind": "player"}]'
+
+# ---- a box score of a game on or after D only: nothing of D to recompute ------------------------
+# (the game 0022400902 of D+1 is in raw.games since the leakage probe)
+fp_all=$(fingerprint)
+publish "$(envelope "$D" "analytics:nba:$D:run5" game:0022400902 team:1610612747 101)"
+it_check "game summaries of D+1 only: skipped rows logged" it_wait_for 30 it_sql_ge \
+        "SELECT count(*) FROM ops.pipeline_execution_log WHERE phase = 'precompute' AND status = 'skipped'
+         AND skip_reason LIKE 'game summaries of 1 game(s) on or after $D only%leakage rule%'" 5
+it_is "game summaries of D+1 only: no row changed, no event published" \
+        "$(fingerprint)/$(it_count_events "$OUT_T")" "$fp_all/4"
+
 # ---- dependency check --------------------------------------------------------------------------
 
 it_sql "INSERT INTO raw.schedule (game_id, game_date, season, home_team_id, away_team_id, status, source, payload_sha256)
@@ -234,7 +266,7 @@ it_is "stale dependency: dependencies_met false, the table named, the reason giv
                 FROM ops.pipeline_execution_log WHERE game_date = '2025-03-01'")" \
         "false:analytics.player_game_summary:true"
 it_is "stale dependency: nothing computed, nothing published" \
-        "$(it_sql "SELECT count(*) FROM precompute.player_daily_cache WHERE cache_date = '2025-03-01'")/$(it_count_events "$OUT_T")" "0/3"
+        "$(it_sql "SELECT count(*) FROM precompute.player_daily_cache WHERE cache_date = '2025-03-01'")/$(it_count_events "$OUT_T")" "0/4"
 
 # ---- poison ------------------------------------------------------------------------------------
 
@@ -246,7 +278,7 @@ it_dlq_fetch "$DLQ_T" 1
 it_is "poison: PERMANENT, first attempt" \
         "$(it_hdr 0 dlq.error_class)/$(it_hdr 0 dlq.attempts) $(it_hdr 1 dlq.error_class)/$(it_hdr 1 dlq.attempts)" \
         "PERMANENT/1 PERMANENT/1"
-it_is "poison: no new event" "$(it_count_events "$OUT_T")" 3
+it_is "poison: no new event" "$(it_count_events "$OUT_T")" 4
 
 # ---- SIGTERM -----------------------------------------------------------------------------------
 

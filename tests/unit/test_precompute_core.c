@@ -132,10 +132,21 @@ static void test_request(void)
         SL_CHECK(req.nplayers == 2);
         SL_CHECK(pc_idem_key(k2, sizeof(k2), "nba", &req) == 0 && strcmp(k1, k2) != 0);
         pc_request_fini(&req);
-        /* another kind among them: the whole date */
+        /* a box score's game and team next to its players: still those players */
         sl_envelope_add_entity(env, "game", "0022400001");
+        sl_envelope_add_entity(env, "team", "1610612747");
         rc = pc_request_parse(env, &req, err, sizeof(err));
-        SL_CHECK(rc == 0 && req.player_filter == NULL);
+        SL_CHECK(rc == 0 && req.player_filter && strcmp(req.player_filter, "{2544,203999}") == 0 &&
+                 req.nplayers == 2);
+        pc_request_fini(&req);
+        sl_envelope_free(env);
+
+        /* games and teams only (no player named): the whole date */
+        env = event("2024-12-01", NULL);
+        sl_envelope_add_entity(env, "game", "0022400001");
+        sl_envelope_add_entity(env, "team", "1610612747");
+        rc = pc_request_parse(env, &req, err, sizeof(err));
+        SL_CHECK(rc == 0 && req.player_filter == NULL && req.nplayers == 0);
         pc_request_fini(&req);
         sl_envelope_free(env);
 

@@ -22,6 +22,20 @@ static void test_recommend(void)
         SL_CHECK(strcmp(pred_recommend(23.5, 22.5, 1.0), "OVER") == 0); /* edge inclusive */
         SL_CHECK(strcmp(pred_recommend(30.0, NAN, 1.0), "PASS") == 0);
         SL_CHECK(strcmp(pred_recommend(NAN, 20.0, 1.0), "PASS") == 0);
+        /*
+         * Decided on the published values ("%.2f" value, "%.1f" line):
+         * 23.496 is published as 23.50, one full edge over 22.5: OVER;
+         * 23.494 is published as 23.49: PASS. The unrounded value said PASS
+         * for both.
+         */
+        SL_CHECK(strcmp(pred_recommend(23.496, 22.5, 1.0), "OVER") == 0);
+        SL_CHECK(strcmp(pred_recommend(23.494, 22.5, 1.0), "PASS") == 0);
+        SL_CHECK(strcmp(pred_recommend(21.506, 22.5, 1.0), "PASS") == 0);
+        SL_CHECK(strcmp(pred_recommend(21.504, 22.5, 1.0), "UNDER") == 0);
+        /* floating point: 2.3 - 1.5 is 0.7999999... in doubles; in hundredths exactly 80 */
+        SL_CHECK(strcmp(pred_recommend(2.3, 1.5, 0.8), "OVER") == 0);
+        SL_CHECK(strcmp(pred_recommend(0.7, 1.5, 0.8), "UNDER") == 0);
+        SL_CHECK(strcmp(pred_recommend(7.0, 6.5, 0.5), "OVER") == 0);
 }
 
 static void test_confidence(void)

@@ -169,6 +169,36 @@ static void test_files(void)
         /* A write into a path whose parent is a file fails cleanly. */
         SL_CHECK(pub_write_atomic(tmpdir, "nba/2025-01-10/players/2544.json/x.json", "x", 1, err,
                                   sizeof(err)) < 0);
+
+        /* A batch over two directories: every file in place, no temp file left. */
+        {
+                const char *rels[] = {"nba/2025-01-12/games.json", "nba/2025-01-12/players/1.json",
+                                      "nba/2025-01-12/players/2.json"};
+                const void *datas[] = {"g\n", "one\n", "two\n"};
+                size_t lens[] = {2, 4, 4};
+                SL_CHECKF(pub_write_batch(tmpdir, rels, datas, lens, 3, err, sizeof(err)) == 0,
+                          "%s", err);
+                SL_CHECK(pub_file_same(tmpdir, rels[0], "g\n", 2));
+                SL_CHECK(pub_file_same(tmpdir, rels[1], "one\n", 4));
+                SL_CHECK(pub_file_same(tmpdir, rels[2], "two\n", 4));
+                snprintf(path, sizeof(path), "%s/nba/2025-01-12/players", tmpdir);
+                SL_CHECK(count_entries(path) == 2);
+                snprintf(path, sizeof(path), "%s/nba/2025-01-12", tmpdir);
+                SL_CHECK(count_entries(path) == 2); /* games.json and players/ */
+                /* the third cannot be written: nothing renamed, no temp file left */
+                const char *bad[] = {"nba/2025-01-12/players/1.json", "nba/2025-01-12/games.json",
+                                     "nba/2025-01-12/players/2.json/x.json"};
+                const void *bdatas[] = {"ONE\n", "G\n", "x"};
+                size_t blens[] = {4, 2, 1};
+                SL_CHECK(pub_write_batch(tmpdir, bad, bdatas, blens, 3, err, sizeof(err)) < 0);
+                SL_CHECK(pub_file_same(tmpdir, rels[1], "one\n", 4));
+                SL_CHECK(pub_file_same(tmpdir, rels[0], "g\n", 2));
+                snprintf(path, sizeof(path), "%s/nba/2025-01-12/players", tmpdir);
+                SL_CHECK(count_entries(path) == 2);
+                snprintf(path, sizeof(path), "%s/nba/2025-01-12", tmpdir);
+                SL_CHECK(count_entries(path) == 2);
+                SL_CHECK(pub_write_batch(tmpdir, NULL, NULL, NULL, 0, err, sizeof(err)) == 0);
+        }
 }
 
 static void test_event(void)
