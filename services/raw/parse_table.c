@@ -72,6 +72,19 @@ static const struct table_def table_defs[RAW_T_COUNT] = {
                      PR_NCOLS,
                      {PR_GAME_DATE, PR_PLAYER_ID, PR_MARKET, PR_BOOK},
                      4},
+    /* NHL (parse_nhl.c) */
+    [RAW_T_NHL_GAMES] = {"raw.nhl_games", raw_nhl_games_cols, NG_NCOLS, {NG_GAME_ID}, 1},
+    [RAW_T_NHL_PLAYS] =
+        {"raw.nhl_plays", raw_nhl_plays_cols, NPL_NCOLS, {NPL_GAME_ID, NPL_EVENT_ID}, 2},
+    [RAW_T_NHL_ROSTERS] =
+        {"raw.nhl_game_rosters", raw_nhl_rosters_cols, NR_NCOLS, {NR_GAME_ID, NR_PLAYER_ID}, 2},
+    [RAW_T_NHL_SKATERS] =
+        {"raw.nhl_skater_boxscores", raw_nhl_skaters_cols, NS_NCOLS, {NS_GAME_ID, NS_PLAYER_ID}, 2},
+    [RAW_T_NHL_GOALIES] = {"raw.nhl_goalie_boxscores",
+                           raw_nhl_goalies_cols,
+                           NGB_NCOLS,
+                           {NGB_GAME_ID, NGB_PLAYER_ID},
+                           2},
 };
 
 /* ---- string arena ----------------------------------------------------------------------- */

@@ -41,6 +41,9 @@ static const struct kind_def kind_defs[RAW_KIND_COUNT] = {
     [RAW_KIND_GAME_FINDER] = {"league_game_finder", "gamelog", NULL, raw_parse_game_log},
     [RAW_KIND_INJURIES] = {"injuries", "injuries", NULL, raw_parse_injuries},
     [RAW_KIND_PROPS] = {"props", "props", NULL, raw_parse_props},
+    [RAW_KIND_NHL_PBP] = {"nhl_playbyplay", "playbyplay", "nhl", raw_parse_nhl_pbp},
+    [RAW_KIND_NHL_BOXSCORE] = {"nhl_boxscore", "boxscore", "nhl", raw_parse_nhl_boxscore},
+    [RAW_KIND_NHL_SCHEDULE] = {"nhl_schedule", "schedule", "nhl", raw_parse_nhl_schedule},
 };
 
 const char *raw_kind_name(enum raw_kind kind)
@@ -86,7 +89,7 @@ static enum raw_kind detect(const cJSON *root)
                 return RAW_KIND_INJURIES;
         if (cJSON_HasObjectItem(root, "date") && cJSON_HasObjectItem(root, "props"))
                 return RAW_KIND_PROPS;
-        return RAW_KIND_UNKNOWN;
+        return raw_nhl_detect(root); /* NHL web API shapes, or unknown */
 }
 
 /* ---- errors ----------------------------------------------------------------------------- */

@@ -39,6 +39,9 @@ enum raw_kind {
         RAW_KIND_GAME_FINDER,   /* "league_game_finder": leaguegamefinder, team or player */
         RAW_KIND_INJURIES,      /* "injuries": statline injury report (docs/parsers.md) */
         RAW_KIND_PROPS,         /* "props": statline player-prop lines (docs/parsers.md) */
+        RAW_KIND_NHL_PBP,       /* "nhl_playbyplay": api-web.nhle.com gamecenter play-by-play */
+        RAW_KIND_NHL_BOXSCORE,  /* "nhl_boxscore": api-web.nhle.com gamecenter boxscore */
+        RAW_KIND_NHL_SCHEDULE,  /* "nhl_schedule": api-web.nhle.com schedule/{date} */
         RAW_KIND_COUNT
 };
 

@@ -15,6 +15,8 @@
 
 #include <sl/envelope.h> /* sl_json_type_name() */
 
+#include "parse_nhl.h" /* raw.nhl_* column layouts */
+
 struct cJSON;
 
 /* Output tables; the column order of each is the enum below it (docs/parsers.md). */
@@ -27,6 +29,11 @@ enum raw_table_id {
         RAW_T_PBP,
         RAW_T_INJURIES,
         RAW_T_PROPS,
+        RAW_T_NHL_GAMES,   /* parse_nhl.h: raw.nhl_games */
+        RAW_T_NHL_PLAYS,   /* raw.nhl_plays */
+        RAW_T_NHL_ROSTERS, /* raw.nhl_game_rosters */
+        RAW_T_NHL_SKATERS, /* raw.nhl_skater_boxscores */
+        RAW_T_NHL_GOALIES, /* raw.nhl_goalie_boxscores */
         RAW_T_COUNT
 };
 
@@ -213,6 +220,10 @@ typedef int raw_parse_fn(struct raw_ctx *ctx);
 raw_parse_fn raw_parse_boxscore_v2, raw_parse_summary_v2, raw_parse_pbp_v2, raw_parse_scoreboard_v2,
     raw_parse_game_log, raw_parse_boxscore_v3, raw_parse_scoreboard_v3, raw_parse_injuries,
     raw_parse_props;
+
+/* NHL web API kinds (parse_nhl.c) and their detection (RAW_KIND_UNKNOWN if none). */
+raw_parse_fn raw_parse_nhl_pbp, raw_parse_nhl_boxscore, raw_parse_nhl_schedule;
+enum raw_kind raw_nhl_detect(const struct cJSON *root);
 
 /* v2 detection helper (parse_nba_v2.c): the kind of a resultSets document, or RAW_KIND_UNKNOWN. */
 enum raw_kind raw_v2_detect(const struct cJSON *root);

@@ -41,6 +41,12 @@ static const struct raw_load_spec specs[] = {
     {"raw.play_by_play", {"game_id", "event_num"}, 2, "payload_sha256"},
     {"raw.injuries", {"report_date", "player_id"}, 2, "payload_sha256"},
     {"raw.prop_lines", {"game_date", "player_id", "market", "book"}, 4, "payload_sha256"},
+    /* NHL: db/migrations/0014_nhl.sql */
+    {"raw.nhl_games", {"game_id"}, 1, "payload_sha256"},
+    {"raw.nhl_plays", {"game_id", "event_id"}, 2, "payload_sha256"},
+    {"raw.nhl_game_rosters", {"game_id", "player_id"}, 2, "payload_sha256"},
+    {"raw.nhl_skater_boxscores", {"game_id", "player_id"}, 2, "payload_sha256"},
+    {"raw.nhl_goalie_boxscores", {"game_id", "player_id"}, 2, "payload_sha256"},
 };
 
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
