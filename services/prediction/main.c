@@ -19,6 +19,18 @@ static const struct sl_cfg_opt opts[] = {
                "PASS when |predicted - line| is below this (points)"),
     SL_CFG_STR("edge.rebounds", &cfg.edge[PRED_REBOUNDS], "0.5", 0, "PASS band for rebounds"),
     SL_CFG_STR("edge.assists", &cfg.edge[PRED_ASSISTS], "0.5", 0, "PASS band for assists"),
+    SL_CFG_STR("kelly.bankroll", &cfg.kelly[0], "1000", 0,
+               "Kelly: bankroll the prop stakes are sized against (> 0)"),
+    SL_CFG_STR("kelly.fraction", &cfg.kelly[1], "0.25", 0,
+               "Kelly: multiplier of full Kelly, (0, 1] (0.25 = quarter Kelly)"),
+    SL_CFG_STR("kelly.max_bet", &cfg.kelly[2], "0.05", 0,
+               "Kelly: cap per bet, fraction of bankroll"),
+    SL_CFG_STR("kelly.max_day", &cfg.kelly[3], "0.15", 0,
+               "Kelly: cap on a date's stakes, fraction of bankroll (>= max_bet)"),
+    SL_CFG_STR("kelly.max_portfolio", &cfg.kelly[4], "0.30", 0,
+               "Kelly: cap on open (unsettled) stakes, fraction of bankroll (>= max_day)"),
+    SL_CFG_STR("kelly.min_edge", &cfg.kelly[5], "0.02", 0,
+               "Kelly: bet only when P(model) - P(fair) is at least this, [0, 1)"),
     SL_PHASE_PUBLISH_OPTS(&cfg.phase, "prediction"),
     SL_CFG_END,
 };
@@ -48,7 +60,9 @@ int main(int argc, char **argv)
             .usage = "Consumes <prefix>.<sport>.precompute.completed, predicts every player "
                      "with a prop line on the date with moving_average, zone_matchup_v1, "
                      "similarity_balanced_v1, xgboost_v1 and ensemble_v1, upserts "
-                     "prediction.player_prop_predictions and publishes "
+                     "prediction.player_prop_predictions, NBA Elo ratings and win "
+                     "probabilities (prediction.elo_ratings, game_win_probs), Kelly stakes "
+                     "of the priced props (prediction.prop_bets, kelly_portfolio) and publishes "
                      "<prefix>.<sport>.prediction.completed.",
             .opts = opts,
             .cfg = &cfg.svc,

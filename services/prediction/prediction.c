@@ -86,6 +86,8 @@ struct run {
         int rows[PRED_N_SYSTEMS];    /* predictions produced */
         int written[PRED_N_SYSTEMS]; /* rows inserted or changed */
         int errors_rows;
+        struct pred_elo_stats elo;
+        struct pred_kelly_stats kelly;
         char *event;
         size_t event_len;
         char errstr[PRED_ERRSTR_SIZE];
@@ -414,6 +416,8 @@ static cJSON *completed_payload(const struct run *run)
         if (run->set.feature_version[0])
                 cJSON_AddStringToObject(p, "feature_version", run->set.feature_version);
         cJSON_AddNumberToObject(p, "players", (double)run->set.n);
+        cJSON_AddNumberToObject(p, "elo_games", run->elo.games_predicted);
+        cJSON_AddNumberToObject(p, "bets", run->kelly.staked);
         return p;
 }
 
@@ -446,6 +450,37 @@ static int outbox_write(struct run *run)
                                       run->event, run->errstr, sizeof(run->errstr));
 }
 
+/*
+ * Elo ratings as of the date and the date's win probabilities (processor
+ * "elo"; skipped for a sport without results in raw.games).
+ */
+static int elo_step(struct run *run)
+{
+        int64_t t0 = sl_mono_ms();
+        int rc = pred_elo_run(run->svc->ph.pg, run->env->sport, run->game_date, &run->elo,
+                              run->errstr, sizeof(run->errstr));
+
+        if (rc < 0)
+                return rc;
+        return exec_log(run, "elo", rc == 1 ? "skipped" : "completed", sl_mono_ms() - t0,
+                        run->elo.ratings_written + run->elo.probs_written, NULL,
+                        rc == 1 ? "no results of this sport in raw.games" : NULL, NULL, run->errstr,
+                        sizeof(run->errstr));
+}
+
+/* Kelly stakes of the date's priced props, whole date (processor "kelly"). */
+static int kelly_step(struct run *run)
+{
+        int64_t t0 = sl_mono_ms();
+        int rc = pred_kelly_run(run->svc->ph.pg, run->env->sport, run->game_date, &run->svc->kelly,
+                                &run->kelly, run->errstr, sizeof(run->errstr));
+
+        if (rc < 0)
+                return rc;
+        return exec_log(run, "kelly", "completed", sl_mono_ms() - t0, run->kelly.written, NULL,
+                        NULL, NULL, run->errstr, sizeof(run->errstr));
+}
+
 /* The whole unit of work in one transaction. 1 = nothing to predict (committed). */
 static int predict_tx(struct run *run)
 {
@@ -462,6 +497,8 @@ static int predict_tx(struct run *run)
                 rc = exec_log(run, "system_errors", skip ? "skipped" : "completed",
                               sl_mono_ms() - run->t0_ms, run->errors_rows, NULL, skip, NULL,
                               run->errstr, sizeof(run->errstr));
+        if (rc == 0)
+                rc = elo_step(run);
         if (rc == 0)
                 rc = ntargets = pred_targets_from_lines(pg, run->game_date, run->players,
                                                         run->errstr, sizeof(run->errstr));
@@ -482,6 +519,8 @@ static int predict_tx(struct run *run)
                                       sizeof(run->errstr));
         if (rc == 0)
                 rc = write_systems(run);
+        if (rc == 0)
+                rc = kelly_step(run);
         if (rc == 0)
                 rc = outbox_write(run);
         if (rc == 0)
@@ -567,11 +606,13 @@ int pred_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, voi
                 pred_hcache_stats(svc->hcache, &hits, &loads);
                 sl_log_info("prediction.ok",
                             "date=%s players=%zu rows ma=%d zone=%d sim=%d xgb=%d ens=%d "
+                            "elo_games=%d/%d bets=%d/%d stake=%.2f "
                             "model=%s history_cache hits=%llu loads=%llu duration_ms=%lld",
                             run.game_date, run.set.n, run.rows[0], run.rows[1], run.rows[2],
-                            run.rows[3], run.rows[4], svc->model ? svc->model_version : "none",
-                            (unsigned long long)hits, (unsigned long long)loads,
-                            (long long)(sl_mono_ms() - run.t0_ms));
+                            run.rows[3], run.rows[4], run.elo.games_played, run.elo.games_predicted,
+                            run.kelly.staked, run.kelly.candidates, run.kelly.total_stake,
+                            svc->model ? svc->model_version : "none", (unsigned long long)hits,
+                            (unsigned long long)loads, (long long)(sl_mono_ms() - run.t0_ms));
         } else {
                 rc = failed(&run, rc);
         }
@@ -603,6 +644,9 @@ int pred_svc_open(struct pred_svc *svc, const struct pred_cfg *cfg, struct sl_bu
                                        "edge.%s: '%s' is not a number in [0, 100)",
                                        pred_market_name(m), cfg->edge[m]);
         }
+        rc = pred_kelly_cfg_parse(cfg->kelly, &svc->kelly, errstr, n);
+        if (rc < 0)
+                return rc;
         rc = sl_phase_open(&svc->ph, "prediction", &cfg->phase, bus, http, errstr, n);
         if (rc < 0)
                 return rc;

@@ -239,6 +239,81 @@ int pred_run_systems(struct sl_pg *pg, struct pred_set *set, const struct pred_m
  */
 double pred_mae(const struct pred_set *set, enum pred_system s, enum pred_market m, size_t *count);
 
+/* ---- Elo win probabilities and Kelly stakes (elo_kelly.c) ------------------------------ */
+
+/* Kelly settings (config keys kelly.*; README.md "Kelly"). */
+struct pred_kelly_cfg {
+        double bankroll;      /* kelly.bankroll, > 0 */
+        double fraction;      /* kelly.fraction, (0, 1] */
+        double max_bet;       /* kelly.max_bet, fraction of bankroll per bet */
+        double max_day;       /* kelly.max_day, fraction of bankroll per date */
+        double max_portfolio; /* kelly.max_portfolio, open exposure cap */
+        double min_edge;      /* kelly.min_edge, skip bets with a smaller edge (>= 0) */
+};
+
+/* Spread used for a market when no ensemble RMSE is known (points, rebounds, assists). */
+#define PRED_KELLY_SD_POINTS   6.0
+#define PRED_KELLY_SD_REBOUNDS 2.5
+#define PRED_KELLY_SD_ASSISTS  2.0
+#define PRED_KELLY_MIN_SAMPLES 20 /* system_errors rows with fewer samples are ignored */
+
+/*
+ * P(X > line) for X ~ Normal(mean, sd): 0.5 * erfc((line - mean) / (sd sqrt 2)).
+ * NaN when sd <= 0 or an input is not finite. Pure.
+ */
+double pred_p_over(double mean, double sd, double line);
+
+/* Counts of one Elo or Kelly run (rows inserted or changed, as the replay guard sees). */
+struct pred_elo_stats {
+        int games_played;    /* finals replayed */
+        int teams;           /* teams rated */
+        int ratings_written; /* prediction.elo_ratings rows inserted/changed */
+        int games_predicted; /* games of the date */
+        int probs_written;   /* prediction.game_win_probs rows inserted/changed */
+};
+
+/*
+ * Brings sport's Elo league up to date (libmodels sl_elo_league_play over every
+ * final of raw.games before date, in (game_date, game_id) order, the sport's
+ * built-in parameters), upserts every team's rating as of date into
+ * prediction.elo_ratings and each game of the date (raw.schedule + raw.games)
+ * with its win probabilities into prediction.game_win_probs. Runs inside the
+ * caller's transaction. Only "nba" has results in raw.games: any other sport
+ * returns 1 (nothing done). Returns 0, 1 or a negative errno with errstr.
+ */
+int pred_elo_run(struct sl_pg *pg, const char *sport, const char *date,
+                 struct pred_elo_stats *stats, char *errstr, size_t errstr_size);
+
+struct pred_kelly_stats {
+        int candidates; /* props with two prices and an ensemble prediction */
+        int staked;     /* bets with stake > 0 */
+        int written;    /* prediction.prop_bets + kelly_portfolio rows inserted/changed/deleted */
+        double total_stake, expected_profit;
+};
+
+/*
+ * Sizes the date's prop bets: for each raw.prop_lines row with an over and an
+ * under price and an ensemble_v1 prediction (not NO_BET), P(over) by
+ * pred_p_over with sd = the ensemble's newest RMSE (prediction.system_errors,
+ * at least PRED_KELLY_MIN_SAMPLES samples, else PRED_KELLY_SD_*), the margin
+ * removed proportionally (sl_odds_fair), the side with the larger edge; per
+ * player and market the book with the largest edge; then sl_kelly_size over
+ * the date with open_exposure = stakes of earlier dates whose game is not
+ * final. Replaces the date's prediction.prop_bets and kelly_portfolio rows
+ * (whole date, inside the caller's transaction). 0 or a negative errno.
+ */
+int pred_kelly_run(struct sl_pg *pg, const char *sport, const char *date,
+                   const struct pred_kelly_cfg *cfg, struct pred_kelly_stats *stats, char *errstr,
+                   size_t errstr_size);
+
+/*
+ * Parses and checks the kelly.* texts into *out (bankroll > 0, fraction in
+ * (0, 1], caps in (0, 1] with max_bet <= max_day <= max_portfolio, min_edge in
+ * [0, 1)). Returns 0 or -EINVAL naming the key.
+ */
+int pred_kelly_cfg_parse(const char *const text[6], struct pred_kelly_cfg *out, char *errstr,
+                         size_t errstr_size);
+
 /* ---- the service (prediction.c) ------------------------------------------------------ */
 
 struct pred_cfg {
@@ -246,12 +321,15 @@ struct pred_cfg {
         struct sl_phase_cfg phase;        /* pg.*, publish.timeout_ms (SL_PHASE_PG_OPTS ...) */
         const char *model_dir;            /* where statline-train writes model files */
         const char *edge[PRED_N_MARKETS]; /* PASS band per market, text (validated at init) */
+        const char *kelly[6]; /* kelly.bankroll, fraction, max_bet, max_day, max_portfolio,
+                                 min_edge (text, validated at init) */
 };
 
 struct pred_svc {
         const struct pred_cfg *cfg;
         struct sl_phase ph; /* PostgreSQL, bus, readiness (sl/phase.h) */
         double edge[PRED_N_MARKETS];
+        struct pred_kelly_cfg kelly;
         struct pred_model *model; /* current xgboost_v1 model, NULL: none */
         char model_version[72];   /* its prediction.models key, "" when none */
         char model_feature_version[64];

@@ -608,7 +608,10 @@ static const char PREDICTIONS_SQL[] =
     " LEFT JOIN names nm ON nm.player_id = pm.player_id"
     " GROUP BY pm.player_id ORDER BY pm.player_id";
 
-/* The date's games from the schedule and the box-score feed, ordered by game id. */
+/*
+ * The date's games from the schedule and the box-score feed, ordered by game
+ * id, each with the prediction phase's Elo win probabilities (null when none).
+ */
 static const char GAMES_SQL[] =
     "WITH ids AS (SELECT game_id FROM raw.schedule WHERE game_date = $1::date"
     "             UNION SELECT game_id FROM raw.games WHERE game_date = $1::date)"
@@ -624,10 +627,36 @@ static const char GAMES_SQL[] =
     "   'arena', s.arena,"
     "   'players_predicted', (SELECT count(DISTINCT p.player_id)"
     "       FROM prediction.player_prop_predictions p"
-    "       WHERE p.game_date = $1::date AND p.game_id = i.game_id))"
+    "       WHERE p.game_date = $1::date AND p.game_id = i.game_id),"
+    "   'win_prob', (SELECT jsonb_build_object('model', w.model, 'p_home', w.p_home,"
+    "       'p_away', w.p_away, 'r_home', w.r_home, 'r_away', w.r_away)"
+    "       FROM prediction.game_win_probs w WHERE w.sport = $2 AND w.game_id = i.game_id))"
     "   ORDER BY i.game_id), '[]'::jsonb)::text"
     " FROM ids i LEFT JOIN raw.games g ON g.game_id = i.game_id"
     " LEFT JOIN raw.schedule s ON s.game_id = i.game_id";
+
+/*
+ * The date's Kelly slate (prediction.prop_bets, prediction.kelly_portfolio):
+ * {"bets": the staked bets ordered by player and market, "portfolio": the
+ * summary or null}. Always the whole date (the prediction phase sizes the
+ * whole date on every run).
+ */
+static const char BETS_SQL[] =
+    "SELECT jsonb_build_object("
+    " 'bets', coalesce((SELECT jsonb_agg(jsonb_build_object("
+    "   'player_id', b.player_id, 'market', b.market, 'game_id', b.game_id, 'book', b.book,"
+    "   'side', b.side, 'line', b.line, 'price', b.price, 'predicted_value', b.predicted_value,"
+    "   'sd', b.sd, 'p_model', b.p_model, 'p_fair', b.p_fair, 'edge', b.edge, 'ev', b.ev,"
+    "   'full_kelly', b.full_kelly, 'stake', b.stake, 'capped', to_jsonb(b.capped))"
+    "   ORDER BY b.player_id, b.market)"
+    "   FROM prediction.prop_bets b WHERE b.game_date = $1::date AND b.sport = $2"
+    "   AND b.stake > 0), '[]'::jsonb),"
+    " 'portfolio', (SELECT jsonb_build_object('bankroll', k.bankroll, 'fraction', k.fraction,"
+    "   'n_bets', k.n_bets, 'n_staked', k.n_staked, 'total_stake', k.total_stake,"
+    "   'expected_profit', k.expected_profit, 'scale_day', k.scale_day,"
+    "   'scale_portfolio', k.scale_portfolio, 'caps_bet', k.caps_bet,"
+    "   'open_exposure', k.open_exposure)"
+    "   FROM prediction.kelly_portfolio k WHERE k.game_date = $1::date AND k.sport = $2))::text";
 
 /* True if the event names player id (or names no player: whole date). */
 static bool player_wanted(const struct run *run, const char *id)
@@ -643,14 +672,14 @@ static bool player_wanted(const struct run *run, const char *id)
 
 static int build_games(struct run *run)
 {
-        const char *params[] = {run->env->game_date};
+        const char *params[] = {run->env->game_date, run->env->sport};
         PGresult *res = NULL;
         cJSON *games;
         char *bytes;
         size_t len;
         int rc;
 
-        rc = sl_pg_exec(run->svc->ph.pg, GAMES_SQL, 1, params, &res, run->errstr,
+        rc = sl_pg_exec(run->svc->ph.pg, GAMES_SQL, 2, params, &res, run->errstr,
                         sizeof(run->errstr));
         if (rc < 0)
                 return rc;
@@ -781,9 +810,33 @@ static int query_players(struct run *run, const char *player_ids, bool add_docs,
         return 0;
 }
 
+/* The date's Kelly slate (BETS_SQL) as {"bets": [...], "portfolio": {...} | null}. */
+static int query_bets(struct run *run, cJSON **out)
+{
+        const char *params[] = {run->env->game_date, run->env->sport};
+        PGresult *res = NULL;
+        cJSON *slate;
+        int rc;
+
+        *out = NULL;
+        rc = sl_pg_exec(run->svc->ph.pg, BETS_SQL, 2, params, &res, run->errstr,
+                        sizeof(run->errstr));
+        if (rc < 0)
+                return rc;
+        slate = cJSON_Parse(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        if (!cJSON_IsObject(slate) || !cJSON_GetObjectItemCaseSensitive(slate, "bets") ||
+            !cJSON_GetObjectItemCaseSensitive(slate, "portfolio")) {
+                cJSON_Delete(slate);
+                return sl_errf(run->errstr, sizeof(run->errstr), -EIO, "bets: bad JSON from SQL");
+        }
+        *out = slate;
+        return 0;
+}
+
 static int build_predictions(struct run *run)
 {
-        cJSON *players = NULL, *fresh = NULL;
+        cJSON *players = NULL, *fresh = NULL, *slate = NULL, *doc;
         char *ids, *bytes;
         size_t len;
         int rc;
@@ -804,7 +857,21 @@ static int build_predictions(struct run *run)
         if (rc < 0)
                 return rc;
         run->nplayers = (size_t)cJSON_GetArraySize(players);
-        bytes = render_doc(run->env, "players", players, &len);
+        rc = query_bets(run, &slate);
+        if (rc < 0) {
+                cJSON_Delete(players);
+                return rc;
+        }
+        doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "game_date", run->env->game_date);
+        cJSON_AddStringToObject(doc, "sport", run->env->sport);
+        cJSON_AddItemToObject(doc, "players", players);
+        cJSON_AddItemToObject(doc, "bets", cJSON_DetachItemFromObjectCaseSensitive(slate, "bets"));
+        cJSON_AddItemToObject(doc, "portfolio",
+                              cJSON_DetachItemFromObjectCaseSensitive(slate, "portfolio"));
+        cJSON_Delete(slate);
+        bytes = pub_json_render(doc, &len);
+        cJSON_Delete(doc);
         return doc_add(run, "predictions", NULL, bytes, len) ? 0 : -EINVAL;
 }
 

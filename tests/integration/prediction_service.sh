@@ -14,6 +14,14 @@
 #     of the incoming event with the players as affected entities;
 #   - the same event again: skipped as a duplicate; a new event for the same
 #     inputs: no row changes; a single-player event touches only that player;
+#   - Elo: prediction.elo_ratings and game_win_probs against an independent
+#     python recomputation of 538's NBA Elo over the seeded raw.games finals
+#     (prediction_elo_kelly.py elo), including a season carry-over;
+#   - Kelly: prediction.prop_bets and kelly_portfolio against an independent
+#     python recomputation (normal model, proportional margin removal, best
+#     side and book, quarter Kelly with the per-bet, day and portfolio caps),
+#     sd from the ensemble's RMSE or the default; with open exposure from an
+#     earlier unsettled bet the portfolio cap scales the slate;
 #   - poison (no game_date) is dead-lettered; SIGTERM exits 0.
 . "$(dirname "$0")/lib.sh"
 
@@ -58,6 +66,31 @@ uuid7ish() {
 }
 fingerprint() {
         it_sql "SELECT md5(string_agg(p::text, '' ORDER BY p::text)) FROM prediction.player_prop_predictions p"
+        it_sql "SELECT md5(string_agg(x, '' ORDER BY x)) FROM (SELECT e::text x FROM prediction.elo_ratings e
+                UNION ALL SELECT w::text FROM prediction.game_win_probs w UNION ALL SELECT b::text FROM prediction.prop_bets b
+                UNION ALL SELECT k::text FROM prediction.kelly_portfolio k) t"
+}
+# check_elo_kelly LABEL OPEN: the date's Elo and Kelly rows against prediction_elo_kelly.py.
+check_elo_kelly() {
+        it_sql "SELECT game_id, game_date, season, home_team_id, away_team_id, home_pts, away_pts, status FROM raw.games
+                UNION ALL SELECT game_id, game_date, season, home_team_id, away_team_id, NULL, NULL, status FROM raw.schedule
+                WHERE game_id NOT IN (SELECT game_id FROM raw.games)" >"$IT_DIR/games.txt"
+        it_sql "SELECT team_id, rating, games FROM prediction.elo_ratings WHERE sport = 'nba' AND as_of_date = '$DATE'" >"$IT_DIR/ratings.txt"
+        it_sql "SELECT game_id, home_team_id, away_team_id, r_home, r_away, p_home, p_away FROM prediction.game_win_probs WHERE game_date = '$DATE'" >"$IT_DIR/probs.txt"
+        it_sql "SELECT player_id, market, book, line, over_price, under_price FROM raw.prop_lines WHERE game_date = '$DATE'" >"$IT_DIR/lines.txt"
+        it_sql "SELECT player_id, market, predicted_value, recommendation FROM prediction.player_prop_predictions WHERE game_date = '$DATE' AND system_id = 'ensemble_v1'" >"$IT_DIR/ens.txt"
+        it_sql "SELECT player_id, market, book, side, p_model, p_fair, stake FROM prediction.prop_bets WHERE game_date = '$DATE'" >"$IT_DIR/bets.txt"
+        it_sql "SELECT n_bets, n_staked, total_stake, expected_profit, scale_day, scale_portfolio, caps_bet, open_exposure FROM prediction.kelly_portfolio WHERE game_date = '$DATE'" >"$IT_DIR/port.txt"
+        local out rc
+        out=$(python3 "$IT_SRC/tests/integration/prediction_elo_kelly.py" elo "$IT_DIR/games.txt" "$IT_DIR/ratings.txt" "$IT_DIR/probs.txt" "$DATE")
+        rc=$?
+        it_diag "$out"
+        it_is "$1: Elo ratings and win probabilities = independent 538 NBA Elo recomputation" "$rc" 0
+        out=$(python3 "$IT_SRC/tests/integration/prediction_elo_kelly.py" kelly "$IT_DIR/lines.txt" "$IT_DIR/ens.txt" \
+                "$IT_DIR/bets.txt" "$IT_DIR/port.txt" 7.25 2.5 "$2")
+        rc=$?
+        it_diag "$out"
+        it_is "$1: Kelly bets and portfolio = independent recomputation (open exposure $2)" "$rc" 0
 }
 
 it_must "creates a private database" it_pg_create
@@ -67,7 +100,11 @@ it_must "simulated league generated" python3 "$IT_SRC/tests/integration/predicti
 DATE=$(cat "$IT_DIR/target")
 it_must "simulated league seeded" psql "$IT_DSN" -X -q -v ON_ERROR_STOP=1 -f "$IT_DIR/seed.sql"
 it_is "seed: 48 players with a points line" \
-        "$(it_sql "SELECT count(*) FROM raw.prop_lines WHERE game_date = '$DATE' AND market = 'points'")" 48
+        "$(it_sql "SELECT count(DISTINCT player_id) FROM raw.prop_lines WHERE game_date = '$DATE' AND market = 'points'")" 48
+# The ensemble's recent points RMSE (the Kelly spread); rebounds has none: the default 2.5.
+it_must "seeded an ensemble_v1 points error row" it_sql "INSERT INTO prediction.system_errors
+        (system_id, market, as_of_date, window_days, n_samples, mae, rmse, bias)
+        VALUES ('ensemble_v1', 'points', '$DATE'::date - 1, 30, 40, 5.5, 7.25, 0.1)"
 
 # ---- before any model: xgboost_v1 skipped -------------------------------------------
 
@@ -125,7 +162,7 @@ it_is "xgboost rows name the model" \
         "$(it_sql "SELECT DISTINCT model_version FROM prediction.player_prop_predictions WHERE system_id = 'xgboost_v1'")" "$MODEL"
 it_is "execution log: one row per processor, all completed" \
         "$(it_sql "SELECT string_agg(processor || ':' || status, ',' ORDER BY processor) FROM ops.pipeline_execution_log WHERE event_id = '$E2'")" \
-        "ensemble_v1:completed,moving_average:completed,similarity_balanced_v1:completed,system_errors:completed,xgboost_v1:completed,zone_matchup_v1:completed"
+        "elo:completed,ensemble_v1:completed,kelly:completed,moving_average:completed,similarity_balanced_v1:completed,system_errors:completed,xgboost_v1:completed,zone_matchup_v1:completed"
 it_is "confidence in [0,1], recommendation matches edge 1.0 for points" \
         "$(it_sql "SELECT count(*) FROM prediction.player_prop_predictions WHERE market = 'points' AND NOT (
                 confidence BETWEEN 0 AND 1 AND recommendation = CASE WHEN predicted_value - line >= 1.0 THEN 'OVER'
@@ -158,6 +195,20 @@ it_is "ensemble lies within its components (points)" \
                 FROM prediction.player_prop_predictions WHERE system_id <> 'ensemble_v1' GROUP BY 1, 2) c USING (player_id, market)
                 WHERE e.system_id = 'ensemble_v1' AND (e.predicted_value < c.lo - 0.01 OR e.predicted_value > c.hi + 0.01)")" 0
 
+# ---- Elo and Kelly ---------------------------------------------------------------------
+
+check_elo_kelly "whole date" 0
+it_is "Elo: every team rated as of the date, every game of the date predicted" \
+        "$(it_sql "SELECT (SELECT count(*) FROM prediction.elo_ratings WHERE as_of_date = '$DATE') || ',' ||
+                (SELECT count(*) FROM prediction.game_win_probs WHERE game_date = '$DATE')")" "8,4"
+it_is "Elo: p_home + p_away = 1, model elo:nba" \
+        "$(it_sql "SELECT count(*) FROM prediction.game_win_probs WHERE abs(p_home + p_away - 1) > 2e-6 OR model <> 'elo:nba'")" 0
+it_like "Kelly: some bets staked, one per player and market" \
+        "$(it_sql "SELECT count(*) FILTER (WHERE stake > 0) || '/' || count(*) FROM prediction.prop_bets WHERE game_date = '$DATE'")" \
+        '^[1-9][0-9]*/72$'
+it_is "prediction.completed: elo_games and bets in the payload" \
+        "$(it_events "$OUT_T" | tail -n 1 | jq -c '[.payload.elo_games, (.payload.bets > 0)]')" '[4,true]'
+
 # ---- replay ---------------------------------------------------------------------------
 
 fp=$(fingerprint)
@@ -183,6 +234,21 @@ it_is "single-player: event names only that player" \
 it_is "single-player: only that player's rows changed" \
         "$(it_sql "SELECT count(DISTINCT player_id) || ':' || min(player_id) FROM prediction.player_prop_predictions WHERE updated_at > (SELECT min(started_at) FROM ops.pipeline_execution_log WHERE event_id = '$E4')")" \
         "1:$P"
+
+# An unsettled bet of an earlier date (250 open of the 300 portfolio budget): the slate is
+# scaled down to the remaining 50.
+it_must "an open bet of an earlier date" it_sql "INSERT INTO prediction.prop_bets (game_date, player_id, market,
+        sport, game_id, book, side, line, price, predicted_value, sd, p_model, p_fair, edge, ev, full_kelly, stake)
+        VALUES ('$DATE'::date - 3, 1, 'points', 'nba', '0029999999', 'simbook', 'OVER', 10.5, -110, 12, 6, 0.6, 0.5,
+        0.1, 0.145, 0.16, 250)"
+E5=$(uuid7ish)
+send "$E5" "$DATE" '[]'
+it_check "open exposure: whole date again" it_wait_for 30 it_events_ge "$OUT_T" 5
+check_elo_kelly "open exposure 250" 250
+it_is "open exposure: portfolio cap applied (scale < 1, total 50)" \
+        "$(it_sql "SELECT scale_portfolio < 1 AND total_stake BETWEEN 49.99 AND 50.01 AND open_exposure BETWEEN 299.99 AND 300.01 FROM prediction.kelly_portfolio WHERE game_date = '$DATE'")" t
+it_is "open exposure: capped bets say so" \
+        "$(it_sql "SELECT count(*) FROM prediction.prop_bets WHERE game_date = '$DATE' AND stake > 0 AND NOT 'portfolio' = ANY (capped)")" 0
 
 # ---- poison and SIGTERM --------------------------------------------------------------
 

@@ -2,7 +2,12 @@
 """Simulated league for prediction_service.sh: writes SQL that seeds
 analytics.player_game_summary (history), precompute.ml_feature_versions /
 ml_feature_store (one feature row per player-game, as of the date),
-raw.schedule and raw.prop_lines (the target date). Deterministic (seed).
+raw.schedule and raw.prop_lines (the target date), and for the Elo and Kelly
+checks raw.games finals (every simulated game, team score = its players'
+points + a bench, plus ten days of a previous season so carry-over runs) and
+over/under prices on the lines (a second book for every third player).
+Deterministic (seeds; the Elo/Kelly extras draw from their own generator so
+the players' numbers are the same as without them).
 
 Signal beyond a season average: every player's role (minutes) changes once
 mid-season, opponents differ in how much they allow, home court adds a bit.
@@ -14,6 +19,7 @@ usage: prediction_sim.py OUT.sql TARGET_DATE_OUT  (prints nothing else)
 import datetime, random, sys
 
 rng = random.Random(20240601)
+rng2 = random.Random(8)  # raw.games scores, prices
 N_TEAMS, PER_TEAM, N_DATES = 8, 6, 70
 start = datetime.date(2024, 11, 1)
 dates = [start + datetime.timedelta(days=d) for d in range(N_DATES)]
@@ -38,6 +44,29 @@ w("INSERT INTO precompute.ml_feature_versions (feature_version, feature_names) V
 hist = {p["id"]: [] for p in players}
 allowed = {t: [] for t in teams}  # (date, pts allowed in game)
 game_no = 0
+SHA = "0" * 64
+PRICES = [(-110, -110), (-120, 100), (105, -125), (-115, -105), (-130, 110), (120, -140)]
+
+def final(gid, d, season, home, away, hp, ap):
+    if hp == ap:
+        hp += 1  # overtime
+    w("INSERT INTO raw.games (game_id, game_date, season, home_team_id, away_team_id, home_pts, away_pts, status, source, payload_sha256) VALUES ('%s', '%s', '%s', %d, %d, %d, %d, 'final', 'sim', '%s');\n"
+      % (gid, d, season, home, away, hp, ap, SHA))
+
+# the end of a previous season (teams 0..5 only: two teams enter new, at the initial rating)
+for k in range(10):
+    d = datetime.date(2024, 4, 1) + datetime.timedelta(days=k)
+    ts = teams[:6]
+    random.Random(1000 + k).shuffle(ts)
+    for j in range(0, 6, 2):
+        game_no += 1
+        final("00223%05d" % game_no, d, "2023-24", ts[j], ts[j + 1],
+              rng2.randint(95, 125), rng2.randint(92, 122))
+
+def priced(d, pid, market, book, line, gid, team):
+    o, u = PRICES[rng2.randrange(len(PRICES))]
+    w("INSERT INTO raw.prop_lines (game_date, player_id, market, book, line, over_price, under_price, game_id, team_id, source, payload_sha256) VALUES ('%s', %d, '%s', '%s', %.1f, %d, %d, '%s', %d, 'sim', '%s');\n"
+      % (d, pid, market, book, line, o, u, gid, team, SHA))
 
 def features(p, d, opp, home):
     h = hist[p["id"]]
@@ -68,11 +97,11 @@ for di, d in enumerate(dates + [target]):
                   % (p["id"], d, gid, ",".join("%.4f" % x for x in fv)))
                 if d == target:
                     line = round(max(fv[0] if fv[6] else 10.0, 0.5) * 2) / 2
-                    w("INSERT INTO raw.prop_lines (game_date, player_id, market, book, line, game_id, team_id, source, payload_sha256) VALUES ('%s', %d, 'points', 'simbook', %.1f, '%s', %d, 'sim', '%s');\n"
-                      % (d, p["id"], line, gid, team, "0" * 64))
+                    priced(d, p["id"], "points", "simbook", line, gid, team)
+                    if p["id"] % 3 == 0:
+                        priced(d, p["id"], "points", "altbook", line + 1.0, gid, team)
                     if p["id"] % 2 == 0:
-                        w("INSERT INTO raw.prop_lines (game_date, player_id, market, book, line, game_id, team_id, source, payload_sha256) VALUES ('%s', %d, 'rebounds', 'simbook', 4.5, '%s', %d, 'sim', '%s');\n"
-                          % (d, p["id"], gid, team, "0" * 64))
+                        priced(d, p["id"], "rebounds", "simbook", 4.5, gid, team)
                     continue
                 mins = p["m0"] if di < p["sw"] else p["m1"]
                 mins = max(1.0, rng.gauss(mins, 3))
@@ -93,5 +122,8 @@ for di, d in enumerate(dates + [target]):
         if d != target:
             allowed[home].append((d, totals[home]))
             allowed[away].append((d, totals[away]))
+            # totals[x] = points x allowed: the home score is what the away side allowed
+            final(gid, d, "2024-25", home, away, totals[away] + rng2.randint(30, 50),
+                  totals[home] + rng2.randint(30, 50))
 out.close()
 open(sys.argv[2], "w").write(str(target))

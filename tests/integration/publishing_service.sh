@@ -16,6 +16,10 @@
 #     no row changed, no new event;
 #   - an update for one player: only that player's document and
 #     predictions.json rewritten, the other players' files untouched;
+#   - Elo win probabilities (prediction.game_win_probs) in games.json, the
+#     Kelly bets and portfolio summary (prediction.prop_bets, kelly_portfolio)
+#     in predictions.json, checked against the seeded rows; a changed stake
+#     rewrites predictions.json only, on a player update too;
 #   - poison (no game_date, a bad player id) dead-lettered; SIGTERM -> exit 0.
 . "$(dirname "$0")/lib.sh"
 
@@ -136,7 +140,23 @@ CROSS JOIN (VALUES ('moving_average', 0.4), ('zone_matchup_v1', -0.6), ('similar
                    ('xgboost_v1', 0.25), ('ensemble_v1', 0.3)) AS s(system_id, bias);
 INSERT INTO prediction.player_prop_predictions (player_id, game_date, system_id, market, game_id,
         predicted_value, line, recommendation, confidence, model_version)
-VALUES (2544, '2025-01-11', 'ensemble_v1', 'points', '0022400600', 30, 25.5, 'OVER', 0.9, 'x');"
+VALUES (2544, '2025-01-11', 'ensemble_v1', 'points', '0022400600', 30, 25.5, 'OVER', 0.9, 'x');
+INSERT INTO prediction.game_win_probs (sport, game_id, game_date, home_team_id, away_team_id, r_home,
+        r_away, p_home, p_away, model) VALUES
+  ('nba', '0022400501', '$D', 1610612747, 1610612744, 1540.2500, 1498.1250, 0.766432, 0.233568, 'elo:nba'),
+  ('nba', '0022400503', '$D', 1610612743, 1610612750, 1601.0000, 1601.0000, 0.640065, 0.359935, 'elo:nba'),
+  ('nba', '0022400600', '2025-01-11', 1610612743, 1610612750, 1601.0000, 1601.0000, 0.640065, 0.359935, 'elo:nba');
+INSERT INTO prediction.prop_bets (game_date, player_id, market, sport, game_id, book, side, line, price,
+        predicted_value, sd, p_model, p_fair, edge, ev, full_kelly, stake, capped) VALUES
+  ('$D', 2544, 'points', 'nba', '0022400501', 'fanduel', 'OVER', 23.5, -110, 26.45, 6, 0.667197, 0.5, 0.167197,
+   0.273740, 0.301114, 50.00, '{bet}'),
+  ('$D', 2544, 'rebounds', 'nba', '0022400501', 'fanduel', 'UNDER', 7.5, -120, 7.40, 2.5, 0.515957, 0.521739,
+   -0.005782, -0.054079, 0, 0, '{}'),
+  ('$D', 201939, 'points', 'nba', '0022400501', 'fanduel', 'UNDER', 26.5, -105, 24.60, 6, 0.624338, 0.488372,
+   0.135966, 0.218945, 0.224258, 40.25, '{}');
+INSERT INTO prediction.kelly_portfolio (sport, game_date, bankroll, fraction, n_bets, n_staked, total_stake,
+        expected_profit, scale_day, scale_portfolio, caps_bet, open_exposure) VALUES
+  ('nba', '$D', 1000, 0.25, 3, 2, 90.25, 22.50, 1, 1, 1, 90.25);"
 
 # ---- whole date --------------------------------------------------------------------
 
@@ -203,6 +223,21 @@ it_is "games.json: schedule and box-score games of the date, scores from raw.gam
         "$(jq -c '[.games[] | [.game_id, .home_team_abbr, .away_team_abbr, .status, .home_pts, .start_time, .players_predicted]]' "$DOCS/games.json")" \
         '[["0022400501","LAL","GSW","final",112,"2025-01-11T03:30:00Z",2],["0022400502","BOS","NYK","scheduled",null,null,0],["0022400503","DEN","MIN","scheduled",null,"2025-01-11T02:00:00Z",1]]'
 
+it_is "games.json: Elo win probabilities per game (null without a row)" \
+        "$(jq -c '[.games[] | [.game_id, .win_prob]]' "$DOCS/games.json")" \
+        '[["0022400501",{"model":"elo:nba","p_away":0.233568,"p_home":0.766432,"r_away":1498.125,"r_home":1540.25}],["0022400502",null],["0022400503",{"model":"elo:nba","p_away":0.359935,"p_home":0.640065,"r_away":1601,"r_home":1601}]]'
+it_is "predictions.json: staked bets only, ordered by player and market" \
+        "$(jq -c '[.bets[] | [.player_id, .market, .book, .side, .line, .price, .stake, .capped]]' "$DOCS/predictions.json")" \
+        '[[2544,"points","fanduel","OVER",23.5,-110,50,["bet"]],[201939,"points","fanduel","UNDER",26.5,-105,40.25,[]]]'
+it_is "predictions.json: a bet's probabilities, edge, EV, Kelly fraction" \
+        "$(jq -c '.bets[0] | [.p_model, .p_fair, .edge, .ev, .full_kelly, .predicted_value, .sd, .game_id]' "$DOCS/predictions.json")" \
+        '[0.667197,0.5,0.167197,0.27374,0.301114,26.45,6,"0022400501"]'
+it_is "predictions.json: portfolio summary" \
+        "$(jq -c '.portfolio' "$DOCS/predictions.json")" \
+        '{"bankroll":1000,"caps_bet":1,"expected_profit":22.5,"fraction":0.25,"n_bets":3,"n_staked":2,"open_exposure":90.25,"scale_day":1,"scale_portfolio":1,"total_stake":90.25}'
+it_is "predictions.json: summary total = sum of the published stakes" \
+        "$(jq '[.bets[].stake] | add == $ARGS.named.t' --argjson t "$(jq .portfolio.total_stake "$DOCS/predictions.json")" "$DOCS/predictions.json")" true
+
 # ---- rows, log, event ------------------------------------------------------------------
 
 bad=0
@@ -265,6 +300,7 @@ it_is "replay: no new publishing.completed" "$(it_count_events "$PUB_T")" 1
 
 it_sql "UPDATE prediction.player_prop_predictions SET predicted_value = 28.00, recommendation = 'OVER',
         confidence = 0.71 WHERE player_id = 201939 AND game_date = '$D' AND system_id = 'ensemble_v1'" >/dev/null
+it_sql "UPDATE prediction.prop_bets SET stake = 35.50 WHERE player_id = 201939 AND game_date = '$D'" >/dev/null
 E2=$(emit '[{"kind":"player","id":"201939"}]')
 it_check "update: publishing.completed" it_wait_for 30 it_events_ge "$PUB_T" 2
 ev=$(it_events "$PUB_T" | tail -n 1)
@@ -283,6 +319,8 @@ it_is "update: only the player's file and predictions.json rewritten" \
 it_is "update: only their rows changed" \
         "$(diff <(echo "$rs1") <(rows_state) | grep -c '^>')" 2
 check_values "update: spliced "
+it_is "update: the new stake in predictions.json (bets are the whole date's)" \
+        "$(jq -c '[.bets[] | [.player_id, .stake]]' "$DOCS/predictions.json")" '[[2544,50],[201939,35.5]]'
 it_is "update: player order kept" "$(jq -c '[.players[].player_id]' "$DOCS/predictions.json")" '[2544,201939,1628378]'
 it_is "update: canonical again" "$(canon "$DOCS"/*.json "$DOCS"/players/*.json)" ok
 # The spliced predictions.json must be what a whole-date rebuild gives.

@@ -4,6 +4,7 @@
  * ensemble weighting, k-nearest neighbours, and a model trained on
  * simulated data beating the naive season-average baseline on held-out rows.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -167,6 +168,51 @@ static void test_model(void)
         pred_model_free(NULL);
 }
 
+/* P(over) under the normal model: values from the standard normal table (1 - Phi(z)). */
+static void test_p_over(void)
+{
+        /* z = 0.5: 1 - Phi(0.5) = 0.3085375387 */
+        SL_CHECK(fabs(pred_p_over(20, 5, 22.5) - 0.3085375387259869) < 1e-12);
+        /* z = -0.5/6: 0.5332067519 */
+        SL_CHECK(fabs(pred_p_over(25, 6, 24.5) - 0.5332067518526222) < 1e-12);
+        SL_CHECK(fabs(pred_p_over(10, 1, 10) - 0.5) < 1e-15);
+        /* z = 1.96: 0.0249978951 */
+        SL_CHECK(fabs(pred_p_over(0, 1, 1.96) - 0.024997895148220435) < 1e-12);
+        SL_CHECK(isnan(pred_p_over(10, 0, 10)));
+        SL_CHECK(isnan(pred_p_over(10, -1, 10)));
+        SL_CHECK(isnan(pred_p_over(NAN, 1, 10)));
+}
+
+static void test_kelly_cfg(void)
+{
+        const char *ok[6] = {"1000", "0.25", "0.05", "0.15", "0.30", "0.02"};
+        const char *t[6];
+        struct pred_kelly_cfg c;
+        char err[256];
+
+        SL_CHECK(pred_kelly_cfg_parse(ok, &c, err, sizeof(err)) == 0);
+        SL_CHECK(c.bankroll == 1000 && c.fraction == 0.25 && c.max_bet == 0.05 &&
+                 c.max_day == 0.15 && c.max_portfolio == 0.30 && c.min_edge == 0.02);
+        memcpy(t, ok, sizeof(t));
+        t[0] = "-5";
+        SL_CHECK(pred_kelly_cfg_parse(t, &c, err, sizeof(err)) == -EINVAL);
+        SL_CHECKF(strstr(err, "kelly.bankroll") != NULL, "%s", err);
+        memcpy(t, ok, sizeof(t));
+        t[1] = "1.5";
+        SL_CHECK(pred_kelly_cfg_parse(t, &c, err, sizeof(err)) == -EINVAL);
+        SL_CHECKF(strstr(err, "kelly.fraction") != NULL, "%s", err);
+        memcpy(t, ok, sizeof(t));
+        t[2] = "0.2"; /* max_bet above max_day */
+        SL_CHECK(pred_kelly_cfg_parse(t, &c, err, sizeof(err)) == -EINVAL);
+        memcpy(t, ok, sizeof(t));
+        t[5] = "abc";
+        SL_CHECK(pred_kelly_cfg_parse(t, &c, err, sizeof(err)) == -EINVAL);
+        SL_CHECKF(strstr(err, "kelly.min_edge") != NULL, "%s", err);
+        memcpy(t, ok, sizeof(t));
+        t[4] = "";
+        SL_CHECK(pred_kelly_cfg_parse(t, &c, err, sizeof(err)) == -EINVAL);
+}
+
 int main(void)
 {
         SL_CHECK(strcmp(pred_market_name(PRED_REBOUNDS), "rebounds") == 0);
@@ -178,5 +224,7 @@ int main(void)
         test_ensemble();
         test_knn();
         test_model();
+        test_p_over();
+        test_kelly_cfg();
         return SL_DONE();
 }
