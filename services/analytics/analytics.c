@@ -21,11 +21,12 @@
 #define ERRSTR_SIZE 1024
 #define N_PROC_MAX  8 /* processors in the registry, at most */
 
-static size_t nproc(void)
+/* Processors in sport's registry. */
+static size_t nproc(const char *sport)
 {
         size_t n = 0;
 
-        while (analytics_processor_at(n))
+        while (analytics_sport_processor_at(sport, n))
                 n++;
         return n;
 }
@@ -211,6 +212,14 @@ static const struct {
     {"raw.prop_lines", "SELECT count(*), extract(epoch FROM now() - max(updated_at)) "
                        "FROM raw.prop_lines WHERE game_date = $1::date "
                        "AND ($2::text[] IS NULL OR $2::text[] IS NOT NULL)"},
+    {"raw.nhl_games", "SELECT count(*), extract(epoch FROM now() - max(updated_at)) "
+                      "FROM raw.nhl_games WHERE ($1::date IS NULL OR game_date = $1::date) "
+                      "AND ($2::text[] IS NULL OR game_id = ANY($2::text[]))"},
+    {"raw.nhl_plays",
+     "SELECT count(*), extract(epoch FROM now() - max(updated_at)) FROM raw.nhl_plays "
+     "WHERE CASE WHEN $2::text[] IS NOT NULL THEN game_id = ANY($2::text[]) "
+     "ELSE $1::date IS NULL OR game_id IN (SELECT game_id FROM raw.nhl_games "
+     "WHERE game_date = $1::date) END"},
 };
 
 static const char *dep_query(const char *table)
@@ -232,7 +241,7 @@ int analytics_idem_key(char *out, size_t out_size, const char *sport,
 
         sl_sha256_init(&h);
         for (size_t i = 0; i < nwant; i++) {
-                const struct analytics_processor *proc = analytics_processor_at(i);
+                const struct analytics_processor *proc = analytics_sport_processor_at(sport, i);
                 if (want[i] && proc)
                         sl_sha256_update(&h, proc->name, strlen(proc->name) + 1);
         }
@@ -401,6 +410,12 @@ struct run {
         char errstr[ERRSTR_SIZE];
 };
 
+/* Processor i of the run's sport. */
+static const struct analytics_processor *proc_at(const struct run *run, size_t i)
+{
+        return analytics_sport_processor_at(run->env->sport, i);
+}
+
 /* What one execution log row says besides the run's own fields. */
 struct log_row {
         const char *processor;
@@ -473,7 +488,7 @@ static int check_deps(struct run *run)
         int rc;
 
         for (size_t i = 0; i < run->nwant; i++) {
-                const struct analytics_processor *proc = analytics_processor_at(i);
+                const struct analytics_processor *proc = proc_at(run, i);
                 struct analytics_dep_obs obs[ANALYTICS_MAX_DEPS] = {{0, 0}};
                 if (!run->want[i])
                         continue;
@@ -498,7 +513,7 @@ static int check_deps(struct run *run)
                         continue;
                 snprintf(msg, sizeof(msg), "critical dependency missing: %s (retry later)",
                          run->deps[i].critical_missing);
-                struct log_row row = {.processor = analytics_processor_at(i)->name,
+                struct log_row row = {.processor = proc_at(run, i)->name,
                                       .status = "failed",
                                       .deps_met = "f",
                                       .missing = run->deps[i].missing,
@@ -520,7 +535,7 @@ static int claim(struct run *run)
 /* One processor's statement, its counts and entities, its log row (inside the transaction). */
 static int run_processor(struct run *run, size_t i)
 {
-        const struct analytics_processor *proc = analytics_processor_at(i);
+        const struct analytics_processor *proc = proc_at(run, i);
         const char *params[4] = {run->ev.game_date[0] ? run->ev.game_date : NULL,
                                  run->ev.games.literal, run->ev.players.literal,
                                  run->ev.teams.literal};
@@ -531,8 +546,11 @@ static int run_processor(struct run *run, size_t i)
         int rc;
 
         r->proc = proc;
-        rc = sl_pg_exec(run->svc->ph.pg, proc->sql, 4, params, &res, run->errstr,
-                        sizeof(run->errstr));
+        if (proc->run)
+                rc = proc->run(run->svc->ph.pg, params, &res, run->errstr, sizeof(run->errstr));
+        else
+                rc = sl_pg_exec(run->svc->ph.pg, proc->sql, 4, params, &res, run->errstr,
+                                sizeof(run->errstr));
         if (rc < 0) {
                 if (strcmp(sl_pg_sqlstate(run->svc->ph.pg), "21000") == 0)
                         rc = -EBADMSG; /* one target row twice: upstream data contradicts itself */
@@ -636,7 +654,7 @@ static void log_skips(struct run *run, const char *reason)
                 if (!run->want[i])
                         continue;
                 any = true;
-                struct log_row row = {.processor = analytics_processor_at(i)->name,
+                struct log_row row = {.processor = proc_at(run, i)->name,
                                       .status = "skipped",
                                       .skip_reason = reason,
                                       .t0_ms = run->t0_ms,
@@ -724,13 +742,14 @@ static const char *select_processors(struct run *run)
             run->ev.game_date[0] || run->ev.games.n || run->ev.players.n || run->ev.teams.n;
         size_t n;
 
-        run->nwant = nproc();
-        n = analytics_route(run->ev.tables, run->ev.ntables, run->want, run->nwant);
+        run->nwant = nproc(run->env->sport);
+        n = analytics_route_sport(run->env->sport, run->ev.tables, run->ev.ntables, run->want,
+                                  run->nwant);
         if (n == 0)
                 return "smart skip: no analytics processor is triggered by the event's tables";
         for (size_t i = 0; i < run->nwant; i++)
                 if (run->want[i] &&
-                    (!scoped || (analytics_processor_at(i)->needs_date && !run->ev.game_date[0]))) {
+                    (!scoped || (proc_at(run, i)->needs_date && !run->ev.game_date[0]))) {
                         run->want[i] = false;
                         n--;
                 }
@@ -768,7 +787,8 @@ static int early_exit(struct run *run)
 
         for (size_t i = 0; i < run->nwant; i++)
                 left += run->want[i];
-        if (!run->ev.game_date[0] || event_has_boxscores(run))
+        if (!run->ev.game_date[0] || event_has_boxscores(run) ||
+            strcmp(run->env->sport, "nba") != 0) /* the NBA box-score tables only */
                 return left;
         rc = sl_pg_exec(
             run->svc->ph.pg,
@@ -784,7 +804,7 @@ static int early_exit(struct run *run)
         snprintf(reason, sizeof(reason), "early exit: no box scores loaded for %s",
                  run->ev.game_date);
         for (size_t i = 0; i < run->nwant; i++) {
-                const struct analytics_processor *proc = analytics_processor_at(i);
+                const struct analytics_processor *proc = proc_at(run, i);
                 bool summary = false;
                 for (size_t t = 0; proc->triggers[t]; t++)
                         summary |= strcmp(proc->triggers[t], "raw.player_boxscores") == 0;
@@ -884,7 +904,8 @@ int analytics_svc_open(struct analytics_svc *svc, const struct analytics_cfg *cf
         rc = sl_phase_open(&svc->ph, "analytics", &cfg->phase, bus, http, errstr, n);
         if (rc < 0)
                 return rc;
-        sl_log_info("analytics.init", "migrations applied=%d processors=%zu", rc, nproc());
+        sl_log_info("analytics.init", "migrations applied=%d processors nba=%zu nhl=%zu", rc,
+                    nproc("nba"), nproc("nhl"));
         return 0;
 }
 

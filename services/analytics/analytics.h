@@ -38,6 +38,7 @@
 struct sl_envelope;
 struct sl_http;
 struct sl_pg;
+struct pg_result; /* libpq's PGresult */
 
 #define ANALYTICS_MAX_TABLES   16   /* tables read from one raw.completed */
 #define ANALYTICS_MAX_DEPS     6    /* upstream tables of one processor */
@@ -70,6 +71,15 @@ struct analytics_processor {
         bool needs_date;                               /* upcoming_*: no date, nothing to do */
         const char *sql; /* $1 date, $2 game ids text[], $3 player ids bigint[], $4 team ids
                             bigint[] (NULL = no filter); RETURNING inserted?, game, player, team */
+        /*
+         * A C processor (NULL for SQL ones): computes and writes in the open
+         * transaction from the same four parameters, and hands back a result
+         * of the same shape as sql's RETURNING in *res. Returns 0 or a
+         * negative errno (-EBADMSG for data that contradicts itself) with
+         * errstr.
+         */
+        int (*run)(struct sl_pg *pg, const char *const params[4], struct pg_result **res,
+                   char *errstr, size_t errstr_size);
 };
 
 /* The entities of one kind, as a PostgreSQL array literal "{1,2}" (NULL when none). */
@@ -116,16 +126,35 @@ struct analytics_svc {
 
 /* ---- pure helpers (unit-tested) ------------------------------------------------------ */
 
-/* The i-th processor of the registry, NULL past the end. */
+/* The i-th processor of the NBA registry, NULL past the end. */
 const struct analytics_processor *analytics_processor_at(size_t i);
-/* The processor called name, or NULL. */
+/*
+ * The i-th processor of sport's registry ("nba": the one above; "nhl":
+ * nhl_team_game_stats, nhl_team_aggregates), NULL past the end or for a
+ * sport without processors (its events are skipped: nothing triggered).
+ */
+const struct analytics_processor *analytics_sport_processor_at(const char *sport, size_t i);
+/* The processor called name in any sport's registry, or NULL. */
 const struct analytics_processor *analytics_processor_find(const char *name);
 
 /*
  * Trigger registry: sets want[i] for every processor i (registry order)
  * that one of tables[0..ntables) triggers. Returns how many are set.
+ * analytics_route() is the NBA registry; analytics_route_sport() sport's.
  */
 size_t analytics_route(const char *const *tables, size_t ntables, bool *want, size_t nwant);
+size_t analytics_route_sport(const char *sport, const char *const *tables, size_t ntables,
+                             bool *want, size_t nwant);
+
+/*
+ * The NHL C processors (nhl.c; struct analytics_processor.run): team game
+ * stats from raw.nhl_plays via sl_nhl_game_metrics(), and the season
+ * aggregates of the affected teams via sl_nhl_agg_add().
+ */
+int analytics_nhl_game_stats(struct sl_pg *pg, const char *const params[4], struct pg_result **res,
+                             char *errstr, size_t errstr_size);
+int analytics_nhl_aggregates(struct sl_pg *pg, const char *const params[4], struct pg_result **res,
+                             char *errstr, size_t errstr_size);
 
 /*
  * Reads a raw.completed envelope into ev: payload.tables[] (each object's

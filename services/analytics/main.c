@@ -49,8 +49,10 @@ int main(int argc, char **argv)
             .name = "analytics",
             .consumes = "raw",
             .usage = "Consumes <prefix>.<sport>.raw.completed, runs the analytics processors its "
-                     "tables trigger (player/team game summaries, upcoming-game context) and "
-                     "publishes <prefix>.<sport>.analytics.completed.",
+                     "tables trigger (player/team game summaries, upcoming-game context; for "
+                     "sport nhl the team game stats and season aggregates) and "
+                     "publishes <prefix>.<sport>.analytics.completed. sports=nba,nhl consumes "
+                     "both leagues.",
             .opts = opts,
             .cfg = &cfg.svc,
             .ctx = &analytics,

@@ -359,9 +359,39 @@ static const struct analytics_processor registry[] = {
      .sql = sql_upcoming_team},
 };
 
+/*
+ * The NHL registry (nhl.c): a play-by-play load (raw.nhl_plays) computes the
+ * team game stats, then the season aggregates, in that order and in one
+ * transaction. Box scores and schedules alone trigger nothing (the metrics
+ * come from the plays).
+ */
+static const struct analytics_processor registry_nhl[] = {
+    {.name = "nhl_team_game_stats",
+     .target = "analytics.nhl_team_game_stats",
+     .triggers = {"raw.nhl_plays", NULL},
+     .deps = {{"raw.nhl_plays", true}, {"raw.nhl_games", true}},
+     .run = analytics_nhl_game_stats},
+    {.name = "nhl_team_aggregates",
+     .target = "analytics.nhl_team_aggregates",
+     .triggers = {"raw.nhl_plays", NULL},
+     .deps = {{"raw.nhl_games", true}},
+     .run = analytics_nhl_aggregates},
+};
+
 const struct analytics_processor *analytics_processor_at(size_t i)
 {
         return i < sizeof(registry) / sizeof(registry[0]) ? &registry[i] : NULL;
+}
+
+const struct analytics_processor *analytics_sport_processor_at(const char *sport, size_t i)
+{
+        if (!sport)
+                return NULL;
+        if (strcmp(sport, "nba") == 0)
+                return analytics_processor_at(i);
+        if (strcmp(sport, "nhl") == 0)
+                return i < sizeof(registry_nhl) / sizeof(registry_nhl[0]) ? &registry_nhl[i] : NULL;
+        return NULL;
 }
 
 const struct analytics_processor *analytics_processor_find(const char *name)
@@ -369,15 +399,24 @@ const struct analytics_processor *analytics_processor_find(const char *name)
         for (size_t i = 0; name && i < sizeof(registry) / sizeof(registry[0]); i++)
                 if (strcmp(registry[i].name, name) == 0)
                         return &registry[i];
+        for (size_t i = 0; name && i < sizeof(registry_nhl) / sizeof(registry_nhl[0]); i++)
+                if (strcmp(registry_nhl[i].name, name) == 0)
+                        return &registry_nhl[i];
         return NULL;
 }
 
 size_t analytics_route(const char *const *tables, size_t ntables, bool *want, size_t nwant)
 {
+        return analytics_route_sport("nba", tables, ntables, want, nwant);
+}
+
+size_t analytics_route_sport(const char *sport, const char *const *tables, size_t ntables,
+                             bool *want, size_t nwant)
+{
         size_t n = 0;
 
         for (size_t i = 0; i < nwant; i++) {
-                const struct analytics_processor *proc = analytics_processor_at(i);
+                const struct analytics_processor *proc = analytics_sport_processor_at(sport, i);
                 want[i] = false;
                 for (size_t k = 0; proc && k < ANALYTICS_MAX_TRIGGERS && proc->triggers[k]; k++)
                         for (size_t t = 0; t < ntables && !want[i]; t++)

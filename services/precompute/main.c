@@ -49,8 +49,8 @@ int main(int argc, char **argv)
             .usage = "Consumes <prefix>.<sport>.analytics.completed for an as-of date D, computes "
                      "player_daily_cache, player_shot_zone_analysis, team_defense_zone_analysis, "
                      "player_composite_factors and ml_feature_store for the players of D's games "
-                     "from games strictly before D, and publishes "
-                     "<prefix>.<sport>.precompute.completed.",
+                     "from games strictly before D (sport nhl: the team ratings, z-scores and "
+                     "TPI as of D), and publishes <prefix>.<sport>.precompute.completed.",
             .opts = opts,
             .cfg = &cfg.svc,
             .ctx = &pc,

@@ -700,6 +700,8 @@ int pc_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void 
         int rc;
 
         (void)msg;
+        if (env->sport && strcmp(env->sport, "nhl") == 0)
+                return pc_nhl_handle(svc, env); /* team ratings, nhl.c */
         memset(&run, 0, sizeof(run));
         run.svc = svc;
         run.env = env;

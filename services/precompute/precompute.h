@@ -139,4 +139,11 @@ int pc_svc_tick(struct pc_svc *svc);
  */
 int pc_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void *opaque);
 
+/*
+ * pc_handle() for an event of sport "nhl" (nhl.c): analytics.nhl_team_ratings
+ * (z-scores, TPI; sl_nhl_ratings) of every season with team games on D, as of
+ * D (D's games included), and one precompute.completed. Same returns.
+ */
+int pc_nhl_handle(struct pc_svc *svc, const struct sl_envelope *env);
+
 #endif

@@ -37,6 +37,11 @@ static const struct sl_cfg_opt opts[] = {
                "prop lines URL template ({date}); empty: <base_url>/props?date={date}"),
     SL_CFG_STR("scrape.sources", &cfg.sources, "scoreboard,boxscore,injuries,props", 0,
                "what a run fetches: scoreboard, boxscore, injuries, props, schedule"),
+    SL_CFG_ENUM("scrape.sport", &cfg.sport, "nba", "nba|nhl", 0,
+                "league scraped: nba (scrape.sources) or nhl (scrape.nhl_sources from "
+                "<base_url>/nhl/v1/..., events on <bus.prefix>.nhl.scraper.completed)"),
+    SL_CFG_STR("scrape.nhl_sources", &cfg.nhl_sources, "schedule,boxscore,playbyplay", 0,
+               "with scrape.sport=nhl, what a run fetches: schedule, boxscore, playbyplay"),
     SL_CFG_STR("scrape.date", &cfg.date, "", 0,
                "date to scrape (YYYY-MM-DD); empty: the league's current date"),
     SL_CFG_STR("scrape.now_path", &cfg.now_path, "/_now", 0,
@@ -83,12 +88,14 @@ int main(int argc, char **argv)
         struct sl_svc_def def = {
             .name = "scraper",
             .consumes = NULL, /* the first phase: driven by its clock */
-            .usage = "Fetches scoreboards, box scores, injuries and props, stores them in "
-                     "the blob store and publishes scraper.completed. --set scrape.once=true "
-                     "--set scrape.date=YYYY-MM-DD scrapes one date and exits (1 if anything "
-                     "failed). In service mode it scrapes on its clock (scrape.timer) and on "
-                     "scrape.requested trigger events (scrape.triggers), each triggered run "
-                     "under the trigger's correlation id.",
+            .usage =
+                "Fetches scoreboards, box scores, injuries and props (with --set "
+                "scrape.sport=nhl: the NHL schedule, box scores and play-by-play), stores them "
+                "in the blob store and publishes scraper.completed. --set scrape.once=true "
+                "--set scrape.date=YYYY-MM-DD scrapes one date and exits (1 if anything "
+                "failed). In service mode it scrapes on its clock (scrape.timer) and on "
+                "scrape.requested trigger events (scrape.triggers), each triggered run "
+                "under the trigger's correlation id.",
             .opts = opts,
             .cfg = &cfg.svc,
             .ctx = &ctx,

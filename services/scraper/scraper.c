@@ -23,12 +23,18 @@
 #include "blob.h"
 #include "fetch.h"
 
-#define SPORT          "nba"
-#define MAX_GAMES      64 /* games on one date (the NBA plays at most 15) */
+#define SPORT          "nba" /* the default sport (scrape.sport) */
+#define MAX_GAMES      64    /* games on one date (the NBA plays at most 15) */
 #define URL_MAX        2048
 #define SKIP_FINAL     "final_already_fetched"
 #define SKIP_CB_OPEN   "circuit_open"
 #define SKIP_UNCHANGED "unchanged"
+
+/* The sport of a run: scrape.sport ("nba" when unset, as in the unit tests' zeroed cfg). */
+static const char *ctx_sport(const struct scraper_ctx *ctx)
+{
+        return ctx->cfg && ctx->cfg->sport && ctx->cfg->sport[0] ? ctx->cfg->sport : SPORT;
+}
 
 /* ---- pure decisions ----------------------------------------------------------- */
 
@@ -175,7 +181,44 @@ static int games_v3(const cJSON *doc, struct scraper_game *out, int max)
         return count;
 }
 
+/* NHL gameWeek[] days (only date's when date is not NULL): games[].id, gameState OFF/FINAL. */
+static int games_nhl(const cJSON *doc, const char *date, struct scraper_game *out, int max)
+{
+        const cJSON *week = cJSON_GetObjectItemCaseSensitive(doc, "gameWeek"), *day, *g;
+        int count = 0;
+
+        if (!cJSON_IsArray(week))
+                return -EBADMSG;
+        cJSON_ArrayForEach(day, week)
+        {
+                const cJSON *d = cJSON_GetObjectItemCaseSensitive(day, "date");
+                const cJSON *games = cJSON_GetObjectItemCaseSensitive(day, "games");
+                if (!cJSON_IsString(d) || !cJSON_IsArray(games))
+                        return -EBADMSG;
+                if (date && strcmp(d->valuestring, date) != 0)
+                        continue;
+                cJSON_ArrayForEach(g, games)
+                {
+                        const cJSON *st = cJSON_GetObjectItemCaseSensitive(g, "gameState");
+                        char id[16];
+                        if (!id_text(cJSON_GetObjectItemCaseSensitive(g, "id"), id, sizeof(id)) ||
+                            strlen(id) != 10 || !cJSON_IsString(st))
+                                return -EBADMSG;
+                        add_game(out, max, count++, id,
+                                 strcmp(st->valuestring, "OFF") == 0 ||
+                                     strcmp(st->valuestring, "FINAL") == 0);
+                }
+        }
+        return count;
+}
+
 int scraper_scoreboard_games(const cJSON *doc, const char *kind, struct scraper_game *out, int max)
+{
+        return scraper_board_games(doc, kind, NULL, out, max);
+}
+
+int scraper_board_games(const cJSON *doc, const char *kind, const char *date,
+                        struct scraper_game *out, int max)
 {
         if (!doc || !kind)
                 return -EBADMSG;
@@ -183,7 +226,14 @@ int scraper_scoreboard_games(const cJSON *doc, const char *kind, struct scraper_
                 return games_v2(doc, out, max);
         if (strcmp(kind, "scoreboard_v3") == 0)
                 return games_v3(doc, out, max);
+        if (strcmp(kind, "nhl_schedule") == 0)
+                return games_nhl(doc, date, out, max);
         return -EBADMSG;
+}
+
+bool scraper_is_board(const struct scraper_source *src)
+{
+        return strcmp(src->family, "scoreboard") == 0 || strcmp(src->kind, "nhl_schedule") == 0;
 }
 
 /* Distinct entity ids, in first-seen order, capped. */
@@ -289,6 +339,62 @@ int scraper_add_entities(struct sl_envelope *env, const struct scraper_source *s
         return added;
 }
 
+/* The NHL families: schedule (the board), then the per-game documents of its Final games. */
+static int parse_nhl_sources(const char *list, const char *what,
+                             const struct scraper_source *srcs[8], int *n_out, char *errstr,
+                             size_t errstr_size)
+{
+        static const char *const order[] = {"schedule", "boxscore", "playbyplay"};
+        const char *items[8];
+        char buf[256];
+        bool want[3] = {false};
+        int n = sl_svc_split_list(list, buf, sizeof(buf), items, 8);
+
+        if (n < 0) {
+                snprintf(errstr, errstr_size, "%s: '%s' is not a list", what, list);
+                return -EINVAL;
+        }
+        for (int i = 0; i < n; i++) {
+                size_t j = 0;
+                while (j < 3 && strcmp(items[i], order[j]) != 0)
+                        j++;
+                if (j == 3) {
+                        snprintf(errstr, errstr_size,
+                                 "%s: unknown NHL source '%s' (schedule, boxscore, playbyplay)",
+                                 what, items[i]);
+                        return -EINVAL;
+                }
+                want[j] = true;
+        }
+        if ((want[1] || want[2]) && !want[0]) {
+                snprintf(errstr, errstr_size,
+                         "%s: boxscore and playbyplay need schedule (it lists the games)", what);
+                return -EINVAL;
+        }
+        *n_out = 0;
+        for (size_t j = 0; j < 3; j++) {
+                if (want[j])
+                        srcs[(*n_out)++] = scraper_source_pick_sport("nhl", order[j], NULL);
+        }
+        return 0;
+}
+
+int scraper_parse_sources_sport(const char *sport, const char *list, const char *scoreboard_ver,
+                                const char *boxscore_ver, const char *what,
+                                const struct scraper_source *srcs[8], int *n_out, char *errstr,
+                                size_t errstr_size)
+{
+        if (sport && strcmp(sport, "nhl") == 0)
+                return parse_nhl_sources(list, what, srcs, n_out, errstr, errstr_size);
+        if (sport && strcmp(sport, SPORT) != 0) {
+                snprintf(errstr, errstr_size, "%s: no sources for sport '%s' (nba, nhl)", what,
+                         sport);
+                return -EINVAL;
+        }
+        return scraper_parse_sources(list, scoreboard_ver, boxscore_ver, what, srcs, n_out, errstr,
+                                     errstr_size);
+}
+
 int scraper_parse_sources(const char *list, const char *scoreboard_ver, const char *boxscore_ver,
                           const char *what, const struct scraper_source *srcs[8], int *n_out,
                           char *errstr, size_t errstr_size)
@@ -335,8 +441,13 @@ int scraper_pick_sources(struct scraper_ctx *ctx, char *errstr, size_t errstr_si
 {
         const struct scraper_cfg *cfg = ctx->cfg;
 
-        return scraper_parse_sources(cfg->sources, cfg->scoreboard, cfg->boxscore, "scrape.sources",
-                                     ctx->srcs, &ctx->n_srcs, errstr, errstr_size);
+        if (strcmp(ctx_sport(ctx), "nhl") == 0)
+                return scraper_parse_sources_sport("nhl", cfg->nhl_sources, NULL, NULL,
+                                                   "scrape.nhl_sources", ctx->srcs, &ctx->n_srcs,
+                                                   errstr, errstr_size);
+        return scraper_parse_sources_sport(ctx_sport(ctx), cfg->sources, cfg->scoreboard,
+                                           cfg->boxscore, "scrape.sources", ctx->srcs, &ctx->n_srcs,
+                                           errstr, errstr_size);
 }
 
 /* ---- the execution log ------------------------------------------------------------- */
@@ -472,7 +583,8 @@ static int publish(struct run *run, const struct exec_row *row, const struct scr
         cJSON *p = cJSON_CreateObject();
         int rc;
 
-        env = sl_envelope_new("scraper.completed", "scraper", SPORT, run->date, run->root);
+        env = sl_envelope_new("scraper.completed", "scraper", ctx_sport(run->ctx), run->date,
+                              run->root);
         scraper_blob_relpath(row->sha, rel, sizeof(rel));
         cJSON_AddStringToObject(p, "scraper", row->src->name);
         cJSON_AddStringToObject(p, "source", row->src->source);
@@ -632,12 +744,12 @@ static int run_job(struct run *run, const struct scraper_source *src, const char
         return rc;
 }
 
-/* Box scores of the Final games of a scoreboard. */
+/* Box scores (or play-by-play) of the Final games of a scoreboard (or NHL schedule). */
 static int run_boxscores(struct run *run, const struct scraper_source *src,
                          const struct scraper_source *board, const cJSON *doc)
 {
         struct scraper_game games[MAX_GAMES];
-        int n = scraper_scoreboard_games(doc, board->kind, games, MAX_GAMES), rc = 0;
+        int n = scraper_board_games(doc, board->kind, run->date, games, MAX_GAMES), rc = 0;
 
         if (n < 0) {
                 struct exec_row row = {.src = src, .key = run->date, .url = ""};
@@ -657,10 +769,10 @@ static int run_boxscores(struct run *run, const struct scraper_source *src,
 
 /* The summary's game counts from the scoreboard (NULL when it failed). */
 static void count_games(struct scraper_summary *sum, const struct scraper_source *board,
-                        const cJSON *doc)
+                        const cJSON *doc, const char *date)
 {
         struct scraper_game games[MAX_GAMES];
-        int n = doc ? scraper_scoreboard_games(doc, board->kind, games, MAX_GAMES) : 0;
+        int n = doc ? scraper_board_games(doc, board->kind, date, games, MAX_GAMES) : 0;
 
         sum->games = n > 0 ? n : 0;
         for (int i = 0; i < n && i < MAX_GAMES; i++)
@@ -684,7 +796,7 @@ int scraper_run_date_from(struct scraper_ctx *ctx, const char *date,
 
         memset(sum, 0, sizeof(*sum));
         snprintf(sum->date, sizeof(sum->date), "%s", date);
-        run.root = sl_envelope_new("scraper.run", "scraper", SPORT, date, cause);
+        run.root = sl_envelope_new("scraper.run", "scraper", ctx_sport(ctx), date, cause);
         if (!run.root)
                 return -EINVAL; /* not a valid date: checked by the caller */
         snprintf(sum->correlation_id, sizeof(sum->correlation_id), "%s", run.root->correlation_id);
@@ -694,11 +806,11 @@ int scraper_run_date_from(struct scraper_ctx *ctx, const char *date,
                     cause ? " trigger=" : "", cause ? cause->event_id : "");
         for (int i = 0; i < n_srcs && rc != -ECANCELED; i++) {
                 const struct scraper_source *src = srcs[i];
-                if (strcmp(src->family, "scoreboard") == 0) {
+                if (scraper_is_board(src)) {
                         board = src;
                         rc = run_job(&run, src, NULL, &board_doc);
-                        count_games(sum, src, board_doc);
-                } else if (strcmp(src->family, "boxscore") == 0) {
+                        count_games(sum, src, board_doc, date);
+                } else if (src->key == SCRAPER_KEY_GAME) {
                         rc = board_doc ? run_boxscores(&run, src, board, board_doc) : 0;
                 } else {
                         rc = run_job(&run, src, NULL, NULL);
@@ -789,6 +901,12 @@ too_long:
 int scraper_trigger_parse(const struct sl_envelope *env, struct scraper_trigger *out, char *errstr,
                           size_t errstr_size)
 {
+        return scraper_trigger_parse_sport(env, SPORT, out, errstr, errstr_size);
+}
+
+int scraper_trigger_parse_sport(const struct sl_envelope *env, const char *sport,
+                                struct scraper_trigger *out, char *errstr, size_t errstr_size)
+{
         const cJSON *date = cJSON_GetObjectItemCaseSensitive(env->payload, "game_date");
         const cJSON *by = cJSON_GetObjectItemCaseSensitive(env->payload, "requested_by");
 
@@ -798,8 +916,8 @@ int scraper_trigger_parse(const struct sl_envelope *env, struct scraper_trigger 
                          env->type ? env->type : "(none)");
                 return -EBADMSG;
         }
-        if (!env->sport || strcmp(env->sport, SPORT) != 0) {
-                snprintf(errstr, errstr_size, "sport: this scraper scrapes %s only", SPORT);
+        if (!env->sport || strcmp(env->sport, sport) != 0) {
+                snprintf(errstr, errstr_size, "sport: this scraper scrapes %s only", sport);
                 return -EBADMSG;
         }
         if (env->game_date[0])
@@ -831,7 +949,7 @@ static int scrape_run_start(struct scraper_ctx *ctx, const struct sl_envelope *e
             "requested_by, sources, status, started_at) VALUES ($1::uuid, $2::uuid, $3, "
             "$4::date, $5, $6, 'running', now()) ON CONFLICT (trigger_event_id) DO UPDATE SET "
             "status = 'running', started_at = now(), completed_at = NULL, updated_at = now()";
-        const char *params[6] = {env->event_id, env->correlation_id, SPORT,
+        const char *params[6] = {env->event_id, env->correlation_id, ctx_sport(ctx),
                                  trg->date,     trg->requested_by,   sources};
         char errstr[512];
         int rc = sl_pg_exec(ctx->pg, sql, 6, params, NULL, errstr, sizeof(errstr));
@@ -893,11 +1011,14 @@ int scraper_trigger_handler(const struct sl_envelope *env, const struct sl_bus_m
         int n = 0, rc;
 
         (void)msg;
-        rc = scraper_trigger_parse(env, &trg, errstr, sizeof(errstr));
-        list = trg.sources[0] ? trg.sources : cfg->sources;
+        rc = scraper_trigger_parse_sport(env, ctx_sport(ctx), &trg, errstr, sizeof(errstr));
+        list = trg.sources[0]                       ? trg.sources
+               : strcmp(ctx_sport(ctx), "nhl") == 0 ? cfg->nhl_sources
+                                                    : cfg->sources;
         if (rc == 0)
-                rc = scraper_parse_sources(list, cfg->scoreboard, cfg->boxscore, "payload.sources",
-                                           srcs, &n, errstr, sizeof(errstr));
+                rc = scraper_parse_sources_sport(ctx_sport(ctx), list, cfg->scoreboard,
+                                                 cfg->boxscore, "payload.sources", srcs, &n, errstr,
+                                                 sizeof(errstr));
         if (rc < 0) {
                 sl_log_warn("scraper.trigger.bad", "event_id=%s: %s", env->event_id, errstr);
                 sl_bus_set_error("%s", errstr);
@@ -924,7 +1045,7 @@ static int open_triggers(struct scraper_ctx *ctx, char *errstr, size_t errstr_si
         struct sl_bus_opts o = {0};
 
         if (scraper_trigger_topic(ctx->trigger_topic, sizeof(ctx->trigger_topic), svc->bus_prefix,
-                                  SPORT) < 0) {
+                                  ctx_sport(ctx)) < 0) {
                 snprintf(errstr, errstr_size, "bus.prefix too long");
                 return -EINVAL;
         }
@@ -1042,8 +1163,8 @@ int scraper_svc_init(struct sl_svc *svc, void *opaque, char *errstr, size_t errs
                          "source.username and source.password");
                 rc = -EINVAL;
         }
-        if (rc == 0 && sl_bus_topic(ctx->topic, sizeof(ctx->topic), cfg->svc.bus_prefix, SPORT,
-                                    "scraper") < 0) {
+        if (rc == 0 && sl_bus_topic(ctx->topic, sizeof(ctx->topic), cfg->svc.bus_prefix,
+                                    ctx_sport(ctx), "scraper") < 0) {
                 snprintf(errstr, errstr_size, "bus.prefix too long");
                 rc = -EINVAL;
         }

@@ -41,6 +41,8 @@ struct scraper_cfg {
         const char *scoreboard;    /* "v2" | "v3" */
         const char *boxscore;      /* "v2" | "v3" */
         const char *sources;       /* families: "scoreboard,boxscore,injuries,props" */
+        const char *sport;         /* scrape.sport: "nba" (NULL/"" too) or "nhl" */
+        const char *nhl_sources;   /* scrape.nhl_sources: "schedule,boxscore,playbyplay" */
         const char *injuries_url;  /* "" = registry template against base_url */
         const char *props_url;     /* "" = registry template against base_url */
         const char *blob_dir;
@@ -139,6 +141,19 @@ int scraper_scoreboard_games(const struct cJSON *doc, const char *kind, struct s
                              int max);
 
 /*
+ * scraper_scoreboard_games() for every board kind, the NHL schedule
+ * ("nhl_schedule": gameWeek[].games[], id and gameState, OFF or FINAL is
+ * final) included; for the NHL schedule only the games of gameWeek[] day
+ * date when date is not NULL (a schedule response covers a week). Same
+ * returns.
+ */
+int scraper_board_games(const struct cJSON *doc, const char *kind, const char *date,
+                        struct scraper_game *out, int max);
+
+/* True if src lists the games of the date (a scoreboard, the NHL schedule). */
+bool scraper_is_board(const struct scraper_source *src);
+
+/*
  * Adds the affected entities of a document to env: the game (game_id, when
  * not NULL), every game of a scoreboard or game log, and the players of an
  * injury report or prop list (distinct, in document order). When there
@@ -179,6 +194,17 @@ int scraper_parse_sources(const char *list, const char *scoreboard_ver, const ch
                           const char *what, const struct scraper_source *srcs[8], int *n,
                           char *errstr, size_t errstr_size);
 
+/*
+ * scraper_parse_sources() for sport: "nba" (or NULL) is the function above;
+ * "nhl" takes the families schedule, boxscore, playbyplay (any subset, the
+ * per-game ones only with schedule; the versions are ignored). Another
+ * sport: -EINVAL. Pure.
+ */
+int scraper_parse_sources_sport(const char *sport, const char *list, const char *scoreboard_ver,
+                                const char *boxscore_ver, const char *what,
+                                const struct scraper_source *srcs[8], int *n, char *errstr,
+                                size_t errstr_size);
+
 /* ---- triggers -------------------------------------------------------------------- */
 
 #define SCRAPER_TRIGGER_TYPE  "scrape.requested"
@@ -199,6 +225,10 @@ struct scraper_trigger {
  */
 int scraper_trigger_parse(const struct sl_envelope *env, struct scraper_trigger *out, char *errstr,
                           size_t errstr_size);
+
+/* scraper_trigger_parse() for a scraper of sport (the envelope's sport must match). */
+int scraper_trigger_parse_sport(const struct sl_envelope *env, const char *sport,
+                                struct scraper_trigger *out, char *errstr, size_t errstr_size);
 
 /*
  * Writes "<prefix>.<sport>.scrape.requested" into out. Returns 0 or

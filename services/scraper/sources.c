@@ -14,27 +14,40 @@
  */
 static const struct scraper_source sources[] = {
     {"scoreboard_v2", "scoreboard", "scoreboard_v2", "nba.stats.scoreboardv2",
-     "/stats/scoreboardv2?DayOffset=0&GameDate={date_us}&LeagueID=00", SCRAPER_KEY_DATE, true},
+     "/stats/scoreboardv2?DayOffset=0&GameDate={date_us}&LeagueID=00", SCRAPER_KEY_DATE, true,
+     "nba"},
     {"scoreboard_v3", "scoreboard", "scoreboard_v3", "nba.stats.scoreboardv3",
-     "/stats/scoreboardv3?GameDate={date}&LeagueID=00", SCRAPER_KEY_DATE, true},
+     "/stats/scoreboardv3?GameDate={date}&LeagueID=00", SCRAPER_KEY_DATE, true, "nba"},
     {"boxscore_v2", "boxscore", "boxscore_v2", "nba.stats.boxscoretraditionalv2",
      "/stats/boxscoretraditionalv2?EndPeriod=10&EndRange=28800&GameID={game_id}"
      "&RangeType=0&StartPeriod=1&StartRange=0",
-     SCRAPER_KEY_GAME, false},
+     SCRAPER_KEY_GAME, false, "nba"},
     {"boxscore_v3", "boxscore", "boxscore_v3", "nba.stats.boxscoretraditionalv3",
      "/stats/boxscoretraditionalv3?EndPeriod=0&EndRange=0&GameID={game_id}"
      "&RangeType=0&StartPeriod=0&StartRange=0",
-     SCRAPER_KEY_GAME, false},
+     SCRAPER_KEY_GAME, false, "nba"},
     {"injuries", "injuries", "injuries", "statline.injuries", "/injuries?date={date}",
-     SCRAPER_KEY_DATE, true},
-    {"props", "props", "props", "statline.props", "/props?date={date}", SCRAPER_KEY_DATE, true},
+     SCRAPER_KEY_DATE, true, "nba"},
+    {"props", "props", "props", "statline.props", "/props?date={date}", SCRAPER_KEY_DATE, true,
+     "nba"},
     {"schedule", "schedule", "league_game_log", "nba.stats.leaguegamelog",
      "/stats/leaguegamelog?Counter=1000&DateFrom={date_us}&DateTo={date_us}&Direction=ASC"
      "&LeagueID=00&PlayerOrTeam=T&Season={season}&SeasonType=Regular+Season&Sorter=DATE",
-     SCRAPER_KEY_DATE, true},
+     SCRAPER_KEY_DATE, true, "nba"},
 };
 
-#define N_SOURCES (sizeof(sources) / sizeof(sources[0]))
+/* NHL: the api-web.nhle.com v1 paths under /nhl (statline-fixtures serves them). */
+static const struct scraper_source nhl_sources[] = {
+    {"nhl_schedule", "schedule", "nhl_schedule", "nhl.web.schedule", "/nhl/v1/schedule/{date}",
+     SCRAPER_KEY_DATE, true, "nhl"},
+    {"nhl_boxscore", "boxscore", "nhl_boxscore", "nhl.web.gamecenter.boxscore",
+     "/nhl/v1/gamecenter/{game_id}/boxscore", SCRAPER_KEY_GAME, false, "nhl"},
+    {"nhl_playbyplay", "playbyplay", "nhl_playbyplay", "nhl.web.gamecenter.playbyplay",
+     "/nhl/v1/gamecenter/{game_id}/play-by-play", SCRAPER_KEY_GAME, false, "nhl"},
+};
+
+#define N_SOURCES     (sizeof(sources) / sizeof(sources[0]))
+#define N_NHL_SOURCES (sizeof(nhl_sources) / sizeof(nhl_sources[0]))
 
 size_t scraper_source_count(void)
 {
@@ -46,30 +59,57 @@ const struct scraper_source *scraper_source_at(size_t i)
         return i < N_SOURCES ? &sources[i] : NULL;
 }
 
+size_t scraper_sport_source_count(const char *sport)
+{
+        if (sport && strcmp(sport, "nba") == 0)
+                return N_SOURCES;
+        if (sport && strcmp(sport, "nhl") == 0)
+                return N_NHL_SOURCES;
+        return 0;
+}
+
+const struct scraper_source *scraper_sport_source_at(const char *sport, size_t i)
+{
+        if (i >= scraper_sport_source_count(sport))
+                return NULL;
+        return strcmp(sport, "nhl") == 0 ? &nhl_sources[i] : &sources[i];
+}
+
 const struct scraper_source *scraper_source_find(const char *name)
 {
         for (size_t i = 0; i < N_SOURCES; i++) {
                 if (strcmp(sources[i].name, name) == 0)
                         return &sources[i];
         }
+        for (size_t i = 0; i < N_NHL_SOURCES; i++) {
+                if (strcmp(nhl_sources[i].name, name) == 0)
+                        return &nhl_sources[i];
+        }
         return NULL;
 }
 
 const struct scraper_source *scraper_source_pick(const char *family, const char *version)
 {
-        const struct scraper_source *only = NULL;
+        return scraper_source_pick_sport("nba", family, version);
+}
+
+const struct scraper_source *scraper_source_pick_sport(const char *sport, const char *family,
+                                                       const char *version)
+{
+        const struct scraper_source *only = NULL, *named, *s;
         char name[64];
         int n = snprintf(name, sizeof(name), "%s_%s", family, version ? version : "");
 
-        if (n > 0 && (size_t)n < sizeof(name) && scraper_source_find(name))
-                return scraper_source_find(name);
+        named = n > 0 && (size_t)n < sizeof(name) ? scraper_source_find(name) : NULL;
+        if (named && sport && strcmp(named->sport, sport) == 0)
+                return named;
         /* families with a single version ignore the version */
-        for (size_t i = 0; i < N_SOURCES; i++) {
-                if (strcmp(sources[i].family, family) != 0)
+        for (size_t i = 0; (s = scraper_sport_source_at(sport, i)) != NULL; i++) {
+                if (strcmp(s->family, family) != 0)
                         continue;
                 if (only)
                         return NULL; /* several versions: the version must match */
-                only = &sources[i];
+                only = s;
         }
         return only;
 }

@@ -14,7 +14,7 @@
 /* What identifies one document of a source (the "source key" in the execution log). */
 enum scraper_key {
         SCRAPER_KEY_DATE, /* one document per game date: scoreboard, injuries, props, schedule */
-        SCRAPER_KEY_GAME, /* one document per game: box scores */
+        SCRAPER_KEY_GAME, /* one document per game: box scores, play-by-play */
 };
 
 /* One registry entry. Everything is static. */
@@ -25,21 +25,37 @@ struct scraper_source {
         const char *source; /* "<provider>.<endpoint>", "nba.stats.boxscoretraditionalv2" */
         const char *path;   /* URL template appended to the base URL (see scraper_url_build) */
         enum scraper_key key;
-        bool can_change; /* false: once a fetch succeeded it is never fetched again */
+        bool can_change;   /* false: once a fetch succeeded it is never fetched again */
+        const char *sport; /* "nba" or "nhl": the envelope's sport and scrape.sport */
 };
 
-/* Number of registry entries, and entry i (NULL when out of range). */
+/* Number of NBA registry entries, and entry i (NULL when out of range). */
 size_t scraper_source_count(void);
 const struct scraper_source *scraper_source_at(size_t i);
 
-/* The entry named name ("scoreboard_v3"), or NULL. */
+/*
+ * The same for sport's registry ("nba": the above; "nhl": nhl_schedule,
+ * nhl_boxscore, nhl_playbyplay); 0 / NULL for another sport.
+ */
+size_t scraper_sport_source_count(const char *sport);
+const struct scraper_source *scraper_sport_source_at(const char *sport, size_t i);
+
+/* The entry named name ("scoreboard_v3", "nhl_schedule") of any sport, or NULL. */
 const struct scraper_source *scraper_source_find(const char *name);
 
 /*
- * The entry of family ("boxscore") in version ("v2", "v3"; ignored for the
- * families that have one version), or NULL.
+ * The NBA entry of family ("boxscore") in version ("v2", "v3"; ignored for
+ * the families that have one version), or NULL.
  */
 const struct scraper_source *scraper_source_pick(const char *family, const char *version);
+
+/*
+ * scraper_source_pick() among the entries of sport ("nba", "nhl"): the NHL
+ * families are schedule (lists the games), boxscore and playbyplay, one
+ * version each. NULL when there is no such entry.
+ */
+const struct scraper_source *scraper_source_pick_sport(const char *sport, const char *family,
+                                                       const char *version);
 
 /* Values for the template placeholders; NULL = not available. Borrowed. */
 struct scraper_vars {

@@ -175,7 +175,7 @@ fi
 if [[ -n ${STATLINE_TEST_PG_DSN:-} && -x $PGTEST ]] && command -v psql >/dev/null; then
         it_pg_database nhl
         it_must "create private database" it_pg_create
-        it_must "migrations (with 0014_nhl) apply" "$PGTEST" migrate "$IT_DSN" "$IT_SRC/db/migrations"
+        it_must "migrations (with 0014_nhl) apply" sh -c '"$0" migrate "$1" "$2" >&2' "$PGTEST" "$IT_DSN" "$IT_SRC/db/migrations"
         sha=$(printf 'a%.0s' {1..64})
         it_check "raw.nhl_games takes a game" it_sql "INSERT INTO raw.nhl_games (game_id, game_date,
                 season, game_type, home_team_id, away_team_id, home_score, away_score, game_state,
