@@ -29,6 +29,15 @@ bench: build
 	@STATLINE_BUILD=$(BUILD) bench/pipeline.sh
 	@bench/report.py $(BUILD)/bench
 
+# The deployment for real with Podman (docs/deployment.md): offline checks of
+# compose/k8s/Prometheus/Grafana files, then images, the compose stack, one game
+# day with a service stopped mid-run, teardown. Minutes; not part of `make test`.
+.PHONY: test-containers
+test-containers:
+	@scripts/deps.sh --containers
+	@tests/containers/static.sh
+	@tests/containers/run.sh
+
 # The whole pipeline on a simulated league: starts its own servers and services
 # under run/, prints the results, stops everything. STATLINE_BUS=kafka for Kafka.
 demo: build

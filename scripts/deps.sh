@@ -3,6 +3,8 @@
 # Idempotent and quick when everything is present (one dpkg-query call).
 #   scripts/deps.sh          install what is missing (needs root)
 #   scripts/deps.sh --check  only report what is missing; exit 1 if anything is
+#   scripts/deps.sh --containers [--check]  also the container e2e's tools
+#                            (make test-containers; not needed by make test)
 set -euo pipefail
 
 # Build: compiler toolchain and the libraries libcommon links.
@@ -15,6 +17,14 @@ chromium"
 
 missing=()
 want="$build_pkgs $test_pkgs"
+# Container e2e only (opt-in): Podman, compose, debootstrap, promtool (prometheus).
+if [ "${1:-}" = "--containers" ]; then
+        want="$want podman runc podman-compose netavark aardvark-dns debootstrap docker-compose prometheus uidmap"
+        # npm fetches the Kubernetes schema packages (a non-Debian Node with npm is fine too);
+        # kubectl >= 1.21 (kustomize v4+) must come from elsewhere: Debian 12 ships 1.20.
+        command -v npm >/dev/null 2>&1 || want="$want nodejs npm"
+        shift
+fi
 # Kafka is assembled from Maven Central jars (tests/harness/kafka.sh): needs a JRE and
 # Maven. One that did not come from Debian (a preinstalled toolchain) is fine too.
 command -v java >/dev/null 2>&1 || want="$want openjdk-17-jre-headless"
