@@ -46,6 +46,12 @@ demo: build
 checksrc:
 	@scripts/checksrc.sh
 
+# libFuzzer targets (tests/fuzz/README.md): each for FUZZ_SECONDS (default 60), in build-fuzz/
+# (clang, ASan+UBSan). CI runs `scripts/fuzz.sh --smoke`.
+.PHONY: fuzz
+fuzz:
+	@scripts/fuzz.sh
+
 format:
 	@scripts/format.sh
 

@@ -41,8 +41,8 @@
 #define KAFKA_DEFAULT_BOOTSTRAP "127.0.0.1:9092"
 #define KAFKA_LINGER_MS         "5"
 #define KAFKA_MIN_MSG_TIMEOUT   30000 /* ms: publishes survive a 30 s broker outage */
-#define KAFKA_SEEK_TIMEOUT_MS   5000
-#define KAFKA_BARRIER_FLUSH_MS  1000 /* force a flush when acks waited this long */
+#define KAFKA_SEEK_TIMEOUT_MS   15000 /* a loaded host under valgrind needed > 5 s */
+#define KAFKA_BARRIER_FLUSH_MS  1000  /* force a flush when acks waited this long */
 #define KAFKA_ARENA_KEEP        (64 * 1024)
 #define KAFKA_CLOSE_MAX_MS      10000 /* close(): time to leave the group */
 
@@ -186,6 +186,8 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, 
 {
         char rderr[256];
 
+        if (prop_secret(name))
+                sl_log_add_secret(value); /* librdkafka's debug=conf dumps would show it */
         if (rd_kafka_conf_set(conf, name, value, rderr, sizeof(rderr)) == RD_KAFKA_CONF_OK)
                 return 0;
         if (prop_secret(name))

@@ -1,5 +1,6 @@
 #include <sl/cfg.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -741,6 +742,58 @@ static void check_required(struct loader *ld)
         }
 }
 
+/* True if a "name=value" piece's name says its value is a credential (sasl.password, ...). */
+static bool embedded_secret_name(const char *name, size_t len)
+{
+        static const char *const words[] = {"password", "secret", "jaas", "token",
+                                            "oauthbearer.config"};
+        char lower[SL_CFG_KEY_MAX * 2];
+
+        if (len >= sizeof(lower))
+                len = sizeof(lower) - 1;
+        for (size_t i = 0; i < len; i++)
+                lower[i] = (char)tolower((unsigned char)name[i]);
+        lower[len] = '\0';
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+                if (strstr(lower, words[i]))
+                        return true;
+        return false;
+}
+
+/*
+ * A plain string option may carry credentials inside "k=v,k=v" (bus.kafka_props
+ * = "sasl.password=..."): registers each such value as a log secret, so the
+ * effective-config line and later log lines show "***". A value runs to the
+ * next comma that starts another "k=" piece (bus_kafka.c's rule).
+ */
+static void add_embedded_secrets(const char *val)
+{
+        const char *p = val;
+
+        while (p && *p) {
+                const char *eq = strchr(p, '='), *end, *comma;
+                const char *name = p;
+
+                if (!eq)
+                        return;
+                end = eq + 1;
+                for (comma = strchr(end, ','); comma; comma = strchr(comma + 1, ',')) {
+                        const char *next = strchr(comma + 1, ','), *neq = strchr(comma + 1, '=');
+                        if (neq && (!next || neq < next))
+                                break;
+                }
+                end = comma ? comma : eq + strlen(eq);
+                while (*name == ' ' || *name == '\t')
+                        name++;
+                if (embedded_secret_name(name, (size_t)(eq - name)) && end > eq + 1) {
+                        char *v = sl_xstrndup(eq + 1, (size_t)(end - eq - 1));
+                        sl_log_add_secret(v);
+                        free(v);
+                }
+                p = comma ? comma + 1 : NULL;
+        }
+}
+
 /* Writes the validated values into the destinations. Cannot fail. */
 static void commit(struct loader *ld)
 {
@@ -767,6 +820,8 @@ static void commit(struct loader *ld)
                 }
                 if ((opt->flags & SL_CFG_SECRET) && val)
                         sl_log_add_secret(val);
+                else if (opt->type == SL_CFG_T_STR && val)
+                        add_embedded_secrets(val);
                 reg_set(opt->dest, ld->slots[i].src);
         }
 }

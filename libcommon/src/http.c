@@ -59,6 +59,7 @@ static int64_t mono_clock(void *opaque)
 }
 
 /* libmicrohttpd's messages go to our log; the last one also explains a failed start. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
         struct sl_http *http = cls;

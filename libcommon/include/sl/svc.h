@@ -90,7 +90,8 @@ struct sl_svc_cfg {
                        "topic prefix: <prefix>.<sport>.<phase>.completed"),                        \
             SL_CFG_STR("bus.group", &(c)->bus_group, "", 0,                                        \
                        "consumer group (empty: the service name)"),                                \
-            SL_CFG_STR("bus.kafka_props", &(c)->bus_kafka_props, "", SL_CFG_SHARED,                \
+            SL_CFG_STR("bus.kafka_props", &(c)->bus_kafka_props, "",                               \
+                       SL_CFG_SHARED | SL_CFG_SECRET,                                              \
                        "extra librdkafka properties k=v,k=v (SASL/TLS)"),                          \
             SL_CFG_STR("sports", &(c)->sports, "nba", SL_CFG_SHARED,                               \
                        "comma-separated sports whose events this service consumes"),               \
