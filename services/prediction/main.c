@@ -62,7 +62,9 @@ int main(int argc, char **argv)
                      "similarity_balanced_v1, xgboost_v1 and ensemble_v1, upserts "
                      "prediction.player_prop_predictions, NBA Elo ratings and win "
                      "probabilities (prediction.elo_ratings, game_win_probs), Kelly stakes "
-                     "of the priced props (prediction.prop_bets, kelly_portfolio) and publishes "
+                     "of the priced props (prediction.prop_bets, kelly_portfolio); sport nhl: "
+                     "GOI win probabilities of the date's games from the team ratings "
+                     "(prediction.game_win_probs, model goi:nhl); and publishes "
                      "<prefix>.<sport>.prediction.completed.",
             .opts = opts,
             .cfg = &cfg.svc,

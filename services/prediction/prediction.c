@@ -572,6 +572,8 @@ int pred_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, voi
         int rc;
 
         (void)msg;
+        if (env->sport && strcmp(env->sport, "nhl") == 0)
+                return pred_nhl_handle(svc, env); /* GOI win probabilities, nhl.c */
         memset(&run, 0, sizeof(run));
         run.svc = svc;
         run.env = env;

@@ -314,6 +314,27 @@ int pred_kelly_run(struct sl_pg *pg, const char *sport, const char *date,
 int pred_kelly_cfg_parse(const char *const text[6], struct pred_kelly_cfg *out, char *errstr,
                          size_t errstr_size);
 
+/* ---- NHL: Game Outcome Index win probabilities (nhl.c) --------------------------------- */
+
+/* Counts of one GOI run. */
+struct pred_nhl_stats {
+        int games;     /* games of the date in raw.nhl_games */
+        int predicted; /* games with both teams rated before the date */
+        int written;   /* prediction.game_win_probs rows inserted or changed */
+};
+
+/*
+ * For every game of date in raw.nhl_games: each team's TPI from its
+ * analytics.nhl_team_ratings row of the game's season with the newest
+ * as_of_date before the game date, sl_nhl_goi() (docs/models-nhl.md), and an
+ * upsert into prediction.game_win_probs (sport 'nhl', model 'goi:nhl',
+ * r_home/r_away = the TPIs rounded to 1e-4, p_home/p_away rounded to 1e-6).
+ * A game with an unrated team is left out. Runs inside the caller's
+ * transaction. Returns 0 or a negative errno with errstr.
+ */
+int pred_nhl_goi_run(struct sl_pg *pg, const char *date, struct pred_nhl_stats *stats, char *errstr,
+                     size_t errstr_size);
+
 /* ---- the service (prediction.c) ------------------------------------------------------ */
 
 struct pred_cfg {
@@ -361,5 +382,13 @@ int pred_svc_refresh_model(struct pred_svc *svc, char *errstr, size_t errstr_siz
  * event was handled before), -EBADMSG (bad payload), or a retriable errno.
  */
 int pred_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void *opaque);
+
+/*
+ * pred_handle() for an event of sport "nhl" (nhl.c): pred_nhl_goi_run() for
+ * the event's date in one transaction with the claim, the execution log
+ * (processor goi) and the outbox, then prediction.completed published.
+ * 0, -EEXIST (handled before), -EBADMSG (bad payload) or a retriable errno.
+ */
+int pred_nhl_handle(struct pred_svc *svc, const struct sl_envelope *env);
 
 #endif

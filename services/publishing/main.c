@@ -45,7 +45,8 @@ int main(int argc, char **argv)
             .consumes = "prediction",
             .usage = "Consumes <prefix>.<sport>.prediction.completed, writes the date's "
                      "predictions.json, games.json and players/<id>.json into publish.dir "
-                     "atomically, records them in publishing.documents, publishes "
+                     "atomically (sport nhl: games.json with the GOI win probabilities and "
+                     "TPI), records them in publishing.documents, publishes "
                      "<prefix>.<sport>.publishing.completed and serves GET /v1/predictions "
                      "and GET /v1/games with ETags.",
             .opts = opts,

@@ -675,16 +675,25 @@ static int build_games(struct run *run)
         const char *params[] = {run->env->game_date, run->env->sport};
         PGresult *res = NULL;
         cJSON *games;
-        char *bytes;
+        char *bytes, *json = NULL;
         size_t len;
         int rc;
 
-        rc = sl_pg_exec(run->svc->ph.pg, GAMES_SQL, 2, params, &res, run->errstr,
-                        sizeof(run->errstr));
-        if (rc < 0)
-                return rc;
-        games = cJSON_Parse(PQgetvalue(res, 0, 0));
-        PQclear(res);
+        if (strcmp(run->env->sport, "nhl") == 0) { /* raw.nhl_games + GOI, nhl.c */
+                rc = pub_nhl_games_json(run->svc->ph.pg, run->env->game_date, &json, run->errstr,
+                                        sizeof(run->errstr));
+                if (rc < 0)
+                        return rc;
+                games = cJSON_Parse(json);
+                free(json);
+        } else {
+                rc = sl_pg_exec(run->svc->ph.pg, GAMES_SQL, 2, params, &res, run->errstr,
+                                sizeof(run->errstr));
+                if (rc < 0)
+                        return rc;
+                games = cJSON_Parse(PQgetvalue(res, 0, 0));
+                PQclear(res);
+        }
         if (!games)
                 return sl_errf(run->errstr, sizeof(run->errstr), -EIO, "games: bad JSON from SQL");
         bytes = render_doc(run->env, "games", games, &len);
@@ -1168,7 +1177,7 @@ int pub_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void
         rc = check_event(&run);
         if (rc == 0)
                 rc = build_games(&run);
-        if (rc == 0)
+        if (rc == 0 && strcmp(env->sport, "nhl") != 0) /* NHL: no player props */
                 rc = build_predictions(&run);
         t_build = sl_mono_ms();
         if (rc == 0)

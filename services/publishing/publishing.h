@@ -175,6 +175,19 @@ struct sl_envelope *pub_completed_new(const struct sl_envelope *parent, const ch
 void pub_idem_key(char *out, size_t out_size, const struct sl_envelope *env,
                   const struct pub_doc *docs, size_t ndocs);
 
+/* ---- NHL (nhl.c) --------------------------------------------------------------------- */
+
+/*
+ * The NHL games of date as one JSON array text into *json (heap, free()):
+ * raw.nhl_games ordered by game id, each {"game_id", "season", "game_type",
+ * "status" (game_state), "last_period_type", "home_team_id", "away_team_id",
+ * "home_team_abbr", "away_team_abbr", "home_score", "away_score",
+ * "start_time", "venue", "win_prob": {"model": "goi:nhl", "p_home", "p_away",
+ * "tpi_home", "tpi_away"} | null}. Returns 0 or a negative errno with errstr.
+ */
+int pub_nhl_games_json(struct sl_pg *pg, const char *date, char **json, char *errstr,
+                       size_t errstr_size);
+
 /* ---- HTTP read API (HTTP thread; opaque is the struct pub_svc) ------------------------ */
 
 /* GET /v1/predictions?date=YYYY-MM-DD[&player=ID][&sport=nba] */

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # nhl_day.sh [redis-streams]: one NHL day through scraper -> raw -> analytics
-# -> precompute, as separate processes on Redis Streams (TAP):
+# -> precompute -> prediction -> publishing, as separate processes on Redis
+# Streams (TAP):
 #   - a private database on the shared cluster (STATLINE_TEST_PG_DSN), a
 #     private bus prefix and consumer groups on the shared Redis
 #     (STATLINE_TEST_REDIS), statline-fixtures on port 0 with now = D + 1;
-#   - statline-raw, statline-analytics, statline-precompute with sports=nba,nhl;
+#   - statline-raw, statline-analytics, statline-precompute, statline-prediction,
+#     statline-publishing with sports=nba,nhl;
 #     statline-scraper once with scrape.sport=nhl and scrape.date=D;
 #   - checks, independent of the services' code:
 #     1. raw.nhl_games has D's games of the served schedule, raw.nhl_plays
@@ -23,7 +25,14 @@
 #     upstream version (analytics and precompute recompute): no row of
 #     raw.nhl_* / analytics.nhl_* changes (count, md5, max updated_at);
 #   - the NBA flow with the same services: an NBA date scraped, its box
-#     scores land and analytics.player_game_summary gets its rows.
+#     scores land and analytics.player_game_summary gets its rows;
+#   - GOI: the next four NHL days (D+1 .. D+4) scraped; the published
+#     nhl/<date>/games.json of D..D+4 (a date with games) lists raw.nhl_games of the date, and each
+#     game's win_prob equals python3's GOI (docs/models-nhl.md) from each
+#     team's newest analytics.nhl_team_ratings row before the date (null when
+#     a team has none); publishing.documents holds the file's SHA-256; every
+#     nhl precompute.completed re-published with a fresh id and key changes no
+#     prediction.game_win_probs / publishing.documents row nor file.
 . "$(dirname "$0")/lib.sh"
 
 [[ -n ${STATLINE_TEST_PG_DSN:-} ]] || it_skip_all "STATLINE_TEST_PG_DSN not set"
@@ -40,21 +49,24 @@ declare -A BIN=(
         [raw]=${STATLINE_RAWBIN:-$BUILD/services/raw/statline-raw}
         [analytics]=${STATLINE_ANALYTICSBIN:-$BUILD/services/analytics/statline-analytics}
         [precompute]=${STATLINE_PRECOMPUTEBIN:-$BUILD/services/precompute/statline-precompute}
+        [prediction]=${STATLINE_PREDBIN:-$BUILD/services/prediction/statline-prediction}
+        [publishing]=${STATLINE_PUBBIN:-$BUILD/services/publishing/statline-publishing}
 )
-SERVICES=(raw analytics precompute)
+SERVICES=(raw analytics precompute prediction publishing)
 for b in "$SCRAPER" "$FIXTURES" "${BIN[@]}"; do
         [[ -x $b ]] || it_bail "not found: $b (set STATLINE_SCRAPER/FIXTURES/RAWBIN/...)"
 done
 D=${STATLINE_IT_NHL_DATE:-2024-11-19}
-NOW=$(date -u -d "$D + 1 day" +%F)
+NOW=$(date -u -d "$D + 5 day" +%F) # D .. D+4 are played
 NBA_D=$D
 SEED=7
 it_pg_database nhl_day
 PREFIX="itnhl$$x$RANDOM"
 BLOBS=$IT_DIR/blobs
-mkdir -p "$BLOBS" "$IT_DIR/pbp" "$IT_DIR/migrations"
+PUBDIR=$IT_DIR/pub
+mkdir -p "$BLOBS" "$IT_DIR/pbp" "$IT_DIR/migrations" "$PUBDIR"
 for s in nba nhl; do
-        for t in scraper raw analytics precompute; do
+        for t in scraper raw analytics precompute prediction publishing; do
                 IT_EXTRA_KEYS+=("$PREFIX.$s.$t.completed" "$PREFIX.$s.$t.completed.dlq")
         done
 done
@@ -90,7 +102,7 @@ scrape() {
 }
 
 # Events published but not handled yet: scraper documents without a raw log
-# row, outbox events without a next-phase log row (precompute.completed has no
+# row, outbox events without a next-phase log row (publishing.completed has no
 # consumer here), unpublished outbox rows.
 PENDING_SQL="
 WITH s AS (SELECT correlation_id, count(*) n FROM ops.scraper_execution_log
@@ -99,7 +111,7 @@ WITH s AS (SELECT correlation_id, count(*) n FROM ops.scraper_execution_log
            WHERE phase = 'raw' AND status IN ('completed', 'skipped') GROUP BY 1)
 SELECT (SELECT coalesce(sum(s.n - coalesce(r.n, 0)), 0) FROM s LEFT JOIN r USING (correlation_id))
      + (SELECT count(*) FROM ops.outbox o
-        WHERE o.topic NOT LIKE '%.precompute.completed'
+        WHERE o.topic NOT LIKE '%.publishing.completed'
           AND NOT EXISTS (SELECT 1 FROM ops.pipeline_execution_log l
                           WHERE l.event_id = (convert_from(o.payload, 'UTF8')::jsonb->>'event_id')::uuid
                             AND l.status IN ('completed', 'skipped')))
@@ -133,7 +145,7 @@ FX="http://$(sed -n 's/^listening //p' "$IT_DIR/fixtures.out")"
 export STATLINE_PG_DSN=$IT_DSN STATLINE_BUS_BACKEND=$IT_BACKEND STATLINE_BUS_URL=$IT_URL
 export STATLINE_BUS_PREFIX=$PREFIX STATLINE_BLOB_DIR=$BLOBS STATLINE_LOG_LEVEL=info
 export STATLINE_PG_MIGRATIONS=$IT_DIR/migrations STATLINE_RETRY_DELAYS_MS=250,1000,3000
-export STATLINE_SPORTS=nba,nhl
+export STATLINE_SPORTS=nba,nhl STATLINE_PUBLISH_DIR=$PUBDIR
 for s in "${SERVICES[@]}"; do
         u=${s^^}
         env "STATLINE_${u}_BUS_GROUP=$s-$PREFIX" "STATLINE_${u}_SPORTS=nba,nhl" \
@@ -148,7 +160,8 @@ started() {
                 grep -q '"event":"svc.start"' "$IT_DIR/$s.log" || return 1
         done
 }
-it_must "raw, analytics and precompute start (sports=nba,nhl)" it_wait_for 60 started
+it_must "raw, analytics, precompute, prediction and publishing start (sports=nba,nhl)" \
+        it_wait_for 60 started
 
 # --- the NHL day ----------------------------------------------------------------------------
 fx "nhl/v1/schedule/$D" >"$IT_DIR/schedule.json" || it_bail "schedule of $D not served"
@@ -390,4 +403,128 @@ it_check "the NBA events went to the nba topics" it_events_ge "$PREFIX.nba.raw.c
 it_is "no failed execution-log row after the NBA day" \
         "$(sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE status = 'failed'")" 0
 it_is "the NHL rows did not move" "$(fingerprint | md5sum)" "$(md5sum <"$IT_DIR/fp2")"
+# --- GOI: prediction and publishing of the next NHL days -----------------------------------
+# gfp: count, md5, max updated_at of the NHL win probabilities and documents, md5 of the files.
+gfp() {
+        sql "SELECT count(*), md5(coalesce(string_agg(x::text, E'\n' ORDER BY x::text), '')),
+                    max(updated_at) FROM prediction.game_win_probs x WHERE sport = 'nhl'"
+        sql "SELECT count(*), md5(coalesce(string_agg(x::text, E'\n' ORDER BY x::text), '')),
+                    max(updated_at) FROM publishing.documents x WHERE doc_path LIKE 'nhl/%'"
+        (cd "$PUBDIR" && find nhl -type f | sort | xargs md5sum)
+}
+DATES=("$D")
+for k in 1 2 3 4; do
+        Dk=$(date -u -d "$D + $k day" +%F)
+        DATES+=("$Dk")
+        it_must "statline-scraper scrapes the NHL day $Dk" scrape "$Dk" nhl
+        it_must "the pipeline becomes idle" wait_idle
+done
+sql "SELECT season, as_of_date, team_id, tpi FROM analytics.nhl_team_ratings ORDER BY 1, 2, 3" \
+        >"$IT_DIR/tpi.txt"
+sql "SELECT game_id, game_date, season, home_team_id, away_team_id FROM raw.nhl_games
+     WHERE game_date BETWEEN '${DATES[0]}' AND '${DATES[-1]}' ORDER BY 1" >"$IT_DIR/games.txt"
+sql "SELECT doc_path, sha256 FROM publishing.documents WHERE doc_path LIKE 'nhl/%' ORDER BY 1" \
+        >"$IT_DIR/docs.txt"
+cat >"$IT_DIR/goi.py" <<'PY'
+import hashlib, json, math, os, sys
+tpi_f, games_f, docs_f, pub = sys.argv[1:5]
+dates = sys.argv[5:]
+tpi = [l.split("|") for l in open(tpi_f).read().split("\n") if l]
+games = [l.split("|") for l in open(games_f).read().split("\n") if l]
+recorded = dict(l.split("|") for l in open(docs_f).read().split("\n") if l)
+def rating(season, team, date):
+    # the team's row of the season with the newest as_of_date before the game date
+    rows = [r for r in tpi if r[0] == season and r[2] == team and r[1] < date]
+    return float(max(rows, key=lambda r: r[1])[3]) if rows else None
+bad = predicted = total = 0
+maxdp = 0.0
+for d in dates:
+    path = "nhl/%s/games.json" % d
+    if not any(g[1] == d for g in games):
+        continue  # no game that day: nothing to publish
+    try:
+        raw = open(os.path.join(pub, path), "rb").read()
+    except OSError:
+        print("# %s not published" % path); bad += 1; continue
+    if recorded.get(path) != hashlib.sha256(raw).hexdigest():
+        print("# %s: publishing.documents sha256 differs from the file" % path); bad += 1
+    doc = json.loads(raw)
+    want_ids = [g[0] for g in games if g[1] == d]
+    got = {str(g["game_id"]): g for g in doc["games"]}
+    if doc["sport"] != "nhl" or doc["game_date"] != d or sorted(got) != sorted(want_ids):
+        print("# %s: games %s, raw.nhl_games %s" % (path, sorted(got), want_ids)); bad += 1
+    for g in games:
+        if g[1] != d or g[0] not in got:
+            continue
+        total += 1
+        th, ta = rating(g[2], g[3], d), rating(g[2], g[4], d)
+        wp = got[g[0]]["win_prob"]
+        if th is None or ta is None:
+            if wp is not None:
+                print("# %s: win_prob without ratings: %s" % (g[0], wp)); bad += 1
+            continue
+        # docs/models-nhl.md: GOI = TPI_home - TPI_away + 0.27, P(home) = 1/(1+exp(-0.35 GOI))
+        p = 1 / (1 + math.exp(-0.35 * (th - ta + 0.27)))
+        if wp is None:
+            print("# %s: no win_prob, want p_home %.6f" % (g[0], p)); bad += 1; continue
+        predicted += 1
+        dp = abs(wp["p_home"] - p)
+        maxdp = max(maxdp, dp, abs(wp["p_away"] - (1 - p)))
+        if wp["model"] != "goi:nhl" or dp > 1e-6 or abs(wp["p_away"] - (1 - p)) > 1e-6 \
+                or abs(wp["tpi_home"] - th) > 5e-5 or abs(wp["tpi_away"] - ta) > 5e-5:
+            print("# %s: published %s, want p_home %.6f tpi %.4f %.4f" % (g[0], wp, p, th, ta))
+            bad += 1
+print("# %d games over %d dates, %d with GOI probabilities, max |dp| %.2e"
+      % (total, len(dates), predicted, maxdp))
+if predicted == 0:
+    print("# no game was predicted"); bad += 1
+sys.exit(1 if bad else 0)
+PY
+it_must "published NHL games.json of ${DATES[0]}..${DATES[-1]} = python3's GOI from the ratings rows" \
+        python3 "$IT_DIR/goi.py" "$IT_DIR/tpi.txt" "$IT_DIR/games.txt" "$IT_DIR/docs.txt" \
+        "$PUBDIR" "${DATES[@]}"
+it_is "prediction.game_win_probs (nhl) rows = the games with both teams rated" \
+        "$(sql "SELECT count(*) FROM prediction.game_win_probs WHERE sport = 'nhl' AND model = 'goi:nhl'")" \
+        "$(sql "SELECT count(*) FROM raw.nhl_games g WHERE g.game_date BETWEEN '${DATES[0]}' AND '${DATES[-1]}'
+                AND EXISTS (SELECT 1 FROM analytics.nhl_team_ratings r WHERE r.season = g.season
+                            AND r.team_id = g.home_team_id AND r.as_of_date < g.game_date)
+                AND EXISTS (SELECT 1 FROM analytics.nhl_team_ratings r WHERE r.season = g.season
+                            AND r.team_id = g.away_team_id AND r.as_of_date < g.game_date)")"
+it_is "no failed execution-log row (prediction, publishing)" \
+        "$(sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE status = 'failed'")" 0
+
+# replay: every nhl precompute.completed again, fresh event id and idempotency key
+gfp >"$IT_DIR/gfp1"
+NGOI=$(sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE processor = 'goi'")
+it_events "$PREFIX.nhl.precompute.completed" >"$IT_DIR/pc_events.jsonl"
+NPCE=$(wc -l <"$IT_DIR/pc_events.jsonl")
+python3 - "$IT_DIR/pc_events.jsonl" >"$IT_DIR/pc_replay.jsonl" <<'PY'
+import json, random, sys, time, uuid
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    ms = int(time.time() * 1000)
+    r = random.getrandbits(74)
+    u = (ms << 80) | (7 << 76) | (((r >> 62) & 0xFFF) << 64) | (2 << 62) | (r & ((1 << 62) - 1))
+    e["event_id"] = str(uuid.UUID(int=u))
+    e["idempotency_key"] = (e.get("idempotency_key") or "precompute") + ":replay"
+    print(json.dumps(e))
+PY
+while IFS= read -r ev; do
+        it_redis XADD "$PREFIX.nhl.precompute.completed" '*' d "$ev" >/dev/null
+done <"$IT_DIR/pc_replay.jsonl"
+goi_replayed() {
+        (($(sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE processor = 'goi'") >= NGOI + NPCE)) &&
+                idle
+}
+it_must "every nhl precompute.completed re-published ($NPCE): prediction and publishing ran again" \
+        it_wait_for 120 goi_replayed
+gfp >"$IT_DIR/gfp2"
+if diff "$IT_DIR/gfp1" "$IT_DIR/gfp2" >"$IT_DIR/gfp.diff"; then
+        it_ok "the replay changed no game_win_probs / publishing.documents row nor file (count, md5, max updated_at)"
+else
+        it_not_ok "the replay changed rows or files"
+        sed 's/^/# /' "$IT_DIR/gfp.diff"
+fi
+it_is "still no failed execution-log row" \
+        "$(sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE status = 'failed'")" 0
 it_done
