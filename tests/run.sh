@@ -5,12 +5,14 @@
 #      free loopback ports (always stopped again, even on failure or Ctrl-C)
 #   3. unit + integration suites against them, then the pipeline suite (a
 #      simulated week through all six services, on Redis Streams and Kafka)
-#   4. the unit suite under valgrind, then unit + integration under ASan/UBSan
+#      and the chaos suite (faults injected into a backfill, per backend)
+#   4. the unit suite under valgrind, then unit + integration under ASan/UBSan,
+#      then a short libFuzzer run of every fuzz target
 # and prints, as its very last line: tests: N passed, N failed
 # Each meson test (one TAP program or script) counts as one test per run.
 # Under CI (CI=true) a skipped test counts as failed: nothing may skip there.
 #
-# Environment: STATLINE_TEST_FAST=1 skips step 4 (quick local loop).
+# Environment: STATLINE_TEST_FAST=1 skips the chaos suite and step 4 (quick local loop).
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -116,7 +118,9 @@ check "format (clang-format 14)" scripts/format.sh --check
 
 say "build"
 if [ ! -f build/build.ninja ]; then
-        meson setup build >/dev/null || { fail=$((fail + 1)); summary; }
+        meson setup build -Dchaos_tests=true >/dev/null || { fail=$((fail + 1)); summary; }
+else
+        meson configure build -Dchaos_tests=true >/dev/null || { fail=$((fail + 1)); summary; }
 fi
 ninja -C build || { fail=$((fail + 1)); summary; }
 check "config docs match the option tables" scripts/gen-config-docs.sh --check build
@@ -130,6 +134,10 @@ export STATLINE_TEST_RUN_DIR=$run
 suite unit build --suite unit
 suite integration build --suite integration
 suite pipeline build --suite pipeline
+# The chaos suite (tests/chaos/README.md): a two-week backfill through the six
+# services under kills, server restarts, a PostgreSQL stop, data-server faults
+# and 1,000 poison events, per backend; private servers, one test at a time.
+[ -z "${STATLINE_TEST_FAST:-}" ] && suite chaos build --suite chaos
 
 if [ -z "${STATLINE_TEST_FAST:-}" ]; then
         suite valgrind-unit build --setup valgrind --suite unit
@@ -146,5 +154,7 @@ if [ -z "${STATLINE_TEST_FAST:-}" ]; then
         else
                 fail=$((fail + 1))
         fi
+        # Fuzz smoke (tests/fuzz/README.md): each libFuzzer target ~12 s in build-fuzz/ (clang).
+        check "fuzz smoke (libFuzzer, 5 targets)" scripts/fuzz.sh --smoke
 fi
 summary

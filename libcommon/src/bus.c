@@ -367,6 +367,19 @@ static int run_handler(struct sl_bus *bus, const struct sl_envelope *env,
                            cls == SL_ERR_PERMANENT ? "permanent" : "retries_exhausted");
 }
 
+/*
+ * A topic under the bus prefix is <prefix>.<sport>.<...>: it carries only
+ * events of that sport. Topics outside the prefix have no such rule.
+ */
+static int topic_sport_ok(const struct sl_bus *bus, const char *topic, const char *sport)
+{
+        size_t p = strlen(bus->opts.prefix), s = strlen(sport);
+
+        if (strncmp(topic, bus->opts.prefix, p) != 0 || topic[p] != '.')
+                return 1;
+        return strncmp(topic + p + 1, sport, s) == 0 && topic[p + 1 + s] == '.';
+}
+
 /* Everything that happens to one fetched message; returns sl_bus_poll()'s value. */
 static int handle(struct sl_bus *bus, const struct sl_bus_msg *msg, sl_bus_handler_fn *handler,
                   void *opaque)
@@ -387,6 +400,13 @@ static int handle(struct sl_bus *bus, const struct sl_bus_msg *msg, sl_bus_handl
         sl_metric_inc(sl_metrics_std()->events_consumed, rc == 0 ? env->type : "invalid");
         if (rc < 0) {
                 fail_note(&f, rc, why);
+                return settle(bus, msg, dead_letter(bus, msg, &f, SL_ERR_PERMANENT, "poison"));
+        }
+        if (!topic_sport_ok(bus, msg->topic, env->sport)) {
+                snprintf(why, sizeof(why), "sport %s does not belong on topic %s", env->sport,
+                         msg->topic);
+                fail_note(&f, -EBADMSG, why);
+                sl_envelope_free(env);
                 return settle(bus, msg, dead_letter(bus, msg, &f, SL_ERR_PERMANENT, "poison"));
         }
         if (msg->deliveries > bus->opts.max_deliveries) {

@@ -404,6 +404,18 @@ static void reliability_tick(struct sl_svc *svc, bool force)
  * which say nothing about the database being down; a handler that means
  * the database calls sl_svc_blame("pg").
  */
+/*
+ * A connection to a dependency is gone (PostgreSQL restarting, the broker
+ * away): not the message's fault, and retrying it a few times and then
+ * dead-lettering it would turn a 10 s outage into lost work (the chaos suite
+ * saw exactly that). Such a message waits like one behind an open breaker.
+ */
+static bool dependency_down(int rc)
+{
+        return rc == -ECONNRESET || rc == -ECONNREFUSED || rc == -ENOTCONN || rc == -EPIPE ||
+               rc == -ECONNABORTED || rc == -ENETUNREACH || rc == -EHOSTUNREACH;
+}
+
 static int guarded_handler(const struct sl_envelope *env, const struct sl_bus_msg *msg,
                            void *opaque)
 {
@@ -428,6 +440,12 @@ static int guarded_handler(const struct sl_envelope *env, const struct sl_bus_ms
                 sl_cb_record(cb, not_pg ? -EBUSY : rc, t1 - t0, t1);
         }
         blamed = NULL;
+        if (dependency_down(rc)) {
+                sl_log_warn("svc.dependency.down",
+                            "topic=%s id=%s error=%s: the message waits for the connection",
+                            msg->topic, msg->id, sl_strerror(rc));
+                return -EBUSY; /* nacked, handed out again after the poll timeout */
+        }
         return rc;
 }
 

@@ -182,6 +182,29 @@ static void test_poison(void)
         sl_bus_mem_reset();
 }
 
+/* A topic <prefix>.<sport>.* carries only that sport: a valid envelope of another
+ * sport is poison (the chaos suite found mlb events processed on nba topics). */
+static void test_wrong_sport(void)
+{
+        sl_metrics_reset();
+        struct sl_bus *bus = open_bus("raw", 3);
+        struct script s = {0};
+        struct sl_envelope *env = sl_envelope_new("raw.completed", "raw", "mlb", NULL, NULL);
+        char v[256];
+
+        SL_CHECK(sl_bus_publish(bus, TOPIC, env) == 0);
+        sl_envelope_free(env);
+        publish_env(bus, "raw.completed");
+        for (int i = 0; i < 2; i++)
+                SL_CHECK(sl_bus_poll(bus, handler, &s, 0) == 1);
+        SL_CHECK(s.calls == 1 && s.n_seen == 1); /* only the nba event reached the handler */
+        SL_CHECK(dlq_header(SL_DLQ_H_CLASS, v, sizeof(v)) == 0 && strcmp(v, "PERMANENT") == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_ERROR, v, sizeof(v)) == 0 &&
+                 strstr(v, "sport mlb does not belong on topic " TOPIC));
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
 static void test_handler_badmsg_and_dup(void)
 {
         sl_metrics_reset();
@@ -312,6 +335,7 @@ int main(void)
         test_transient_then_ok();
         test_exhausted_retries();
         test_poison();
+        test_wrong_sport();
         test_handler_badmsg_and_dup();
         test_busy_waits();
         test_dlq_publish_fails();

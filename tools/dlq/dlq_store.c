@@ -423,8 +423,8 @@ static int kafka_read(struct dlq_store *st, const char *topic, int32_t part, int
                 } else if (rkm->offset >= next) {
                         next = rkm->offset + 1;
                         deadline = sl_mono_ms() + 3 * (int64_t)st->o.timeout_ms;
-                        if (rkm->offset < to &&
-                            !bsearch(&rkm->offset, skip, nskip, sizeof(*skip), cmp_i64)) {
+                        if (rkm->offset < to && (nskip == 0 || !bsearch(&rkm->offset, skip, nskip,
+                                                                        sizeof(*skip), cmp_i64))) {
                                 struct dlq_letter *l = kafka_letter(rkm);
                                 if (l)
                                         rc = fn(l, opaque);
