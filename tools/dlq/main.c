@@ -21,6 +21,7 @@
 #include <sl/err.h>
 #include <sl/log.h>
 #include <sl/pg.h>
+#include <sl/svc.h> /* sl_signals_install */
 #include <sl/util.h>
 
 #define EX_USAGE     64
@@ -72,20 +73,6 @@ static const struct sl_cfg_opt cfg_opts[] = {
                 "minimum log level (JSON lines on stderr)"),
     SL_CFG_END,
 };
-
-/* SIGINT/SIGTERM stop after the current message (no SA_RESTART: sleeps end); SIGPIPE ignored. */
-static void install_signals(void)
-{
-        struct sigaction sa;
-
-        memset(&sa, 0, sizeof(sa));
-        sigemptyset(&sa.sa_mask);
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sa.sa_handler = SIG_IGN;
-        sigaction(SIGPIPE, &sa, NULL);
-}
 
 /* The command line: command, operand, filters and options. */
 struct cli {
@@ -942,7 +929,7 @@ int main(int argc, char **argv)
         }
         sl_log_level_parse(cfg.log_level, &lvl);
         sl_log_init("dlq", lvl);
-        install_signals();
+        (void)sl_signals_install(on_signal); /* SIGINT/SIGTERM stop; SIGPIPE ignored */
         x.cli = &cli;
         x.errstr[0] = '\0';
         rc = run(&x);

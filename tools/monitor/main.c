@@ -22,6 +22,7 @@
 #include <sl/http.h>
 #include <sl/log.h>
 #include <sl/pg.h>
+#include <sl/svc.h> /* sl_signals_install */
 #include <sl/util.h>
 
 #define EX_USAGE     64
@@ -189,19 +190,6 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
         }
         cli->cfg_argv[cli->cfg_argc] = NULL;
         return 0;
-}
-
-static void install_signals(void)
-{
-        struct sigaction sa;
-
-        memset(&sa, 0, sizeof(sa));
-        sigemptyset(&sa.sa_mask);
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sa.sa_handler = SIG_IGN;
-        sigaction(SIGPIPE, &sa, NULL);
 }
 
 /* ---- HTTP -------------------------------------------------------------------- */
@@ -436,7 +424,7 @@ int main(int argc, char **argv)
         }
         sl_log_level_parse(cfg.log_level, &lvl);
         sl_log_init("monitor", lvl);
-        install_signals();
+        (void)sl_signals_install(on_signal); /* SIGINT/SIGTERM stop; SIGPIPE ignored */
 
         c.bus = (struct mon_bus_opts){
             .backend = cfg.bus_backend,
