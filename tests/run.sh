@@ -24,6 +24,8 @@ chmod 755 "$run" # the PostgreSQL cluster runs as user postgres when we are root
 pass=0
 fail=0
 skip=0
+failed=() # names of what failed (or skipped under CI), printed before the last line
+diag=     # why a server would not start, printed again before the last line
 started=$(date +%s)
 
 cleanup() {
@@ -47,18 +49,23 @@ say() {
 
 # count NAME LOGJSON: adds a meson testlog's results to the totals.
 count() {
-        local log=$1 p f s
-        [ -n "$log" ] && [ -f "$log" ] || { fail=$((fail + 1)); return; }
+        local log=$1 tag=$2 p f s bad name
+        [ -n "$log" ] && [ -f "$log" ] || { fail=$((fail + 1)); failed+=("$tag: no test log"); return; }
         p=$(grep -c '"result": "OK"\|"result": "EXPECTEDFAIL"' "$log")
         f=$(grep -c '"result": "\(FAIL\|TIMEOUT\|ERROR\|UNEXPECTEDPASS\)"' "$log")
         s=$(grep -c '"result": "SKIP"' "$log")
         pass=$((pass + p))
         fail=$((fail + f))
+        bad='"result": "\(FAIL\|TIMEOUT\|ERROR\|UNEXPECTEDPASS\)"'
         if [ -n "${CI:-}" ]; then
                 fail=$((fail + s))
+                bad='"result": "\(FAIL\|TIMEOUT\|ERROR\|UNEXPECTEDPASS\|SKIP\)"'
         else
                 skip=$((skip + s))
         fi
+        while IFS= read -r name; do
+                failed+=("$tag: $name")
+        done < <(grep "$bad" "$log" | sed -n 's/^{"name": "\([^"]*\)".*"result": "\([A-Z]*\)".*/\1 (\2)/p')
 }
 
 # suite LOGBASE BUILDDIR MESON-TEST-ARGS...: runs meson test and counts its results.
@@ -69,28 +76,46 @@ suite() {
         rm -f "$dir/meson-logs/$base"*.json
         meson test -C "$dir" --no-rebuild --print-errorlogs --logbase "$base" "$@"
         # meson appends the setup name ("-valgrind") to the log base
-        count "$(ls "$dir/meson-logs/$base"*.json 2>/dev/null | head -n 1)"
+        count "$(ls "$dir/meson-logs/$base"*.json 2>/dev/null | head -n 1)" "$base"
 }
 
 # harness NAME: starts one server and sets $addr to its address (last line
 # printed by the script); a server that won't start counts as one failed test.
 harness() {
-        local name=$1 out
+        local name=$1 out try
         say "start $name"
-        mkdir -p "$run/$name"
-        if out=$(tests/harness/"$name".sh start "$run/$name"); then
-                addr=$(tail -n 1 <<<"$out")
-                echo "$name: $addr"
-                return 0
-        fi
-        echo "$name: failed to start" >&2
+        # Two tries: a server that fails once (a slow first JVM start, a
+        # registry hiccup while fetching Kafka's jars) would otherwise turn
+        # every test of that backend into a failure.
+        for try in 1 2; do
+                rm -rf "${run:?}/$name" && mkdir -p "$run/$name"
+                if out=$(tests/harness/"$name".sh start "$run/$name" 2>"$run/$name.err"); then
+                        cat "$run/$name.err" >&2
+                        addr=$(tail -n 1 <<<"$out")
+                        echo "$name: $addr"
+                        return 0
+                fi
+                cat "$run/$name.err" >&2
+                # kept for the summary: CI logs often show only their end
+                diag+=$(printf '\n-- start %s, try %s: last lines of its stderr:\n%s' "$name" "$try" \
+                        "$(tail -n 12 "$run/$name.err")")
+                tests/harness/"$name".sh stop "$run/$name" >/dev/null 2>&1
+                echo "$name: failed to start (try $try of 2)" >&2
+                [ "$try" -eq 1 ] && sleep 10
+        done
         fail=$((fail + 1))
+        failed+=("start $name: the server would not start (its log is above)")
         addr=
         return 1
 }
 
 summary() {
         say "done"
+        [ -n "$diag" ] && printf '%s\n' "$diag"
+        if [ "${#failed[@]}" -gt 0 ]; then
+                echo "failed:"
+                printf '  %s\n' "${failed[@]}"
+        fi
         if [ "$skip" -gt 0 ]; then
                 echo "tests: $pass passed, $fail failed, $skip skipped"
         else
@@ -110,6 +135,7 @@ check() {
         else
                 echo "$name: FAILED" >&2
                 fail=$((fail + 1))
+                failed+=("$name")
         fi
 }
 
@@ -118,11 +144,11 @@ check "format (clang-format 14)" scripts/format.sh --check
 
 say "build"
 if [ ! -f build/build.ninja ]; then
-        meson setup build -Dchaos_tests=true >/dev/null || { fail=$((fail + 1)); summary; }
+        meson setup build -Dchaos_tests=true >/dev/null || { fail=$((fail + 1)); failed+=("meson setup"); summary; }
 else
-        meson configure build -Dchaos_tests=true >/dev/null || { fail=$((fail + 1)); summary; }
+        meson configure build -Dchaos_tests=true >/dev/null || { fail=$((fail + 1)); failed+=("meson configure"); summary; }
 fi
-ninja -C build || { fail=$((fail + 1)); summary; }
+ninja -C build || { fail=$((fail + 1)); failed+=("build (ninja)"); summary; }
 check "config docs match the option tables" scripts/gen-config-docs.sh --check build
 
 tests/harness/kafka.sh fetch || echo "kafka: jars could not be fetched" >&2
@@ -153,6 +179,7 @@ if [ -z "${STATLINE_TEST_FAST:-}" ]; then
                 suite asan-integration build-asan --suite integration
         else
                 fail=$((fail + 1))
+                failed+=("build asan+ubsan (ninja)")
         fi
         # Fuzz smoke (tests/fuzz/README.md): each libFuzzer target ~12 s in build-fuzz/ (clang).
         check "fuzz smoke (libFuzzer, 5 targets)" scripts/fuzz.sh --smoke

@@ -21,7 +21,7 @@
 #   STATLINE_KAFKA_VERSION    force one Kafka version (default: 3.9.2, then 3.9.1,
 #                             then 4.0.1 if 3.9.x will not resolve)
 #   STATLINE_KAFKA_JAVA_OPTS  JVM options (default: -Xms256m -Xmx512m)
-#   STATLINE_KAFKA_START_TIMEOUT  readiness timeout in seconds (default 60)
+#   STATLINE_KAFKA_START_TIMEOUT  readiness timeout in seconds (default 120)
 #   STATLINE_MVN_ARGS         extra Maven arguments (e.g. -Dmaven.repo.local=...)
 #
 # Exit status: 0 ok, 1 failure, 2 usage, 77 a required binary (java, kcat,
@@ -36,7 +36,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 POM="$HERE/kafka/pom.xml"
 LIBS=${STATLINE_KAFKA_LIBS:-${HOME:-/tmp}/.cache/statline/kafka-libs}
 STAMP="$LIBS/.statline-kafka-stamp"
-START_TIMEOUT=${STATLINE_KAFKA_START_TIMEOUT:-60}
+START_TIMEOUT=${STATLINE_KAFKA_START_TIMEOUT:-120}
 JAVA_OPTS=${STATLINE_KAFKA_JAVA_OPTS:--Xms256m -Xmx512m}
 
 log() { printf 'kafka.sh: %s\n' "$*" >&2; }
@@ -63,9 +63,25 @@ mvn_copy() {
               -DoutputDirectory="$out" -Dkafka.version="$ver" -P"$prof"
               ${STATLINE_MVN_ARGS:-})
         mvn -o "${args[@]}" >/dev/null 2>&1 && return 0
-        rm -rf "$out"
-        # -q still prints colour resets; keep stderr clean
-        mvn "${args[@]}" 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >&2
+        # Online: a registry hiccup (a reset connection, a 5xx) must not cost
+        # the whole Kafka half of a CI run, so three tries, 5 s then 20 s apart.
+        local try delay=5
+        for try in 1 2 3; do
+                rm -rf "$out"
+                # -U: Maven caches a failed download in ~/.m2 and, without it,
+                # would not ask the registry again ("not found ... during a
+                # previous attempt"). -q still prints colour resets and Maven's
+                # help boilerplate; keep stderr to the lines that say why.
+                mvn -U "${args[@]}" 2>&1 | sed 's/\x1b\[[0-9;]*m//g' |
+                        grep -v '^\[ERROR\] *$\|-X switch\|-e switch\|^\[ERROR\] \[Help 1\]\|read the following' |
+                        tail -n 8 >&2
+                [[ ${PIPESTATUS[0]} -eq 0 ]] && return 0
+                ((try < 3)) || break
+                log "Maven fetch of Kafka $ver failed (try $try of 3); retrying in ${delay}s"
+                sleep "$delay"
+                delay=20
+        done
+        return 1
 }
 
 # Tries each candidate version; writes jars and the stamp into a temp dir
@@ -253,7 +269,10 @@ cmd_start() {
                 launch "$dir" "$broker" "$ctrl" || rc=$?
                 ((rc == 0)) && break
                 kill_pid "$dir"
-                ((rc == 2)) && die "broker not ready after ${START_TIMEOUT}s; see $dir/kafka.log"
+                if ((rc == 2)); then
+                        tail -n 30 "$dir/kafka.log" >&2 || true
+                        die "broker not ready after ${START_TIMEOUT}s; see $dir/kafka.log"
+                fi
                 # Died: a port taken since we probed is retried with new ports,
                 # but only on a first start (a restart must keep its ports).
                 if [[ -f $dir/ports ]] || ! grep -q 'BindException\|Address already in use' \
