@@ -163,20 +163,23 @@ void sl_alert_free(struct sl_alert *alert)
         free(alert);
 }
 
-char *sl_alert_format(const char *service, const char *instance, const char *key,
-                      enum sl_alert_severity severity, const char *title, const char *details,
-                      int64_t ts_wall_ms, uint64_t suppressed)
+/* The body of sl_alert_format(); status is "firing" or "resolved" (text says RESOLVED). */
+static char *format_body(const char *service, const char *instance, const char *key,
+                         enum sl_alert_severity severity, const char *title, const char *details,
+                         int64_t ts_wall_ms, uint64_t suppressed, const char *status)
 {
         const char *sev = sl_alert_severity_name(severity);
+        bool resolved = strcmp(status, "resolved") == 0;
         char text[ALERT_TEXT_MAX + 64], ts[25];
         cJSON *root = cJSON_CreateObject();
         char *out;
         int n;
 
         n = snprintf(text, sizeof(text), "[statline %s] %s %s%s%s", service,
-                     severity == SL_ALERT_CRITICAL  ? "CRITICAL"
-                     : severity == SL_ALERT_WARNING ? "WARNING"
-                                                    : "INFO",
+                     resolved                        ? "RESOLVED"
+                     : severity == SL_ALERT_CRITICAL ? "CRITICAL"
+                     : severity == SL_ALERT_WARNING  ? "WARNING"
+                                                     : "INFO",
                      title, details && details[0] ? ": " : "", details ? details : "");
         if (n < 0 || (size_t)n >= sizeof(text))
                 memcpy(text + sizeof(text) - 4, "...", 4); /* cut: still one line of text */
@@ -193,6 +196,7 @@ char *sl_alert_format(const char *service, const char *instance, const char *key
         cJSON_AddStringToObject(root, "instance", instance);
         cJSON_AddStringToObject(root, "key", key);
         cJSON_AddStringToObject(root, "severity", sev);
+        cJSON_AddStringToObject(root, "status", status);
         cJSON_AddStringToObject(root, "title", title);
         cJSON_AddStringToObject(root, "details", details ? details : "");
         cJSON_AddStringToObject(root, "ts", ts);
@@ -204,10 +208,22 @@ char *sl_alert_format(const char *service, const char *instance, const char *key
         return out;
 }
 
-/* The dedup slot of key: its own, else a free one, else the least recently sent. */
+char *sl_alert_format(const char *service, const char *instance, const char *key,
+                      enum sl_alert_severity severity, const char *title, const char *details,
+                      int64_t ts_wall_ms, uint64_t suppressed)
+{
+        return format_body(service, instance, key, severity, title, details, ts_wall_ms, suppressed,
+                           "firing");
+}
+
+/*
+ * The dedup slot of key: its own, else a free one, else the least recently
+ * sent. Slots freed by sl_alert_resolve() leave holes, so the whole table is
+ * searched for key before a free slot is taken.
+ */
 static struct seen *seen_slot(struct sl_alert *alert, const char *key, bool *found)
 {
-        struct seen *oldest = &alert->seen[0];
+        struct seen *oldest = &alert->seen[0], *free_slot = NULL;
 
         *found = false;
         for (int i = 0; i < ALERT_KEYS; i++) {
@@ -216,12 +232,12 @@ static struct seen *seen_slot(struct sl_alert *alert, const char *key, bool *fou
                         *found = true;
                         return s;
                 }
-                if (!s->used)
-                        return s;
-                if (s->sent_ms < oldest->sent_ms)
+                if (!s->used && !free_slot)
+                        free_slot = s;
+                if (s->used && s->sent_ms < oldest->sent_ms)
                         oldest = s;
         }
-        return oldest;
+        return free_slot ? free_slot : oldest;
 }
 
 /* True when another send now would exceed max_per_minute. */
@@ -310,4 +326,49 @@ int sl_alert_raise(struct sl_alert *alert, const char *key, enum sl_alert_severi
 void sl_alert_get_stats(const struct sl_alert *alert, struct sl_alert_stats *out)
 {
         *out = alert->stats;
+}
+
+int sl_alert_resolve(struct sl_alert *alert, const char *key, const char *title,
+                     const char *details_fmt, ...)
+{
+        char details[ALERT_TEXT_MAX];
+        struct seen *s;
+        bool found;
+        va_list ap;
+        char *body;
+        int64_t now;
+        int rc;
+
+        if (!alert)
+                return -ENOTCONN;
+        s = seen_slot(alert, key, &found);
+        if (!found)
+                return -ENOENT;
+        now = alert->opts.now_ms(alert->opts.clock_opaque);
+        if (rate_limited(alert, now)) {
+                alert->stats.rate_limited++;
+                return -EDQUOT;
+        }
+        va_start(ap, details_fmt);
+        vsnprintf(details, sizeof(details), details_fmt, ap);
+        va_end(ap);
+        memset(s, 0, sizeof(*s)); /* forgotten: the next raise of key is sent at once */
+        note_send(alert, now);
+        sl_log_info("alert.resolve", "key=%s title=%s details=%s", key, title, details);
+        if (!alert->url) {
+                alert->stats.disabled++;
+                return -ENOTCONN;
+        }
+        body = format_body(alert->service, alert->instance, key, SL_ALERT_INFO, title, details,
+                           sl_wall_ms(), 0, "resolved");
+        rc = alert->opts.post(alert->opts.post_opaque, alert->url, body, strlen(body),
+                              alert->opts.timeout_ms);
+        free(body);
+        if (rc < 0) {
+                alert->stats.failed++;
+                sl_log_warn("alert.post.error", "key=%s (resolve): %s", key, sl_strerror(rc));
+                return rc;
+        }
+        alert->stats.resolved++;
+        return 0;
 }

@@ -31,31 +31,10 @@ IT_EXTRA_KEYS+=("$PRED_T" "$DLQ_T" "$PREFIX.nba.publishing.completed")
 PUB_PID=
 it_service publishing "$PUB" "$PREFIX"
 
-# The receiver: appends each POST body as one line to alerts.jsonl, answers 200.
-cat >"$IT_DIR/recv.py" <<'EOF'
-import http.server, sys
-out, portfile = sys.argv[1], sys.argv[2]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        with open(out, "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *a):
-        pass
-srv = http.server.HTTPServer(("127.0.0.1", 0), H)
-with open(portfile + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-import os
-os.rename(portfile + ".tmp", portfile)
-srv.serve_forever()
-EOF
+# The receiver (alert_recv.py): appends each POST body as one line to alerts.jsonl, answers 200.
 ALERTS=$IT_DIR/alerts.jsonl
 : >"$ALERTS"
-python3 "$IT_DIR/recv.py" "$ALERTS" "$IT_DIR/recv.port" &
+python3 "$IT_SRC/tests/integration/alert_recv.py" "$ALERTS" "$IT_DIR/recv.port" &
 IT_PIDS+=("$!")
 it_must "the receiver listens" it_wait_for 10 test -s "$IT_DIR/recv.port"
 HOOK="http://127.0.0.1:$(cat "$IT_DIR/recv.port")/hook"

@@ -24,6 +24,7 @@
 #     report names the date, the reason and a retry command; the retry command
 #     succeeds once the fault is gone.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tools_lib.sh"
 
 [[ -n ${STATLINE_TEST_PG_DSN:-} ]] || it_skip_all "STATLINE_TEST_PG_DSN not set"
 for c in psql jq curl python3; do
@@ -37,19 +38,8 @@ kafka) it_init backfill_tool_kafka ;;
 esac
 it_backend "$BACKEND"
 
-BUILD=${STATLINE_BUILD:-$IT_SRC/build}
-SCRAPER=${STATLINE_SCRAPER:-$BUILD/services/scraper/statline-scraper}
-FIXTURES=${STATLINE_FIXTURES:-$BUILD/tools/fixtures/statline-fixtures}
-BACKFILL=${STATLINE_BACKFILL:-$BUILD/tools/backfill/statline-backfill}
-declare -A BIN=(
-        [raw]=${STATLINE_RAWBIN:-$BUILD/services/raw/statline-raw}
-        [analytics]=${STATLINE_ANALYTICSBIN:-$BUILD/services/analytics/statline-analytics}
-        [precompute]=${STATLINE_PRECOMPUTEBIN:-$BUILD/services/precompute/statline-precompute}
-        [prediction]=${STATLINE_PREDBIN:-$BUILD/services/prediction/statline-prediction}
-        [publishing]=${STATLINE_PUBBIN:-$BUILD/services/publishing/statline-publishing}
-        [scraper]=$SCRAPER
-)
-SERVICES=(raw analytics precompute prediction publishing scraper)
+tl_bins
+SCRAPER=${BIN[scraper]}
 for b in "$FIXTURES" "$BACKFILL" "${BIN[@]}"; do
         [[ -x $b ]] || it_bail "not found: $b (set STATLINE_SCRAPER/FIXTURES/BACKFILL/RAWBIN/...)"
 done
@@ -132,28 +122,11 @@ start_stack() {
         it_wait_for 90 started "$1"
 }
 
-sql() {
-        PGOPTIONS="-c client_min_messages=warning" PGCONNECT_TIMEOUT=10 \
-                psql "$DSN" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"
-}
-fx() { curl -sf --max-time 10 "$FX/$1"; }
-day() { date -u -d "$1 + $2 days" +%F; }
+# sql, fx, day: tools_lib.sh
 
 # The whole database idle: every scraper event handled by raw, every outbox
 # event handled by the next phase, nothing unpublished (as pipeline_week.sh).
-PENDING_SQL="
-WITH s AS (SELECT correlation_id, count(*) n FROM ops.scraper_execution_log
-           WHERE status = 'completed' GROUP BY 1),
-     r AS (SELECT correlation_id, count(DISTINCT event_id) n FROM ops.pipeline_execution_log
-           WHERE phase = 'raw' AND status IN ('completed', 'skipped') GROUP BY 1)
-SELECT (SELECT coalesce(sum(s.n - coalesce(r.n, 0)), 0) FROM s LEFT JOIN r USING (correlation_id))
-     + (SELECT count(*) FROM ops.outbox o
-        WHERE o.topic NOT LIKE '%.publishing.completed'
-          AND NOT EXISTS (SELECT 1 FROM ops.pipeline_execution_log l
-                          WHERE l.event_id = (convert_from(o.payload, 'UTF8')::jsonb->>'event_id')::uuid
-                            AND l.status IN ('completed', 'skipped')))
-     + (SELECT count(*) FROM ops.outbox WHERE published_at IS NULL)"
-idle() { [[ $(sql "$PENDING_SQL" 2>/dev/null) == 0 ]]; }
+# PENDING_SQL and idle(): tools_lib.sh
 
 # fingerprint FILE: every table of the five data schemas without its
 # timestamp and uuid columns (count + md5 of the rows in text order), and

@@ -14,6 +14,7 @@
 #     fires again;
 #   - the long-running mode starts and exits 0 on SIGTERM.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tools_lib.sh"
 
 [[ -n ${STATLINE_TEST_PG_DSN:-} ]] || it_skip_all "STATLINE_TEST_PG_DSN not set"
 for c in psql jq curl; do
@@ -27,19 +28,8 @@ kafka) it_init scheduler_tool_kafka ;;
 esac
 it_backend "$BACKEND"
 
-BUILD=${STATLINE_BUILD:-$IT_SRC/build}
-FIXTURES=${STATLINE_FIXTURES:-$BUILD/tools/fixtures/statline-fixtures}
-BACKFILL=${STATLINE_BACKFILL:-$BUILD/tools/backfill/statline-backfill}
+tl_bins
 SCHEDULER=${STATLINE_SCHEDULER:-$BUILD/tools/scheduler/statline-scheduler}
-declare -A BIN=(
-        [raw]=${STATLINE_RAWBIN:-$BUILD/services/raw/statline-raw}
-        [analytics]=${STATLINE_ANALYTICSBIN:-$BUILD/services/analytics/statline-analytics}
-        [precompute]=${STATLINE_PRECOMPUTEBIN:-$BUILD/services/precompute/statline-precompute}
-        [prediction]=${STATLINE_PREDBIN:-$BUILD/services/prediction/statline-prediction}
-        [publishing]=${STATLINE_PUBBIN:-$BUILD/services/publishing/statline-publishing}
-        [scraper]=${STATLINE_SCRAPER:-$BUILD/services/scraper/statline-scraper}
-)
-SERVICES=(raw analytics precompute prediction publishing scraper)
 for b in "$FIXTURES" "$BACKFILL" "$SCHEDULER" "${BIN[@]}"; do
         [[ -x $b ]] || it_bail "not found: $b"
 done
@@ -67,12 +57,7 @@ sched_cleanup() {
 }
 IT_ON_EXIT=sched_cleanup
 
-sql() {
-        PGOPTIONS="-c client_min_messages=warning" PGCONNECT_TIMEOUT=10 \
-                psql "$DSN" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"
-}
-fx() { curl -sf --max-time 10 "$FX/$1"; }
-day() { date -u -d "$1 + $2 days" +%F; }
+# sql, fx, day: tools_lib.sh
 
 "$FIXTURES" --port 0 --seed 42 --log-level warn >"$IT_DIR/fixtures.out" 2>"$IT_DIR/fixtures.err" &
 IT_PIDS+=($!)
@@ -179,19 +164,7 @@ it_is "every phase of the run carries the correlation id" \
         "$(sql "SELECT string_agg(DISTINCT phase::text, ',' ORDER BY phase::text) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR'")" \
         "analytics,precompute,prediction,publishing,raw"
 # the whole database idle (as pipeline_week.sh): nothing of the run left in flight
-PENDING_SQL="
-WITH s AS (SELECT correlation_id, count(*) n FROM ops.scraper_execution_log
-           WHERE status = 'completed' GROUP BY 1),
-     r AS (SELECT correlation_id, count(DISTINCT event_id) n FROM ops.pipeline_execution_log
-           WHERE phase = 'raw' AND status IN ('completed', 'skipped') GROUP BY 1)
-SELECT (SELECT coalesce(sum(s.n - coalesce(r.n, 0)), 0) FROM s LEFT JOIN r USING (correlation_id))
-     + (SELECT count(*) FROM ops.outbox o
-        WHERE o.topic NOT LIKE '%.publishing.completed'
-          AND NOT EXISTS (SELECT 1 FROM ops.pipeline_execution_log l
-                          WHERE l.event_id = (convert_from(o.payload, 'UTF8')::jsonb->>'event_id')::uuid
-                            AND l.status IN ('completed', 'skipped')))
-     + (SELECT count(*) FROM ops.outbox WHERE published_at IS NULL)"
-idle() { [[ $(sql "$PENDING_SQL" 2>/dev/null) == 0 ]]; }
+# PENDING_SQL and idle(): tools_lib.sh
 it_wait_for 60 idle
 out=$("${SCHED[@]}" --at "$(day "$D5" 1)T04:00" 2>>"$IT_DIR/s1.err")
 it_like "once the run is over, the entry fires again" "$out" "nightly: fired: scrape $D5"

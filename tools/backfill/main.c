@@ -17,6 +17,7 @@
 #include <sl/log.h>
 #include <sl/pg.h>
 #include <sl/svc.h>
+#include <sl/toolopt.h>
 #include <sl/util.h>
 
 #include "backfill.h"
@@ -42,8 +43,8 @@ static void on_signal(int sig)
 
 struct opts {
         const char *sport, *from, *to, *dates, *sources;
-        const char *pg_dsn, *migrations, *blob_dir;
-        const char *bus_backend, *bus_url, *bus_username, *bus_password, *bus_prefix, *kafka_props;
+        struct sl_tool_conn conn; /* pg.dsn, migrations, bus (sl/toolopt.h) */
+        const char *blob_dir;
         int workers;
         int64_t timeout_s, poll_ms;
         bool dry_run, restart, no_validate;
@@ -128,13 +129,6 @@ static void usage(FILE *f)
                "interrupted (rerun to resume).\n");
 }
 
-static const char *env_or(const char *name, const char *def)
-{
-        const char *v = getenv(name);
-
-        return v && v[0] ? v : def;
-}
-
 /* Parses argv. Returns 0, 1 (--help) or -EINVAL with the reason in errstr. */
 static int parse_args(int argc, char **argv, struct opts *o, char *errstr, size_t errstr_size)
 {
@@ -145,15 +139,8 @@ static int parse_args(int argc, char **argv, struct opts *o, char *errstr, size_
         o->timeout_s = 600;
         o->poll_ms = 500;
         o->level = SL_LOG_WARN;
-        o->pg_dsn = env_or("STATLINE_PG_DSN", NULL);
-        o->migrations = env_or("STATLINE_PG_MIGRATIONS", BACKFILL_MIGRATIONS_DIR);
-        o->blob_dir = env_or("STATLINE_BLOB_DIR", NULL);
-        o->bus_backend = env_or("STATLINE_BUS_BACKEND", "redis-streams");
-        o->bus_url = env_or("STATLINE_BUS_URL", "127.0.0.1:6379");
-        o->bus_username = env_or("STATLINE_BUS_USERNAME", NULL);
-        o->bus_password = env_or("STATLINE_BUS_PASSWORD", NULL);
-        o->bus_prefix = env_or("STATLINE_BUS_PREFIX", "statline");
-        o->kafka_props = env_or("STATLINE_BUS_KAFKA_PROPS", NULL);
+        sl_tool_conn_from_env(&o->conn, BACKFILL_MIGRATIONS_DIR);
+        o->blob_dir = sl_tool_env_or("STATLINE_BLOB_DIR", NULL);
         for (int i = 1; i < argc; i++) {
                 const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -196,18 +183,10 @@ static int parse_args(int argc, char **argv, struct opts *o, char *errstr, size_
                 } else if (strcmp(opt, "--poll-ms") == 0) {
                         if (sl_parse_i64(val, 10, 60000, &o->poll_ms) < 0)
                                 goto bad;
-                } else if (strcmp(opt, "--pg-dsn") == 0) {
-                        o->pg_dsn = val;
-                } else if (strcmp(opt, "--migrations") == 0) {
-                        o->migrations = val;
+                } else if (sl_tool_conn_flag(&o->conn, opt, val)) {
+                        /* --pg-dsn --migrations --bus-backend --bus-url --bus-prefix */
                 } else if (strcmp(opt, "--blob-dir") == 0) {
                         o->blob_dir = val;
-                } else if (strcmp(opt, "--bus-backend") == 0) {
-                        o->bus_backend = val;
-                } else if (strcmp(opt, "--bus-url") == 0) {
-                        o->bus_url = val;
-                } else if (strcmp(opt, "--bus-prefix") == 0) {
-                        o->bus_prefix = val;
                 } else if (strcmp(opt, "--log-level") == 0) {
                         if (sl_log_level_parse(val, &o->level) < 0)
                                 goto bad;
@@ -623,8 +602,8 @@ static int dry_run(struct bf *bf)
         printf("each date: publish scrape.requested on %s, wait until its correlation id "
                "reached publishing, validate%s\n",
                bf->topic, bf->o.no_validate ? " (off)" : " raw counts into ops.data_quality");
-        if (bf->o.pg_dsn && !bf->o.restart) {
-                bf->pg = sl_pg_open(bf->o.pg_dsn, 5000, errstr, sizeof(errstr));
+        if (bf->o.conn.pg_dsn && !bf->o.restart) {
+                bf->pg = sl_pg_open(bf->o.conn.pg_dsn, 5000, errstr, sizeof(errstr));
                 if (bf->pg)
                         rc = sl_pg_exec(bf->pg,
                                         "SELECT c.game_date::text, c.status, "
@@ -660,16 +639,7 @@ static int dry_run(struct bf *bf)
 
 static int open_bus(struct bf *bf, char *errstr, size_t errstr_size)
 {
-        struct sl_bus_opts o = {0};
-
-        o.backend = bf->o.bus_backend;
-        o.url = bf->o.bus_url;
-        o.username = bf->o.bus_username;
-        o.password = bf->o.bus_password;
-        o.prefix = bf->o.bus_prefix;
-        o.service = "backfill";
-        o.kafka_props = bf->o.kafka_props;
-        bf->bus = sl_bus_open(&o, errstr, errstr_size);
+        bf->bus = sl_tool_bus_open(&bf->o.conn, "backfill", errstr, errstr_size);
         return bf->bus ? 0 : -ECONNREFUSED;
 }
 
@@ -749,7 +719,7 @@ int main(int argc, char **argv)
                                 : backfill_dates_range(bf.o.from, bf.o.to, &bf.dates, errstr,
                                                        sizeof(errstr));
         if (rc == 0 &&
-            track_trigger_topic(bf.topic, sizeof(bf.topic), bf.o.bus_prefix, bf.o.sport) < 0) {
+            track_trigger_topic(bf.topic, sizeof(bf.topic), bf.o.conn.bus_prefix, bf.o.sport) < 0) {
                 snprintf(errstr, sizeof(errstr), "--bus-prefix too long");
                 rc = -EINVAL;
         }
@@ -764,7 +734,7 @@ int main(int argc, char **argv)
                 exit_code = 0;
                 goto out;
         }
-        if (!bf.o.pg_dsn) {
+        if (!bf.o.conn.pg_dsn) {
                 fprintf(stderr, "statline-backfill: no PostgreSQL: --pg-dsn or STATLINE_PG_DSN\n");
                 exit_code = EXIT_USAGE;
                 goto out;
@@ -774,8 +744,9 @@ int main(int argc, char **argv)
                 goto out;
         }
         bf.tty = isatty(STDOUT_FILENO);
-        bf.pg = sl_pg_open(bf.o.pg_dsn, 10000, errstr, sizeof(errstr));
-        rc = bf.pg ? sl_pg_migrate(bf.pg, bf.o.migrations, errstr, sizeof(errstr)) : -ECONNREFUSED;
+        bf.pg = sl_pg_open(bf.o.conn.pg_dsn, 10000, errstr, sizeof(errstr));
+        rc = bf.pg ? sl_pg_migrate(bf.pg, bf.o.conn.migrations, errstr, sizeof(errstr))
+                   : -ECONNREFUSED;
         if (rc >= 0)
                 rc = open_bus(&bf, errstr, sizeof(errstr));
         if (rc < 0) {

@@ -22,6 +22,7 @@
 #include <sl/log.h>
 #include <sl/pg.h>
 #include <sl/svc.h> /* sl_signals_install */
+#include <sl/toolopt.h>
 #include <sl/util.h>
 
 #define EX_USAGE     64
@@ -45,26 +46,12 @@ static struct dlq_cfg {
 } cfg;
 
 static const struct sl_cfg_opt cfg_opts[] = {
-    SL_CFG_ENUM("bus.backend", &cfg.bus_backend, "redis-streams",
-                "redis-streams|redis-pubsub|kafka", SL_CFG_SHARED,
-                "message bus backend whose dead letters are handled"),
-    SL_CFG_STR("bus.url", &cfg.bus_url, "127.0.0.1:6379", SL_CFG_SHARED,
-               "Redis host:port, or Kafka bootstrap servers"),
-    SL_CFG_STR("bus.username", &cfg.bus_username, "", SL_CFG_SHARED,
-               "Redis ACL user / Kafka SASL user"),
-    SL_CFG_STR("bus.password", &cfg.bus_password, "", SL_CFG_SHARED | SL_CFG_SECRET,
-               "Redis / Kafka SASL password"),
-    SL_CFG_STR("bus.prefix", &cfg.bus_prefix, "statline", SL_CFG_SHARED,
-               "topic prefix: dead letters are the topics PREFIX.*.dlq"),
-    SL_CFG_STR("bus.kafka_props", &cfg.bus_kafka_props, "", SL_CFG_SHARED,
-               "extra librdkafka properties k=v,k=v (SASL/TLS)"),
-    SL_CFG_STR("pg.dsn", &cfg.pg_dsn, "", SL_CFG_SHARED | SL_CFG_SECRET,
-               "PostgreSQL (audit, Kafka resolution marks, outbox); required except for "
-               "Redis list/show/stats"),
+    SL_TOOL_BUS_OPTS(&cfg, "message bus backend whose dead letters are handled",
+                     "topic prefix: dead letters are the topics PREFIX.*.dlq"),
+    SL_TOOL_PG_OPTS(&cfg, "PostgreSQL (audit, Kafka resolution marks, outbox); required except "
+                          "for Redis list/show/stats"),
     SL_CFG_STR("pg.migrations", &cfg.pg_migrations, "db/migrations", SL_CFG_SHARED,
                "directory of the NNNN_name.sql migrations applied at start"),
-    SL_CFG_INT("pg.connect_timeout_ms", &cfg.pg_connect_timeout_ms, 5000, 100, 600000,
-               SL_CFG_SHARED, "PostgreSQL connect timeout"),
     SL_CFG_INT("publish.timeout_ms", &cfg.publish_timeout_ms, 10000, 100, 600000, 0,
                "wait for the broker to confirm each replayed message"),
     SL_CFG_INT("timeout_ms", &cfg.timeout_ms, 5000, 100, 600000, 0,
@@ -929,6 +916,7 @@ int main(int argc, char **argv)
         }
         sl_log_level_parse(cfg.log_level, &lvl);
         sl_log_init("dlq", lvl);
+        sl_cfg_log(cfg_opts);                /* info level; secrets as <secret> */
         (void)sl_signals_install(on_signal); /* SIGINT/SIGTERM stop; SIGPIPE ignored */
         x.cli = &cli;
         x.errstr[0] = '\0';

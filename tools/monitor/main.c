@@ -18,11 +18,13 @@
 
 #include <cJSON.h>
 
+#include <sl/alert.h>
 #include <sl/cfg.h>
 #include <sl/http.h>
 #include <sl/log.h>
 #include <sl/pg.h>
 #include <sl/svc.h> /* sl_signals_install */
+#include <sl/toolopt.h>
 #include <sl/util.h>
 
 #define EX_USAGE     64
@@ -45,26 +47,16 @@ static struct mon_cfg {
         const char *bus_kafka_props, *pg_dsn, *http_addr, *log_level;
         int pg_connect_timeout_ms, timeout_ms, refresh_ms, window, samples;
         int lookback_h, stuck_after_min;
+        const char *alert_webhook_url;
+        int alert_dedup_window_ms, alert_max_per_minute, alert_timeout_ms;
+        int alert_failures, alert_failures_window_min, alert_dlq_depth;
 } cfg;
 
 static const struct sl_cfg_opt cfg_opts[] = {
-    SL_CFG_ENUM("bus.backend", &cfg.bus_backend, "redis-streams",
-                "redis-streams|redis-pubsub|kafka", SL_CFG_SHARED,
-                "message bus backend to monitor"),
-    SL_CFG_STR("bus.url", &cfg.bus_url, "127.0.0.1:6379", SL_CFG_SHARED,
-               "Redis host:port, or Kafka bootstrap servers"),
-    SL_CFG_STR("bus.username", &cfg.bus_username, "", SL_CFG_SHARED,
-               "Redis ACL user / Kafka SASL user"),
-    SL_CFG_STR("bus.password", &cfg.bus_password, "", SL_CFG_SHARED | SL_CFG_SECRET,
-               "Redis / Kafka SASL password"),
-    SL_CFG_STR("bus.prefix", &cfg.bus_prefix, "statline", SL_CFG_SHARED,
-               "topic prefix: the <prefix>.* topics/streams are monitored"),
-    SL_CFG_STR("bus.kafka_props", &cfg.bus_kafka_props, "", SL_CFG_SHARED,
-               "extra librdkafka properties k=v,k=v (SASL/TLS)"),
-    SL_CFG_STR("pg.dsn", &cfg.pg_dsn, "", SL_CFG_SHARED | SL_CFG_SECRET,
-               "PostgreSQL with the ops schema; empty: no pipeline and service sections"),
-    SL_CFG_INT("pg.connect_timeout_ms", &cfg.pg_connect_timeout_ms, 5000, 100, 600000,
-               SL_CFG_SHARED, "PostgreSQL connect timeout"),
+    SL_TOOL_BUS_OPTS(&cfg, "message bus backend to monitor",
+                     "topic prefix: the <prefix>.* topics/streams are monitored"),
+    SL_TOOL_PG_OPTS(&cfg, "PostgreSQL with the ops schema; empty: no pipeline and service "
+                          "sections"),
     SL_CFG_INT("timeout_ms", &cfg.timeout_ms, 5000, 100, 600000, 0,
                "broker connect and request timeout"),
     SL_CFG_INT("refresh_ms", &cfg.refresh_ms, 2000, 100, 600000, 0,
@@ -80,15 +72,30 @@ static const struct sl_cfg_opt cfg_opts[] = {
                "execution-log rows started this many hours back are looked at"),
     SL_CFG_INT("pipeline.stuck_after_min", &cfg.stuck_after_min, 30, 1, 100000, 0,
                "a run without progress for this many minutes is stuck"),
+    SL_CFG_STR("alert.webhook_url", &cfg.alert_webhook_url, "", SL_CFG_SHARED | SL_CFG_SECRET,
+               "with --alert: webhook for JSON alerts (Slack-compatible); empty: only logged"),
+    SL_CFG_INT("alert.dedup_window_ms", &cfg.alert_dedup_window_ms, 300000, 0, 86400000,
+               SL_CFG_SHARED, "drop an alert whose key was sent this recently"),
+    SL_CFG_INT("alert.max_per_minute", &cfg.alert_max_per_minute, 10, 1, 1000, SL_CFG_SHARED,
+               "alerts (and resolves) posted in any minute, at most"),
+    SL_CFG_INT("alert.timeout_ms", &cfg.alert_timeout_ms, 2000, 100, 60000, SL_CFG_SHARED,
+               "longest wait for the webhook (connect included)"),
+    SL_CFG_INT("alert.failures", &cfg.alert_failures, 5, 0, 1000000, 0,
+               "with --alert: this many failed runs of one (phase, processor) alert; 0 = off"),
+    SL_CFG_INT("alert.failures_window_min", &cfg.alert_failures_window_min, 60, 1, 100000, 0,
+               "... counted over this many minutes"),
+    SL_CFG_INT("alert.dlq_depth", &cfg.alert_dlq_depth, 0, 0, 2000000000, 0,
+               "with --alert: a <topic>.dlq holding this many dead letters alerts; 0 = off"),
     SL_CFG_ENUM("log.level", &cfg.log_level, "warn", "debug|info|warn|error", SL_CFG_SHARED,
                 "minimum log level (JSON lines on stderr)"),
     SL_CFG_END,
 };
 
-enum mode { MODE_LIVE, MODE_ONCE, MODE_JSON, MODE_SERVE };
+enum mode { MODE_LIVE, MODE_ONCE, MODE_JSON, MODE_SERVE, MODE_WATCH };
 
 struct cli {
         enum mode mode;
+        bool alert;
         const char *serve_addr;
         char *cfg_argv[MAX_CFG_ARGS];
         int cfg_argc;
@@ -110,12 +117,14 @@ struct ctx {
         struct mon_state *state;
         struct shared sh;
         struct sl_http *http;
+        struct sl_alert *alert;
+        struct mon_alerts *alerts; /* --alert */
 };
 
 static void usage(FILE *out)
 {
-        fputs("usage: statline-monitor [--json | --once | --serve ADDR] [--config FILE]\n"
-              "                        [--set key=value]...\n"
+        fputs("usage: statline-monitor [--json | --once | --serve ADDR | --watch] [--alert]\n"
+              "                        [--config FILE] [--set key=value]...\n"
               "\n"
               "Monitors the <bus.prefix>.* topics of the message bus (Redis Streams or Kafka)\n"
               "and, with pg.dsn, the pipeline (ops.pipeline_execution_log) and the services\n"
@@ -137,6 +146,20 @@ static void usage(FILE *out)
               "  --serve ADDR  no terminal view: serve the status page (/), /api/status (JSON)\n"
               "                and /metrics (Prometheus) on ADDR (host:port; port 0 = any;\n"
               "                the URL is printed on stderr) until SIGINT/SIGTERM\n"
+              "  --watch       no terminal view: refresh every refresh_ms until SIGINT/SIGTERM\n"
+              "                (with --alert: the alerting daemon; serves HTTP if http.addr)\n"
+              "\n"
+              "  --alert       check alert conditions at every refresh and post them to\n"
+              "                alert.webhook_url (JSON, Slack-compatible; same keys as the\n"
+              "                services'): a stuck run (key pipeline.stuck:<correlation_id>,\n"
+              "                pipeline.stuck_after_min), alert.failures failed runs of one\n"
+              "                (phase, processor) within alert.failures_window_min (key\n"
+              "                pipeline.failures:<phase>:<processor>), and with alert.dlq_depth\n"
+              "                a dead-letter topic that deep (key dlq.depth:<topic>). One alert\n"
+              "                per key while its condition lasts, a \"resolved\" one when it\n"
+              "                clears; at most alert.max_per_minute posts a minute. Needs\n"
+              "                pg.dsn for the pipeline checks. With --once/--json the checks\n"
+              "                run on the samples taken (no memory across runs: use --watch).\n"
               "\n"
               "exit status: 0 ok; 1 a source (bus or PostgreSQL) could not be read (--json and\n"
               "--once still print what was collected); 64 usage; 78 configuration.\n"
@@ -159,6 +182,10 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
                 const char *a = argv[i];
                 if (strcmp(a, "--json") == 0) {
                         cli->mode = MODE_JSON;
+                } else if (strcmp(a, "--watch") == 0) {
+                        cli->mode = MODE_WATCH;
+                } else if (strcmp(a, "--alert") == 0) {
+                        cli->alert = true;
                 } else if (strcmp(a, "--once") == 0) {
                         cli->mode = MODE_ONCE;
                 } else if (strcmp(a, "--serve") == 0 && i + 1 < argc) {
@@ -248,6 +275,39 @@ static int start_http(struct ctx *c, const char *addr)
         return 0;
 }
 
+/* ---- alerts ------------------------------------------------------------------ */
+
+static int start_alerts(struct ctx *c)
+{
+        char errstr[512];
+        struct sl_alert_opts ao = {
+            .webhook_url = cfg.alert_webhook_url,
+            .service = "monitor",
+            .dedup_window_ms = cfg.alert_dedup_window_ms,
+            .max_per_minute = cfg.alert_max_per_minute,
+            .timeout_ms = cfg.alert_timeout_ms,
+        };
+        struct mon_alert_opts mo = {
+            .failures = cfg.alert_failures,
+            .failures_window_min = cfg.alert_failures_window_min,
+            .dlq_depth = cfg.alert_dlq_depth,
+        };
+
+        c->alert = sl_alert_new(&ao, errstr, sizeof(errstr));
+        if (!c->alert) {
+                fprintf(stderr, "statline-monitor: %s\n", errstr);
+                return -EINVAL;
+        }
+        if (!cfg.pg_dsn[0])
+                fprintf(stderr, "statline-monitor: --alert without pg.dsn: only dead-letter "
+                                "depth is checked\n");
+        c->alerts = mon_alerts_new(c->alert, &mo);
+        sl_log_info("monitor.alert.start", "webhook=%s failures=%d/%dmin dlq_depth=%d",
+                    cfg.alert_webhook_url[0] ? "set" : "none", cfg.alert_failures,
+                    cfg.alert_failures_window_min, cfg.alert_dlq_depth);
+        return 0;
+}
+
 /* ---- one refresh --------------------------------------------------------------- */
 
 static void collect_bus(struct ctx *c, struct mon_snapshot *snap)
@@ -317,6 +377,10 @@ static void refresh(struct ctx *c, struct mon_snapshot *snap)
         collect_pg(c, snap);
         mon_state_update(c->state, snap);
         mon_metrics_update(snap);
+        if (c->alerts) {
+                char errstr[512] = "";
+                (void)mon_alerts_check(c->alerts, snap, c->pg, errstr, sizeof(errstr));
+        }
         if (c->http) {
                 char *s = status_json(c, snap);
                 pthread_mutex_lock(&c->sh.lock);
@@ -424,6 +488,7 @@ int main(int argc, char **argv)
         }
         sl_log_level_parse(cfg.log_level, &lvl);
         sl_log_init("monitor", lvl);
+        sl_cfg_log(cfg_opts);                /* info level; secrets as <secret> */
         (void)sl_signals_install(on_signal); /* SIGINT/SIGTERM stop; SIGPIPE ignored */
 
         c.bus = (struct mon_bus_opts){
@@ -437,6 +502,13 @@ int main(int argc, char **argv)
             .active_ms = cfg.refresh_ms, /* first refresh only; then: since the previous */
         };
         c.state = mon_state_new(cfg.window);
+        if (cli.alert) {
+                rc = start_alerts(&c);
+                if (rc < 0) {
+                        exit_code = EX_CONFIG;
+                        goto out;
+                }
+        }
         addr = cli.mode == MODE_SERVE ? cli.serve_addr : cfg.http_addr;
         if (cli.mode != MODE_JSON && cli.mode != MODE_ONCE && addr && addr[0]) {
                 rc = start_http(&c, addr);
@@ -451,6 +523,8 @@ out:
         mon_kafka_close(c.kafka);
         sl_pg_close(c.pg);
         mon_state_free(c.state);
+        mon_alerts_free(c.alerts);
+        sl_alert_free(c.alert);
         free(c.sh.status_json);
         free(c.sh.page);
         sl_cfg_free(cfg_opts);

@@ -239,6 +239,52 @@ struct sl_pg;
  */
 int mon_pg_collect(struct sl_pg *pg, struct mon_snapshot *snap, char *errstr, size_t errstr_size);
 
+/* ---- alerts (alerts.c) ------------------------------------------------------- */
+
+struct sl_alert;
+
+struct mon_alert_opts {
+        int failures;            /* failed runs of one (phase, processor) that alert; 0 = off */
+        int failures_window_min; /* ... within this many minutes */
+        int64_t dlq_depth;       /* dead letters in one <topic>.dlq that alert; 0 = off */
+};
+
+struct mon_alert_counts {
+        uint64_t checks;   /* mon_alerts_check() calls */
+        uint64_t raised;   /* conditions that appeared (alert raised) */
+        uint64_t resolved; /* conditions that cleared (resolve sent) */
+        size_t active;     /* conditions holding now */
+};
+
+struct mon_alerts;
+
+/*
+ * The alert checks, posting through alert (borrowed, outlives the result;
+ * service name "monitor"). Keys: "pipeline.stuck:<correlation_id>"
+ * (warning; every stuck run of the snapshot), "pipeline.failures:<phase>:
+ * <processor>" (critical; at least o->failures failed rows in the last
+ * o->failures_window_min minutes), "dlq.depth:<topic>" (warning; depth >=
+ * o->dlq_depth). Free with mon_alerts_free().
+ */
+struct mon_alerts *mon_alerts_new(struct sl_alert *alert, const struct mon_alert_opts *o);
+/* Frees a. NULL is a no-op. */
+void mon_alerts_free(struct mon_alerts *a);
+
+/*
+ * One check against snap (and pg, for the failure query; NULL or a snap
+ * without pg skips the pipeline checks). A condition seen for the first
+ * time is raised (sl_alert_raise) once; one that held at the previous check
+ * and no longer does is resolved (sl_alert_resolve) once. A source that
+ * could not be read (snap->pg_error, snap->bus_error, the failure query)
+ * resolves nothing of its kind. Returns 0, or the failure query's -errno
+ * with errstr (the other checks still ran).
+ */
+int mon_alerts_check(struct mon_alerts *a, const struct mon_snapshot *snap, struct sl_pg *pg,
+                     char *errstr, size_t errstr_size);
+
+/* Counters since mon_alerts_new(). */
+void mon_alerts_get_counts(const struct mon_alerts *a, struct mon_alert_counts *out);
+
 /* ---- renderers (render.c, page.c) ------------------------------------------- */
 
 /*

@@ -17,6 +17,7 @@
 #include <sl/log.h>
 #include <sl/pg.h>
 #include <sl/svc.h>
+#include <sl/toolopt.h>
 #include <sl/util.h>
 
 #include "schedule.h"
@@ -40,8 +41,7 @@ static void on_signal(int sig)
 
 struct opts {
         const char *file, *at, *sport;
-        const char *pg_dsn, *migrations;
-        const char *bus_backend, *bus_url, *bus_username, *bus_password, *bus_prefix, *kafka_props;
+        struct sl_tool_conn conn; /* pg.dsn, migrations, bus (sl/toolopt.h) */
         int64_t utc_offset_min, count;
         bool once, dry_run;
         enum sl_log_level level;
@@ -106,26 +106,12 @@ static void usage(FILE *f)
             "Exit: 0, 1 when a trigger could not be published, 78 bad usage or schedule.\n");
 }
 
-static const char *env_or(const char *name, const char *def)
-{
-        const char *v = getenv(name);
-
-        return v && v[0] ? v : def;
-}
-
 static int parse_args(int argc, char **argv, struct opts *o, char *errstr, size_t errstr_size)
 {
         o->sport = "nba";
         o->count = 5;
         o->level = SL_LOG_INFO;
-        o->pg_dsn = env_or("STATLINE_PG_DSN", NULL);
-        o->migrations = env_or("STATLINE_PG_MIGRATIONS", SCHED_MIGRATIONS_DIR);
-        o->bus_backend = env_or("STATLINE_BUS_BACKEND", "redis-streams");
-        o->bus_url = env_or("STATLINE_BUS_URL", "127.0.0.1:6379");
-        o->bus_username = env_or("STATLINE_BUS_USERNAME", NULL);
-        o->bus_password = env_or("STATLINE_BUS_PASSWORD", NULL);
-        o->bus_prefix = env_or("STATLINE_BUS_PREFIX", "statline");
-        o->kafka_props = env_or("STATLINE_BUS_KAFKA_PROPS", NULL);
+        sl_tool_conn_from_env(&o->conn, SCHED_MIGRATIONS_DIR);
         for (int i = 1; i < argc; i++) {
                 const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -154,16 +140,8 @@ static int parse_args(int argc, char **argv, struct opts *o, char *errstr, size_
                 } else if (strcmp(opt, "--utc-offset-min") == 0) {
                         if (sl_parse_i64(val, -720, 840, &o->utc_offset_min) < 0)
                                 goto bad;
-                } else if (strcmp(opt, "--pg-dsn") == 0) {
-                        o->pg_dsn = val;
-                } else if (strcmp(opt, "--migrations") == 0) {
-                        o->migrations = val;
-                } else if (strcmp(opt, "--bus-backend") == 0) {
-                        o->bus_backend = val;
-                } else if (strcmp(opt, "--bus-url") == 0) {
-                        o->bus_url = val;
-                } else if (strcmp(opt, "--bus-prefix") == 0) {
-                        o->bus_prefix = val;
+                } else if (sl_tool_conn_flag(&o->conn, opt, val)) {
+                        /* --pg-dsn --migrations --bus-backend --bus-url --bus-prefix */
                 } else if (strcmp(opt, "--log-level") == 0) {
                         if (sl_log_level_parse(val, &o->level) < 0)
                                 goto bad;
@@ -396,16 +374,7 @@ static int loop(struct sched *sc)
 
 static int open_bus(struct sched *sc, char *errstr, size_t errstr_size)
 {
-        struct sl_bus_opts o = {0};
-
-        o.backend = sc->o.bus_backend;
-        o.url = sc->o.bus_url;
-        o.username = sc->o.bus_username;
-        o.password = sc->o.bus_password;
-        o.prefix = sc->o.bus_prefix;
-        o.service = "scheduler";
-        o.kafka_props = sc->o.kafka_props;
-        sc->bus = sl_bus_open(&o, errstr, errstr_size);
+        sc->bus = sl_tool_bus_open(&sc->o.conn, "scheduler", errstr, errstr_size);
         return sc->bus ? 0 : -ECONNREFUSED;
 }
 
@@ -428,8 +397,8 @@ int main(int argc, char **argv)
         }
         if (rc == 0)
                 rc = sched_load(sc->o.file, &sc->s, errstr, sizeof(errstr));
-        if (rc == 0 &&
-            track_trigger_topic(sc->topic, sizeof(sc->topic), sc->o.bus_prefix, sc->o.sport) < 0) {
+        if (rc == 0 && track_trigger_topic(sc->topic, sizeof(sc->topic), sc->o.conn.bus_prefix,
+                                           sc->o.sport) < 0) {
                 snprintf(errstr, sizeof(errstr), "--bus-prefix too long");
                 rc = -EINVAL;
         }
@@ -446,15 +415,15 @@ int main(int argc, char **argv)
                 free(sc);
                 return 0;
         }
-        if (!sc->o.pg_dsn) {
+        if (!sc->o.conn.pg_dsn) {
                 fprintf(stderr, "statline-scheduler: no PostgreSQL: --pg-dsn or STATLINE_PG_DSN\n");
                 free(sc);
                 return EXIT_USAGE;
         }
         if (sl_signals_install(on_signal) < 0)
                 goto out;
-        sc->pg = sl_pg_open(sc->o.pg_dsn, 10000, errstr, sizeof(errstr));
-        rc = sc->pg ? sl_pg_migrate(sc->pg, sc->o.migrations, errstr, sizeof(errstr))
+        sc->pg = sl_pg_open(sc->o.conn.pg_dsn, 10000, errstr, sizeof(errstr));
+        rc = sc->pg ? sl_pg_migrate(sc->pg, sc->o.conn.migrations, errstr, sizeof(errstr))
                     : -ECONNREFUSED;
         if (rc >= 0)
                 rc = open_bus(sc, errstr, sizeof(errstr));

@@ -9,10 +9,12 @@
  *    "service": "raw", "instance": "host-123", "key": "cb.open:pg",
  *    "severity": "critical", "title": "circuit open: pg",
  *    "details": "failure rate 60.0% >= 50.0% over 10 calls",
- *    "ts": "2026-11-23T21:00:00.000Z", "suppressed": 0}
+ *    "ts": "2026-11-23T21:00:00.000Z", "suppressed": 0, "status": "firing"}
  *
  * "text" is what Slack shows; the other fields are for machines (Slack
- * ignores them). "suppressed" counts the alerts of the same key dropped by
+ * ignores them). "status" is "firing" for sl_alert_raise() and "resolved"
+ * for sl_alert_resolve() (then severity "info", text "... RESOLVED ...").
+ * "suppressed" counts the alerts of the same key dropped by
  * deduplication since the last one sent.
  *
  * Deduplication: an alert whose key was sent less than dedup_window_ms ago
@@ -90,6 +92,20 @@ char *sl_alert_format(const char *service, const char *instance, const char *key
                       enum sl_alert_severity severity, const char *title, const char *details,
                       int64_t ts_wall_ms, uint64_t suppressed);
 
+/*
+ * Says the condition behind key is over. When key has an alert remembered
+ * (raised, and not resolved since), posts a body like sl_alert_raise()'s
+ * with "status": "resolved", severity "info" and text "[statline <service>]
+ * RESOLVED <title>: <details>", and forgets key: its next sl_alert_raise()
+ * is sent at once, not deduplicated. A resolve counts against
+ * max_per_minute. Returns 0 (posted), -ENOENT (no alert of key remembered:
+ * nothing sent), -EDQUOT (rate-limited: key kept, call again later),
+ * -ENOTCONN (no webhook: only logged; key forgotten) or the transport's
+ * -errno (key forgotten). alert NULL is a no-op returning -ENOTCONN.
+ */
+int sl_alert_resolve(struct sl_alert *alert, const char *key, const char *title,
+                     const char *details_fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Counters since sl_alert_new(). */
 struct sl_alert_stats {
         uint64_t sent;         /* posted with a 2xx answer */
@@ -97,6 +113,7 @@ struct sl_alert_stats {
         uint64_t rate_limited; /* dropped by max_per_minute */
         uint64_t failed;       /* the POST failed */
         uint64_t disabled;     /* no webhook: only logged */
+        uint64_t resolved;     /* "resolved" bodies posted with a 2xx answer */
 };
 void sl_alert_get_stats(const struct sl_alert *alert, struct sl_alert_stats *out);
 
