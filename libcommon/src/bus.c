@@ -237,6 +237,54 @@ int sl_bus_drain(struct sl_bus *bus, int64_t timeout_ms)
         return bus->ops->drain(bus, timeout_ms);
 }
 
+/*
+ * Blanks what looks like a password in s (in place) with "***": the value of
+ * password=... (a libpq key=value DSN; up to a space, quote, comma or ';'),
+ * the password of a URI's userinfo ("scheme://user:SECRET@host"), and the
+ * bus's own password. The log's registered secrets are blanked by
+ * sl_log_redact() when libcommon has it (see docs/reliability.md).
+ */
+/* Replaces [v, end) by "***" (never growing the string: shorter values become '*'s). */
+static void blank(char *v, char *end)
+{
+        if (end - v < 3) {
+                memset(v, '*', (size_t)(end - v));
+                return;
+        }
+        memcpy(v, "***", 3);
+        memmove(v + 3, end, strlen(end) + 1);
+}
+
+static void redact(const struct sl_bus *bus, char *s)
+{
+        static const char *const keys[] = {"password=", "password = ", "pass="};
+        char *p;
+
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+                for (p = strstr(s, keys[k]); p; p = strstr(p, keys[k])) {
+                        char *v = p + strlen(keys[k]), *end = v;
+                        while (*end && !strchr(" \t'\",;&)", *end))
+                                end++;
+                        blank(v, end);
+                        p = v;
+                }
+        }
+        for (p = strstr(s, "://"); p; p = strstr(p, "://")) {
+                char *u = p + 3, *at = u + strcspn(u, "@/ \t\"'"), *colon;
+                p = u;
+                if (*at != '@')
+                        continue;
+                colon = memchr(u, ':', (size_t)(at - u));
+                if (colon)
+                        blank(colon + 1, at);
+        }
+        if (bus->opts.password && strlen(bus->opts.password) >= 4) {
+                size_t n = strlen(bus->opts.password);
+                while ((p = strstr(s, bus->opts.password)) != NULL)
+                        blank(p, p + n);
+        }
+}
+
 static void fail_note(struct failure *f, int rc, const char *reason)
 {
         int64_t now = sl_wall_ms();
@@ -253,7 +301,7 @@ static void fail_note(struct failure *f, int rc, const char *reason)
  * headers, and waits for the broker to confirm. Returns 0 once it is safe to
  * ack the original, or a negative errno (the original must then stay unacked).
  */
-static int dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg, const struct failure *f,
+static int dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg, struct failure *f,
                        enum sl_err_class cls, const char *why)
 {
         char dlq[512], part[16], off[24], attempts[16], first[25], last[25];
@@ -269,6 +317,8 @@ static int dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg, const s
         snprintf(attempts, sizeof(attempts), "%d", f->attempts);
         sl_time_rfc3339(f->first_ms, first);
         sl_time_rfc3339(f->last_ms, last);
+        redact(bus, f->reason);
+        sl_log_redact(f->reason);
         h[n++] = (struct sl_bus_header){SL_DLQ_H_TOPIC, msg->topic};
         h[n++] = (struct sl_bus_header){SL_DLQ_H_PARTITION, msg->partition >= 0 ? part : ""};
         h[n++] = (struct sl_bus_header){SL_DLQ_H_OFFSET, where};
@@ -312,9 +362,44 @@ static int settle(struct sl_bus *bus, const struct sl_bus_msg *msg, int rc)
 }
 
 /*
+ * A handler said SL_BUS_NOT_READY: parks the message through opts.defer.
+ * Returns SL_BUS_NOT_READY (parked), 0 (waited too long: dead-lettered),
+ * -EBUSY (could not park: the message waits) or the dead-letter error.
+ */
+static int park(struct sl_bus *bus, const struct sl_envelope *env, const struct sl_bus_msg *msg,
+                struct failure *f)
+{
+        char why[sizeof(f->reason)];
+        const char *reason = handler_error[0] ? handler_error : "not ready";
+        int rc;
+
+        why[0] = '\0';
+        rc = bus->opts.defer(bus->opts.defer_opaque, SL_BUS_DEFER_PARK, msg, env, reason, why,
+                             sizeof(why));
+        if (rc == 0) {
+                bus->stats.parked++;
+                sl_log_info("bus.handler.parked", "topic=%s id=%s: not ready: %s", msg->topic,
+                            msg->id, reason);
+                return SL_BUS_NOT_READY;
+        }
+        if (rc != -ETIME) {
+                sl_log_warn("bus.park.error", "topic=%s id=%s: %s (the message waits)", msg->topic,
+                            msg->id, sl_strerror(rc));
+                return -EBUSY;
+        }
+        fail_note(f, SL_BUS_NOT_READY, why[0] ? why : reason);
+        rc = dead_letter(bus, msg, f, SL_ERR_TRANSIENT, "not_ready_timeout");
+        if (rc == 0)
+                bus->opts.defer(bus->opts.defer_opaque, SL_BUS_DEFER_DONE, msg, env, reason, why,
+                                sizeof(why));
+        return rc;
+}
+
+/*
  * Calls the handler with retries. Returns 0 when the message is done (handled,
- * duplicate or dead-lettered), -EBUSY/-EINTR when it must wait (circuit open,
- * drain), or the dead-letter publish error.
+ * duplicate or dead-lettered), SL_BUS_NOT_READY when it was parked,
+ * -EBUSY/-EINTR when it must wait (circuit open, drain), or the dead-letter
+ * publish error.
  */
 static int run_handler(struct sl_bus *bus, const struct sl_envelope *env,
                        const struct sl_bus_msg *msg, sl_bus_handler_fn *handler, void *opaque,
@@ -342,6 +427,8 @@ static int run_handler(struct sl_bus *bus, const struct sl_envelope *env,
                 }
                 if (rc == -EBUSY)
                         return rc; /* circuit open: nothing attempted, the message waits */
+                if (rc == SL_BUS_NOT_READY && bus->opts.defer)
+                        return park(bus, env, msg, f);
                 if (handler_error[0]) {
                         char why[sizeof(f->reason)];
                         snprintf(why, sizeof(why), "%s: %s", sl_strerror(rc), handler_error);
@@ -349,7 +436,8 @@ static int run_handler(struct sl_bus *bus, const struct sl_envelope *env,
                 } else {
                         fail_note(f, rc, sl_strerror(rc));
                 }
-                cls = sl_err_classify(rc);
+                /* not ready without a place to park it: an ordinary retriable error */
+                cls = rc == SL_BUS_NOT_READY ? SL_ERR_TRANSIENT : sl_err_classify(rc);
                 if (cls == SL_ERR_PERMANENT || f->attempts >= max)
                         break;
                 int64_t delay_ms = sl_retry_delay_ms(&bus->opts.retry, f->attempts);
@@ -380,9 +468,12 @@ static int topic_sport_ok(const struct sl_bus *bus, const char *topic, const cha
         return strncmp(topic + p + 1, sport, s) == 0 && topic[p + 1 + s] == '.';
 }
 
-/* Everything that happens to one fetched message; returns sl_bus_poll()'s value. */
-static int handle(struct sl_bus *bus, const struct sl_bus_msg *msg, sl_bus_handler_fn *handler,
-                  void *opaque)
+/*
+ * Everything that happens to one message before it is acked: 0 done,
+ * SL_BUS_NOT_READY parked (both: ack it), or a negative errno (it waits).
+ */
+static int process(struct sl_bus *bus, const struct sl_bus_msg *msg, sl_bus_handler_fn *handler,
+                   void *opaque)
 {
         struct failure f = {.attempts = msg->deliveries > 0 ? msg->deliveries : 1};
         struct sl_envelope *env = NULL;
@@ -393,21 +484,21 @@ static int handle(struct sl_bus *bus, const struct sl_bus_msg *msg, sl_bus_handl
                 snprintf(why, sizeof(why), "message of %zu bytes exceeds the %zu byte cap",
                          msg->len, bus->opts.max_msg_bytes);
                 fail_note(&f, -EMSGSIZE, why);
-                return settle(bus, msg, dead_letter(bus, msg, &f, SL_ERR_PERMANENT, "oversized"));
+                return dead_letter(bus, msg, &f, SL_ERR_PERMANENT, "oversized");
         }
         rc =
             sl_envelope_parse(msg->data, msg->len, bus->opts.max_msg_bytes, &env, why, sizeof(why));
         sl_metric_inc(sl_metrics_std()->events_consumed, rc == 0 ? env->type : "invalid");
         if (rc < 0) {
                 fail_note(&f, rc, why);
-                return settle(bus, msg, dead_letter(bus, msg, &f, SL_ERR_PERMANENT, "poison"));
+                return dead_letter(bus, msg, &f, SL_ERR_PERMANENT, "poison");
         }
         if (!topic_sport_ok(bus, msg->topic, env->sport)) {
                 snprintf(why, sizeof(why), "sport %s does not belong on topic %s", env->sport,
                          msg->topic);
                 fail_note(&f, -EBADMSG, why);
                 sl_envelope_free(env);
-                return settle(bus, msg, dead_letter(bus, msg, &f, SL_ERR_PERMANENT, "poison"));
+                return dead_letter(bus, msg, &f, SL_ERR_PERMANENT, "poison");
         }
         if (msg->deliveries > bus->opts.max_deliveries) {
                 snprintf(why, sizeof(why), "delivered %d times without being acked (max %d)",
@@ -421,7 +512,22 @@ static int handle(struct sl_bus *bus, const struct sl_bus_msg *msg, sl_bus_handl
                 sl_log_set_event(NULL);
         }
         sl_envelope_free(env);
-        return settle(bus, msg, rc);
+        return rc;
+}
+
+/* One fetched message: processed, then acked or released; returns sl_bus_poll()'s value. */
+static int handle(struct sl_bus *bus, const struct sl_bus_msg *msg, sl_bus_handler_fn *handler,
+                  void *opaque)
+{
+        int rc = process(bus, msg, handler, opaque);
+
+        return settle(bus, msg, rc == SL_BUS_NOT_READY ? 0 : rc);
+}
+
+int sl_bus_dispatch(struct sl_bus *bus, const struct sl_bus_msg *msg, sl_bus_handler_fn *handler,
+                    void *opaque)
+{
+        return process(bus, msg, handler, opaque);
 }
 
 int sl_bus_poll(struct sl_bus *bus, sl_bus_handler_fn *handler, void *opaque, int timeout_ms)

@@ -83,8 +83,7 @@ void sl_log_clear_secrets(void)
         pthread_mutex_unlock(&secrets_lock);
 }
 
-/* Replaces every registered secret in msg (in place) by "***". */
-static void redact(char *msg)
+void sl_log_redact(char *msg)
 {
         pthread_mutex_lock(&secrets_lock);
         for (int i = 0; i < n_secrets; i++) {
@@ -156,7 +155,7 @@ void sl_log_vemit(enum sl_log_level lvl, const char *file, int line_no, const ch
         n = vsnprintf(msg, sizeof(msg), fmt, ap);
         if (n >= (int)sizeof(msg))
                 memcpy(msg + sizeof(msg) - 4, "...", 4);
-        redact(msg);
+        sl_log_redact(msg);
         sl_time_rfc3339(sl_wall_ms(), ts);
         snprintf(src, sizeof(src), "%s:%d", file ? file : "?", line_no);
         pos = (size_t)snprintf(line, LOG_LINE_MAX, "{\"ts\":\"%s\",\"level\":\"%s\"", ts,

@@ -21,9 +21,9 @@ void sl_retry_defaults(struct sl_retry_opts *opts)
         opts->jitter_pct = RETRY_DEFAULT_JITTER;
 }
 
-int sl_retry_parse_delays(struct sl_retry_opts *opts, const char *list)
+/* Parses "a,b,c" (ms, each in [0, max]) into delays; returns the count or -EINVAL. */
+static int parse_list(const char *list, int64_t max, int64_t *delays)
 {
-        int64_t delays[SL_RETRY_MAX_DELAYS];
         int n = 0;
         const char *p = list;
 
@@ -35,13 +35,21 @@ int sl_retry_parse_delays(struct sl_retry_opts *opts, const char *list)
                         return -EINVAL;
                 memcpy(item, p, len);
                 item[len] = '\0';
-                if (sl_parse_i64(item, 0, 3600 * 1000, &delays[n]) < 0)
+                if (sl_parse_i64(item, 0, max, &delays[n]) < 0)
                         return -EINVAL;
                 n++;
                 p = comma ? comma + 1 : NULL;
         }
-        if (n == 0)
-                return -EINVAL;
+        return n == 0 ? -EINVAL : n;
+}
+
+int sl_retry_parse_delays(struct sl_retry_opts *opts, const char *list)
+{
+        int64_t delays[SL_RETRY_MAX_DELAYS];
+        int n = parse_list(list, 3600 * 1000, delays);
+
+        if (n < 0)
+                return n;
         memcpy(opts->delays_ms, delays, sizeof(delays[0]) * (size_t)n);
         opts->n_delays = n;
         return 0;
@@ -84,4 +92,43 @@ int64_t sl_retry_delay_ms(const struct sl_retry_opts *opts, int retry)
         if (span <= 0)
                 return d;
         return d - span + (int64_t)sl_random_below((uint64_t)(2 * span + 1));
+}
+
+#define NOT_READY_DEFAULT_MAX_MS (6 * 3600 * INT64_C(1000))
+
+int sl_not_ready_parse_delays(struct sl_not_ready_opts *opts, const char *list)
+{
+        int64_t delays[SL_RETRY_MAX_DELAYS];
+        int n = parse_list(list, 86400 * INT64_C(1000), delays);
+
+        if (n < 0)
+                return n;
+        memcpy(opts->delays_ms, delays, sizeof(delays[0]) * (size_t)n);
+        opts->n_delays = n;
+        return 0;
+}
+
+int64_t sl_not_ready_delay_ms(const struct sl_not_ready_opts *opts, int wait)
+{
+        static const int64_t seed_delays[] = {5000, 10000, 30000, 60000, 300000};
+        const int64_t *d = opts->n_delays > 0 ? opts->delays_ms : seed_delays;
+        int n = opts->n_delays > 0 ? opts->n_delays
+                                   : (int)(sizeof(seed_delays) / sizeof(seed_delays[0]));
+
+        if (wait < 1)
+                wait = 1;
+        return d[(wait <= n ? wait : n) - 1];
+}
+
+int sl_not_ready_next(const struct sl_not_ready_opts *opts, int64_t first_ms, int64_t now_ms,
+                      int waits, int64_t *due_ms)
+{
+        int64_t max = opts->max_ms > 0 ? opts->max_ms : NOT_READY_DEFAULT_MAX_MS;
+        int64_t due;
+
+        if (now_ms - first_ms >= max)
+                return -ETIME;
+        due = now_ms + sl_not_ready_delay_ms(opts, waits + 1);
+        *due_ms = due < first_ms + max ? due : first_ms + max;
+        return 0;
 }

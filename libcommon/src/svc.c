@@ -2,6 +2,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,8 @@
 
 #include <sl/alert.h>
 #include <sl/cb.h>
+#include <sl/defer.h>
+#include <sl/envelope.h>
 #include <sl/err.h>
 #include <sl/http.h>
 #include <sl/log.h>
@@ -44,7 +47,25 @@ struct sl_svc {
         int64_t heartbeat_ms;   /* last heartbeat (monotonic) */
         uint64_t dead_lettered; /* bus stats at the last heartbeat */
         struct sl_metric *m_state, *m_transitions;
+        /* not ready: parked messages (sl/defer.h) */
+        struct sl_not_ready_opts not_ready;
+        bool defer_on;         /* a pg.dsn and a handler: park in ops.deferred_events */
+        const char *group;     /* consumer group (borrowed from cfg / def) */
+        int64_t defer_next_ms; /* next look for due rows (monotonic) */
+        /* handler timeout watchdog */
+        pthread_t wd_thread;
+        bool wd_started;
+        struct sl_metric *m_timeouts;
 };
+
+/* What the watchdog sees of the running handler call. Guarded by wd_lock. */
+static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+        int64_t start_ms; /* monotonic start of the running call, 0: none */
+        char topic[256], id[64];
+        bool flagged; /* svc.handler.timeout logged for this call */
+        bool quit;
+} wd;
 
 /* The dependency the running handler blamed (sl_svc_blame), or NULL. */
 static _Thread_local const char *blamed;
@@ -231,6 +252,14 @@ static int check_cfg(struct sl_svc *svc, struct sl_bus_opts *o, char *errstr, si
                          cfg->retry_delays_ms);
                 return -EINVAL;
         }
+        if (sl_not_ready_parse_delays(&svc->not_ready, cfg->not_ready_delays_ms) < 0) {
+                snprintf(errstr, n,
+                         "retry.not_ready_delays_ms: '%s' is not a list of milliseconds "
+                         "(each at most 86400000)",
+                         cfg->not_ready_delays_ms);
+                return -EINVAL;
+        }
+        svc->not_ready.max_ms = cfg->not_ready_max_ms;
         for (int i = 0; def->consumes && i < n_sports; i++) {
                 if (sl_bus_topic(svc->topics[i], sizeof(svc->topics[i]), cfg->bus_prefix, sports[i],
                                  def->consumes) < 0) {
@@ -261,6 +290,28 @@ static void bus_opts(const struct sl_svc_def *def, struct sl_bus_opts *o)
         o->max_deliveries = cfg->max_deliveries;
         o->from_beginning = true; /* a new group must not skip events published before it existed */
         o->stop = (volatile const int *)&stop_signal;
+}
+
+/*
+ * Bounds every PostgreSQL statement of the connections opened from now on by
+ * handler.timeout_ms: "-c statement_timeout=N" appended to PGOPTIONS, which
+ * libpq reads at connect. 0, or -ENOMEM.
+ */
+static int statement_timeout(const struct sl_svc_def *def)
+{
+        const char *old = getenv("PGOPTIONS");
+        char opts[1024];
+        int n;
+
+        if (def->cfg->handler_timeout_ms <= 0 || !def->handler)
+                return 0;
+        n = snprintf(opts, sizeof(opts), "%s%s-c statement_timeout=%d", old ? old : "",
+                     old && old[0] ? " " : "", def->cfg->handler_timeout_ms);
+        if (n < 0 || (size_t)n >= sizeof(opts) || setenv("PGOPTIONS", opts, 1) < 0) {
+                sl_log_error("svc.statement_timeout.error", "PGOPTIONS too long or no memory");
+                return -ENOMEM;
+        }
+        return 0;
 }
 
 /* Loads config; returns -1 to go on, or the exit code to return now. */
@@ -434,8 +485,8 @@ static int guarded_handler(const struct sl_envelope *env, const struct sl_bus_ms
         if (other)
                 sl_cb_record(other, rc, t1 - t0, t1);
         if (cb) {
-                bool not_pg =
-                    (other || !blamed) && rc < 0 && rc != -EEXIST && (other || rc == -EAGAIN);
+                bool not_pg = (other || !blamed) && rc < 0 && rc != -EEXIST &&
+                              (other || rc == -EAGAIN || rc == SL_BUS_NOT_READY);
                 /* -EBUSY: not recorded, and a half-open probe permit is given back */
                 sl_cb_record(cb, not_pg ? -EBUSY : rc, t1 - t0, t1);
         }
@@ -449,6 +500,185 @@ static int guarded_handler(const struct sl_envelope *env, const struct sl_bus_ms
         return rc;
 }
 
+/* The watchdog thread: watches the running handler call (see handler.timeout_ms in sl/svc.h). */
+static void *watchdog(void *opaque)
+{
+        struct sl_svc *svc = opaque;
+        int64_t limit = svc->def->cfg->handler_timeout_ms;
+        int64_t step = limit / 10 < 10 ? 10 : limit / 10 > 1000 ? 1000 : limit / 10;
+
+        for (;;) {
+                char topic[256], id[64], reason[SL_HTTP_REASON_MAX];
+                int64_t now = sl_mono_ms(), elapsed;
+                bool first = false, quit;
+
+                pthread_mutex_lock(&wd_lock);
+                quit = wd.quit;
+                elapsed = wd.start_ms ? now - wd.start_ms : 0;
+                if (elapsed > limit && !wd.flagged)
+                        first = wd.flagged = true;
+                snprintf(topic, sizeof(topic), "%s", wd.topic);
+                snprintf(id, sizeof(id), "%s", wd.id);
+                pthread_mutex_unlock(&wd_lock);
+                if (quit)
+                        return NULL;
+                if (first) {
+                        sl_log_error("svc.handler.timeout",
+                                     "topic=%s id=%s elapsed_ms=%lld timeout_ms=%lld: readiness "
+                                     "503; exit without ack past %lld ms",
+                                     topic, id, (long long)elapsed, (long long)limit,
+                                     (long long)(2 * limit));
+                        snprintf(reason, sizeof(reason), "handler timeout: %.*s",
+                                 (int)(sizeof(reason) - 20), topic);
+                        sl_http_set_unready(svc->http, reason);
+                        sl_metric_inc(svc->m_timeouts, topic);
+                }
+                if (elapsed > 2 * limit) {
+                        sl_log_error("svc.handler.timeout.exit",
+                                     "topic=%s id=%s elapsed_ms=%lld > 2 x %lld: exiting without "
+                                     "ack (the message is redelivered)",
+                                     topic, id, (long long)elapsed, (long long)limit);
+                        _exit(70); /* EX_SOFTWARE; nothing acked, nothing flushed */
+                }
+                sl_sleep_ms(step, NULL);
+        }
+}
+
+/* Starts the watchdog when handler.timeout_ms > 0 and the service consumes. */
+static void watchdog_start(struct sl_svc *svc)
+{
+        int err;
+
+        if (svc->def->cfg->handler_timeout_ms <= 0 || !svc->def->handler || svc->n_topics == 0)
+                return;
+        pthread_mutex_lock(&wd_lock);
+        memset(&wd, 0, sizeof(wd));
+        pthread_mutex_unlock(&wd_lock);
+        err = pthread_create(&svc->wd_thread, NULL, watchdog, svc);
+        if (err != 0) {
+                sl_log_warn("svc.watchdog.error", "no handler watchdog: %s", sl_strerror(-err));
+                return;
+        }
+        svc->wd_started = true;
+}
+
+static void watchdog_stop(struct sl_svc *svc)
+{
+        if (!svc->wd_started)
+                return;
+        pthread_mutex_lock(&wd_lock);
+        wd.quit = true;
+        pthread_mutex_unlock(&wd_lock);
+        pthread_join(svc->wd_thread, NULL);
+        svc->wd_started = false;
+}
+
+/* The handler the bus calls: the watchdog's bookkeeping around the (guarded) service handler. */
+static int runtime_handler(const struct sl_envelope *env, const struct sl_bus_msg *msg,
+                           void *opaque)
+{
+        struct sl_svc *svc = opaque;
+        bool flagged;
+        int rc;
+
+        pthread_mutex_lock(&wd_lock);
+        wd.start_ms = sl_mono_ms();
+        wd.flagged = false;
+        snprintf(wd.topic, sizeof(wd.topic), "%s", msg->topic);
+        snprintf(wd.id, sizeof(wd.id), "%s", msg->id);
+        pthread_mutex_unlock(&wd_lock);
+        if (svc->def->cfg->cb_enabled)
+                rc = guarded_handler(env, msg, svc);
+        else
+                rc = svc->def->handler(env, msg, svc->def->ctx);
+        pthread_mutex_lock(&wd_lock);
+        flagged = wd.flagged;
+        wd.start_ms = 0;
+        pthread_mutex_unlock(&wd_lock);
+        if (flagged) {
+                sl_log_warn("svc.handler.timeout.end",
+                            "topic=%s id=%s returned %s after the timeout", msg->topic, msg->id,
+                            rc == 0 ? "0" : sl_strerror(rc));
+                if (svc->n_open == 0 && !stop_signal)
+                        sl_http_set_ready(svc->http, true);
+        }
+        return rc;
+}
+
+/* sl_bus_defer_fn: parks a not-ready message in ops.deferred_events (sl/defer.h). */
+static int park_message(void *opaque, enum sl_bus_defer_op op, const struct sl_bus_msg *msg,
+                        const struct sl_envelope *env, const char *reason, char *why,
+                        size_t why_size)
+{
+        struct sl_svc *svc = opaque;
+        char errstr[256];
+        int rc;
+
+        ops_connect(svc, sl_mono_ms());
+        if (!svc->ops_pg)
+                return -ENOTCONN;
+        if (op == SL_BUS_DEFER_DONE)
+                rc = sl_defer_forget(svc->ops_pg, svc->group, msg->topic, env->event_id, errstr,
+                                     sizeof(errstr));
+        else
+                rc = sl_defer_park(svc->ops_pg, svc->group, svc->def->name, &svc->not_ready, msg,
+                                   env->event_id, reason, sl_wall_ms(), why, why_size, errstr,
+                                   sizeof(errstr));
+        if (rc < 0 && rc != -ETIME)
+                sl_log_warn("svc.defer.error", "topic=%s id=%s: %s", msg->topic, msg->id, errstr);
+        return rc;
+}
+
+/*
+ * Hands one due parked message to the handler again (sl_bus_dispatch), then
+ * forgets it once done. Looks again at once after a row, else after 1 s.
+ */
+static void defer_tick(struct sl_svc *svc)
+{
+        struct sl_defer_row row;
+        struct sl_bus_msg msg;
+        char errstr[256];
+        int64_t now = sl_mono_ms();
+        int rc;
+
+        if (!svc->defer_on || stop_signal || now < svc->defer_next_ms)
+                return;
+        svc->defer_next_ms = now + 1000;
+        if (!svc->ops_pg || (svc->cb_pg && sl_cb_state(svc->cb_pg) == SL_CB_OPEN))
+                return;
+        rc = sl_defer_claim(svc->ops_pg, svc->group, 60000, &row, errstr, sizeof(errstr));
+        if (rc <= 0) {
+                if (rc < 0)
+                        sl_log_warn("svc.defer.error", "claim: %s", errstr);
+                return;
+        }
+        memset(&msg, 0, sizeof(msg));
+        msg.topic = row.topic;
+        msg.key = row.key;
+        msg.data = row.data;
+        msg.len = row.len;
+        snprintf(msg.id, sizeof(msg.id), "parked:%s", row.event_id);
+        msg.partition = -1;
+        msg.offset = -1;
+        msg.deliveries = 1;
+        sl_log_info("svc.defer.dispatch", "topic=%s id=%s waits=%d waited_ms=%lld", row.topic,
+                    row.event_id, row.waits, (long long)(sl_wall_ms() - row.first_ms));
+        rc = sl_bus_dispatch(svc->bus, &msg, runtime_handler, svc);
+        if (rc == 0)
+                rc = sl_defer_forget(svc->ops_pg, svc->group, row.topic, row.event_id, errstr,
+                                     sizeof(errstr));
+        else if (rc != SL_BUS_NOT_READY)
+                rc = sl_defer_release(svc->ops_pg, svc->group, row.topic, row.event_id, 2000,
+                                      errstr, sizeof(errstr));
+        else
+                rc = 0;
+        if (rc < 0)
+                sl_log_warn("svc.defer.error", "topic=%s id=%s: %s (the lease ends in 60 s)",
+                            row.topic, row.event_id, errstr);
+        svc->defer_next_ms = now; /* maybe more are due */
+        sl_defer_row_fini(&row);
+}
+
 /* One loop step's bus work: poll through the breakers, or wait while "bus" is open. */
 static int poll_once(struct sl_svc *svc, int timeout_ms)
 {
@@ -458,11 +688,12 @@ static int poll_once(struct sl_svc *svc, int timeout_ms)
 
         if (svc->n_topics == 0)
                 return sl_sleep_ms(timeout_ms, (volatile const int *)&stop_signal);
+        (void)def;
         if (!svc->def->cfg->cb_enabled)
-                return sl_bus_poll(svc->bus, def->handler, def->ctx, timeout_ms);
+                return sl_bus_poll(svc->bus, runtime_handler, svc, timeout_ms);
         if (svc->cb_bus && !sl_cb_allow(svc->cb_bus, t0))
                 return sl_sleep_ms(timeout_ms, (volatile const int *)&stop_signal);
-        rc = sl_bus_poll(svc->bus, guarded_handler, svc, timeout_ms);
+        rc = sl_bus_poll(svc->bus, runtime_handler, svc, timeout_ms);
         if (svc->cb_bus)
                 sl_cb_record(svc->cb_bus, rc > 0 ? 0 : rc, 0, sl_mono_ms());
         return rc;
@@ -479,6 +710,7 @@ static int run_loop(struct sl_svc *svc)
                 if (rc < 0 && rc != -EINTR && !sl_err_retriable(rc))
                         return rc;
                 reliability_tick(svc, false);
+                defer_tick(svc);
                 if (def->tick) {
                         rc = def->tick(svc, def->ctx);
                         if (rc < 0 && !sl_err_retriable(rc))
@@ -501,6 +733,9 @@ static int reliability_setup(struct sl_svc *svc, char *errstr, size_t n)
         svc->m_transitions =
             sl_metrics_counter("statline_circuit_transitions_total",
                                "Circuit breaker transitions, by new state.", "dependency,to");
+        svc->m_timeouts = sl_metrics_counter(
+            "statline_handler_timeouts_total",
+            "Handler calls that ran past handler.timeout_ms, by topic.", "topic");
         if (gethostname(svc->host, sizeof(svc->host)) < 0)
                 snprintf(svc->host, sizeof(svc->host), "host");
         svc->host[sizeof(svc->host) - 1] = '\0';
@@ -556,6 +791,8 @@ int sl_svc_main(const struct sl_svc_def *def, int argc, char **argv)
         sl_log_level_parse(def->cfg->log_level, &level);
         sl_log_init(def->name, level);
         sl_cfg_log(def->opts);
+        if (statement_timeout(def) < 0)
+                goto fail;
         stop_signal = 0;
         if (sl_signals_install(on_signal) < 0)
                 goto fail;
@@ -563,6 +800,12 @@ int sl_svc_main(const struct sl_svc_def *def, int argc, char **argv)
         if (!svc.http)
                 goto fail;
         bus_opts(def, &o);
+        svc.group = o.group;
+        svc.defer_on = def->handler && svc.n_topics > 0 && opt_str(def->opts, "pg.dsn");
+        if (svc.defer_on) {
+                o.defer = park_message;
+                o.defer_opaque = &svc;
+        }
         svc.bus = sl_bus_open(&o, errstr, sizeof(errstr));
         if (!svc.bus)
                 goto fail;
@@ -573,6 +816,7 @@ int sl_svc_main(const struct sl_svc_def *def, int argc, char **argv)
         inited = true;
         reliability_tick(&svc, true); /* reads the shared breakers: an OPEN one stays open */
         sl_http_set_ready(svc.http, true);
+        watchdog_start(&svc);
         sl_log_info("svc.start", "consumes=%d topics health_port=%d", svc.n_topics,
                     sl_http_port(svc.http));
         rc = run_loop(&svc);
@@ -588,6 +832,7 @@ int sl_svc_main(const struct sl_svc_def *def, int argc, char **argv)
 fail:
         sl_log_error("svc.fatal", "%s", errstr[0] ? errstr : "startup failed");
 out:
+        watchdog_stop(&svc);
         if (inited)
                 heartbeat(&svc, false);
         if (inited && def->fini)

@@ -178,6 +178,7 @@ void analytics_deps_eval(const struct analytics_processor *proc,
                 if (!d->critical || (!missing && !stale_fail))
                         continue;
                 res->met = false;
+                res->absent |= missing;
                 snprintf(res->critical_missing + len, sizeof(res->critical_missing) - len, "%s%s%s",
                          len ? ", " : "", d->table, missing ? "" : " (stale)");
         }
@@ -477,13 +478,16 @@ static int dep_observe(struct run *run, const char *table, struct analytics_dep_
 
 /*
  * Checks every triggered processor's dependencies. Returns 0 when all can
- * run, -EAGAIN (after logging a 'failed' row per blocked processor) when a
- * critical one is missing, or a PostgreSQL error.
+ * run; SL_BUS_NOT_READY (after logging a 'waiting' row per blocked
+ * processor) when a critical one has no row yet: the runtime parks the event
+ * and hands it back later (late data, docs/reliability.md); -EAGAIN (after
+ * logging 'failed' rows) when the critical ones exist but are FAIL-stale:
+ * the ordinary retries, then the DLQ; or a PostgreSQL error.
  */
 static int check_deps(struct run *run)
 {
         const struct analytics_cfg *cfg = run->svc->cfg;
-        bool blocked = false;
+        bool blocked = false, absent = false;
         char blocked_txt[512] = "";
         int rc;
 
@@ -501,6 +505,7 @@ static int check_deps(struct run *run)
                 if (run->deps[i].met)
                         continue;
                 blocked = true;
+                absent |= run->deps[i].absent;
                 size_t len = strlen(blocked_txt);
                 snprintf(blocked_txt + len, sizeof(blocked_txt) - len, "%s%s: %s", len ? "; " : "",
                          proc->name, run->deps[i].critical_missing);
@@ -511,10 +516,10 @@ static int check_deps(struct run *run)
                 char err[256], msg[600];
                 if (!run->want[i] || run->deps[i].met)
                         continue;
-                snprintf(msg, sizeof(msg), "critical dependency missing: %s (retry later)",
-                         run->deps[i].critical_missing);
+                snprintf(msg, sizeof(msg), "critical dependency missing: %s (%s)",
+                         run->deps[i].critical_missing, absent ? "waiting for it" : "retry later");
                 struct log_row row = {.processor = proc_at(run, i)->name,
-                                      .status = "failed",
+                                      .status = absent ? "waiting" : "failed",
                                       .deps_met = "f",
                                       .missing = run->deps[i].missing,
                                       .error = msg,
@@ -522,6 +527,11 @@ static int check_deps(struct run *run)
                                       .started_wall_ms = run->started_wall_ms};
                 if (exec_log(run, &row, err, sizeof(err)) < 0)
                         sl_log_debug("analytics.exec_log.error", "%s", err);
+        }
+        if (absent) {
+                sl_bus_set_error("critical dependency missing: %s", blocked_txt);
+                return sl_errf(run->errstr, sizeof(run->errstr), SL_BUS_NOT_READY, "%s",
+                               blocked_txt);
         }
         return sl_errf(run->errstr, sizeof(run->errstr), -EAGAIN, "%s", blocked_txt);
 }
@@ -695,11 +705,14 @@ static int failed(struct run *run, int rc)
 {
         char err[256];
 
-        run->svc->failed += rc != -EAGAIN;
-        run->svc->deferred += rc == -EAGAIN;
-        metric_run(rc == -EAGAIN ? "deferred" : "failed");
-        if (rc == -EAGAIN) {
-                sl_log_warn("analytics.deps.missing", "%s (retry later)", run->errstr);
+        bool waits = rc == -EAGAIN || rc == SL_BUS_NOT_READY;
+
+        run->svc->failed += !waits;
+        run->svc->deferred += waits;
+        metric_run(waits ? "deferred" : "failed");
+        if (waits) {
+                sl_log_warn("analytics.deps.missing", "%s (%s)", run->errstr,
+                            rc == -EAGAIN ? "stale: retry" : "not ready: parked for later");
                 return rc;
         }
         if (rc == -EBADMSG || sl_err_classify(rc) == SL_ERR_PERMANENT)
@@ -879,7 +892,7 @@ int analytics_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg
 done:
         if (rc < 0 && rc != -EEXIST)
                 rc = failed(&run, rc);
-        if (rc == 0 || rc == -EEXIST || rc == -EAGAIN)
+        if (rc == 0 || rc == -EEXIST || rc == -EAGAIN || rc == SL_BUS_NOT_READY)
                 sl_phase_note_pg_up(&svc->ph);
         analytics_event_fini(&run.ev);
         ents_fini(&run.ents);

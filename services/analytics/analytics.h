@@ -109,6 +109,7 @@ struct analytics_dep_result {
         char missing[512];          /* PostgreSQL text[] literal of what is missing or stale */
         size_t nmissing;            /* entries in missing */
         char critical_missing[256]; /* human text of the critical ones, "" when met */
+        bool absent;                /* a critical dependency has no row at all (not just stale) */
 };
 
 /* Counts of one processor's upsert: rows written = inserted + updated. */

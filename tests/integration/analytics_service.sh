@@ -6,9 +6,10 @@
 #   - raw.completed events published straight onto the stream (as statline-raw
 #     would): box scores -> the three game summaries (fan-out), numbers checked
 #     against the independent recomputation; scoped by the event's entities;
-#   - a critical dependency missing (raw.games row of game 3): 'failed' rows
-#     with dependencies_met = false, the bus retries, and once the row exists
-#     the run completes; nothing dead-lettered;
+#   - a critical dependency missing (raw.games row of game 3): 'waiting' rows
+#     with dependencies_met = false, the event parked (ops.deferred_events) and
+#     handed back every 0.5 s, and once the row exists the run completes;
+#     nothing dead-lettered (deferred_wait.sh covers parking in depth);
 #   - schedule -> upcoming player/team context (rest, back-to-back, injury,
 #     prop lines, win pct); an injury update for one player rewrites only that
 #     player's row (and his team's);
@@ -40,7 +41,8 @@ it_service analytics "$AN" "$PREFIX"
 
 start_an() {
         it_start_service "$1" AN_PID STATLINE_ANALYTICS_RETRY_DELAYS_MS=1500,1500,1500,1500 \
-                STATLINE_ANALYTICS_RETRY_ATTEMPTS=5 "${@:2}"
+                STATLINE_ANALYTICS_RETRY_ATTEMPTS=5 STATLINE_ANALYTICS_RETRY_NOT_READY_DELAYS_MS=500 \
+                "${@:2}"
 }
 
 # publish TABLES DATE ENTITIES [UPSTREAM]: one raw.completed on the stream; echoes its event id.
@@ -171,19 +173,20 @@ it_check "replay (new event, same data): processed" it_wait_for 30 it_events_ge 
 it_is "replay (new event, same data): zero rows written" "$(last_event | jq -c '.payload.rows')" 0
 it_is "replay: no row changed (content and updated_at)" "$(fingerprint)" "$fp1"
 
-# ---- a critical dependency missing: retried, then completes ---------------------------------
+# ---- a critical dependency missing: parked, then completes -----------------------------------
 
 publish raw.player_boxscores,raw.team_boxscores 2024-01-11 "game:0022300003" >/dev/null
-it_check "game 3 without its raw.games row: failed rows, dependencies_met = false" it_wait_for 20 it_sql_ge \
+it_check "game 3 without its raw.games row: waiting rows, dependencies_met = false" it_wait_for 20 it_sql_ge \
         "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR'
-         AND status = 'failed' AND dependencies_met = false AND 'raw.games' = ANY(missing_dependencies)" 3
+         AND status = 'waiting' AND dependencies_met = false AND 'raw.games' = ANY(missing_dependencies)" 3
 it_like "game 3: the reason names the dependency" \
-        "$(it_sql "SELECT error_message FROM ops.pipeline_execution_log WHERE status = 'failed' LIMIT 1")" \
+        "$(it_sql "SELECT error_message FROM ops.pipeline_execution_log WHERE status = 'waiting' LIMIT 1")" \
         "critical dependency missing: raw.games"
+it_check "game 3: parked in ops.deferred_events" it_sql_ge "SELECT count(*) FROM ops.deferred_events" 1
 it_is "game 3: nothing written while blocked" \
         "$(it_sql "SELECT count(*) FROM analytics.player_game_summary WHERE game_id = '0022300003'")" 0
 psql "$IT_DSN" -X -q -v ON_ERROR_STOP=1 -f "$IT_DIR/games3.sql"
-it_check "game 3: completes on a retry once raw.games has the row" it_wait_for 20 it_events_ge "$AN_T" 4
+it_check "game 3: completes once raw.games has the row" it_wait_for 20 it_events_ge "$AN_T" 4
 it_is "game 3: rows written" \
         "$(it_sql "SELECT count(*) FROM analytics.player_game_summary WHERE game_id = '0022300003'")" 10
 it_is "game 3: numbers match the recomputation" \

@@ -328,6 +328,197 @@ static void test_open_errors_and_topics(void)
         sl_bus_close(NULL);
 }
 
+/* A park hook that records its calls; answers with `rc` (and a reason for -ETIME). */
+struct parker {
+        int park_calls, done_calls, rc;
+        char reason[256];
+};
+
+static int park_hook(void *opaque, enum sl_bus_defer_op op, const struct sl_bus_msg *msg,
+                     const struct sl_envelope *env, const char *reason, char *why, size_t n)
+{
+        struct parker *p = opaque;
+
+        (void)msg;
+        (void)env;
+        if (op == SL_BUS_DEFER_DONE) {
+                p->done_calls++;
+                return 0;
+        }
+        p->park_calls++;
+        snprintf(p->reason, sizeof(p->reason), "%s", reason);
+        if (p->rc == -ETIME)
+                snprintf(why, n, "dependency not ready after 7 s: %s", reason);
+        return p->rc;
+}
+
+static int not_ready_handler(const struct sl_envelope *env, const struct sl_bus_msg *msg,
+                             void *opaque)
+{
+        int *calls = opaque;
+
+        (void)env;
+        (void)msg;
+        (*calls)++;
+        sl_bus_set_error("critical dependency missing: raw.games");
+        return SL_BUS_NOT_READY;
+}
+
+static struct sl_bus *open_parking_bus(struct parker *p)
+{
+        struct sl_bus_opts o = {.backend = "mem", .service = "analytics", .group = "an"};
+        char err[256];
+
+        o.topics[0] = TOPIC;
+        o.retry.max_attempts = 3;
+        o.retry.delays_ms[0] = 1;
+        o.retry.n_delays = 1;
+        o.retry.jitter_pct = -1;
+        if (p) {
+                o.defer = park_hook;
+                o.defer_opaque = p;
+        }
+        return sl_bus_open(&o, err, sizeof(err));
+}
+
+/* Not ready: parked (one handler call, no retries), acked, nothing dead-lettered. */
+static void test_not_ready_parked(void)
+{
+        struct parker p = {.rc = 0};
+        struct sl_bus *bus = open_parking_bus(&p);
+        struct sl_bus_stats st;
+        char v[256];
+        int calls = 0;
+
+        publish_env(bus, "raw.completed");
+        SL_CHECK(sl_bus_poll(bus, not_ready_handler, &calls, 0) == 1);
+        SL_CHECK(calls == 1 && p.park_calls == 1 && p.done_calls == 0);
+        SL_CHECK(strcmp(p.reason, "critical dependency missing: raw.games") == 0);
+        SL_CHECK(sl_bus_poll(bus, not_ready_handler, &calls, 0) == 0); /* acked */
+        sl_bus_get_stats(bus, &st);
+        SL_CHECK(st.parked == 1 && st.retries == 0 && st.dead_lettered == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_ERROR, v, sizeof(v)) < 0);
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
+/* Waited too long (-ETIME): dead-lettered with the reason, then forgotten. */
+static void test_not_ready_timeout(void)
+{
+        struct parker p = {.rc = -ETIME};
+        struct sl_bus *bus = open_parking_bus(&p);
+        char v[512];
+        int calls = 0;
+
+        publish_env(bus, "raw.completed");
+        SL_CHECK(sl_bus_poll(bus, not_ready_handler, &calls, 0) == 1);
+        SL_CHECK(calls == 1 && p.park_calls == 1 && p.done_calls == 1);
+        SL_CHECK(dlq_header(SL_DLQ_H_ERROR, v, sizeof(v)) == 0 &&
+                 strcmp(v, "dependency not ready after 7 s: critical dependency missing: "
+                           "raw.games") == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_CLASS, v, sizeof(v)) == 0 && strcmp(v, "TRANSIENT") == 0);
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
+/* The hook cannot park (PostgreSQL down): the message waits, nothing is dead-lettered. */
+static void test_not_ready_park_fails(void)
+{
+        struct parker p = {.rc = -ECONNREFUSED};
+        struct sl_bus *bus = open_parking_bus(&p);
+        char v[256];
+        int calls = 0;
+
+        publish_env(bus, "raw.completed");
+        SL_CHECK(sl_bus_poll(bus, not_ready_handler, &calls, 0) == -EBUSY);
+        SL_CHECK(sl_bus_poll(bus, not_ready_handler, &calls, 0) == -EBUSY); /* delivered again */
+        SL_CHECK(calls == 2 && p.park_calls == 2);
+        SL_CHECK(dlq_header(SL_DLQ_H_ERROR, v, sizeof(v)) < 0);
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
+/* No hook: an ordinary retriable error (3 attempts, then TRANSIENT in the DLQ). */
+static void test_not_ready_without_hook(void)
+{
+        struct sl_bus *bus = open_parking_bus(NULL);
+        char v[512];
+        int calls = 0;
+
+        publish_env(bus, "raw.completed");
+        SL_CHECK(sl_bus_poll(bus, not_ready_handler, &calls, 0) == 1);
+        SL_CHECK(calls == 3);
+        SL_CHECK(dlq_header(SL_DLQ_H_CLASS, v, sizeof(v)) == 0 && strcmp(v, "TRANSIENT") == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_ERROR, v, sizeof(v)) == 0 && strstr(v, "raw.games") &&
+                 strstr(v, "gave up after 3"));
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
+/* sl_bus_dispatch: a message not from the backend; done = 0, parked again = NOT_READY. */
+static void test_dispatch(void)
+{
+        struct parker p = {.rc = 0};
+        struct sl_bus *bus = open_parking_bus(&p);
+        struct sl_envelope *env =
+            sl_envelope_new("raw.completed", "raw", "nba", "2025-11-05", NULL);
+        struct sl_bus_msg msg = {.topic = TOPIC, .partition = -1, .offset = -1, .deliveries = 1};
+        struct script s = {0};
+        size_t len;
+        char *data = sl_envelope_serialize(env, &len);
+        int calls = 0;
+
+        msg.data = data;
+        msg.len = len;
+        snprintf(msg.id, sizeof(msg.id), "parked:x");
+        SL_CHECK(sl_bus_dispatch(bus, &msg, not_ready_handler, &calls) == SL_BUS_NOT_READY);
+        SL_CHECK(calls == 1 && p.park_calls == 1);
+        SL_CHECK(sl_bus_dispatch(bus, &msg, handler, &s) == 0 && s.n_seen == 1);
+        free(data);
+        sl_envelope_free(env);
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
+static int leaky_handler(const struct sl_envelope *env, const struct sl_bus_msg *msg, void *opaque)
+{
+        (void)env;
+        (void)msg;
+        (void)opaque;
+        sl_bus_set_error("connect postgresql://stat:Sup3rS3cret@db:5432/statline failed; "
+                         "dsn host=db password=hunter22xyz user=stat; redis pw buspass-42; "
+                         "sasl K4fkaSasl!x");
+        return -EINVAL;
+}
+
+/*
+ * dlq.error never carries a password (URI, key=value DSN, the bus's own, or
+ * one registered with the log, such as a SASL password in bus.kafka_props).
+ */
+static void test_dlq_error_redacted(void)
+{
+        struct sl_bus_opts o = {
+            .backend = "mem", .service = "raw", .group = "raw", .password = "buspass-42"};
+        struct sl_bus *bus;
+        char err[256], v[512];
+
+        o.topics[0] = TOPIC;
+        o.retry.max_attempts = 1;
+        sl_log_add_secret("K4fkaSasl!x");
+        bus = sl_bus_open(&o, err, sizeof(err));
+        publish_env(bus, "raw.completed");
+        SL_CHECK(sl_bus_poll(bus, leaky_handler, NULL, 0) == 1);
+        SL_CHECK(dlq_header(SL_DLQ_H_ERROR, v, sizeof(v)) == 0);
+        SL_CHECK(!strstr(v, "Sup3rS3cret") && !strstr(v, "hunter22xyz") &&
+                 !strstr(v, "buspass-42") && !strstr(v, "K4fkaSasl!x"));
+        SL_CHECK(strstr(v, "sasl ***") != NULL);
+        sl_log_clear_secrets();
+        SL_CHECK(strstr(v, "postgresql://stat:***@db:5432/statline") != NULL);
+        SL_CHECK(strstr(v, "password=*** user=stat") != NULL);
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
 int main(void)
 {
         sl_log_init("test", SL_LOG_ERROR);
@@ -342,5 +533,11 @@ int main(void)
         test_caps_and_loops();
         test_drain_interrupts_retry();
         test_open_errors_and_topics();
+        test_not_ready_parked();
+        test_not_ready_timeout();
+        test_not_ready_park_fails();
+        test_not_ready_without_hook();
+        test_dispatch();
+        test_dlq_error_redacted();
         return SL_DONE();
 }

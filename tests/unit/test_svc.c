@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include <sl/envelope.h>
 #include <sl/log.h>
 #include <sl/svc.h>
+#include <sl/util.h>
 
 #include "sl_test.h"
 
@@ -28,12 +31,16 @@ static const struct sl_cfg_opt opts[] = {
     SL_CFG_END,
 };
 
+static int64_t slow_ms; /* each handler call takes this long */
+
 static int on_event(const struct sl_envelope *env, const struct sl_bus_msg *msg, void *opaque)
 {
         struct demo *d = opaque;
 
         (void)msg;
         snprintf(d->last_type, sizeof(d->last_type), "%s", env->type);
+        if (slow_ms > 0)
+                sl_sleep_ms(slow_ms, NULL); /* a handler that runs long (watchdog tests) */
         d->handled++;
         return 0;
 }
@@ -119,6 +126,73 @@ static void test_split(void)
         SL_CHECK(sl_svc_split_list("a,b,c,d,e", buf, sizeof(buf), items, 4) == -EINVAL);
 }
 
+/*
+ * Runs the service in a child with handler.timeout_ms = timeout and handlers
+ * taking slow ms; returns the child's exit code and its log in log (n bytes).
+ */
+static int run_watched(int64_t slow, int timeout, char *log, size_t n)
+{
+        char tmpl[] = "/tmp/sl-test-svc-XXXXXX", set[64];
+        char *argv[] = {"statline-raw", "--set", "bus.backend=mem", "--set", "poll.timeout_ms=1",
+                        "--set",        set};
+        int fd = mkstemp(tmpl), status = 0;
+        ssize_t got;
+        pid_t pid;
+
+        if (fd < 0)
+                return -1;
+        unlink(tmpl);
+        snprintf(set, sizeof(set), "handler.timeout_ms=%d", timeout);
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) {
+                struct demo d = {0};
+                slow_ms = slow;
+                unsetenv("PGOPTIONS"); /* the run in main() set it in this process */
+                sl_log_set_fd(fd);
+                int rc = run(&d, 7, argv);
+                const char *pgo = getenv("PGOPTIONS");
+                char line[160];
+                int len = snprintf(line, sizeof(line), "\nPGOPTIONS=[%s] handled=%d\n",
+                                   pgo ? pgo : "", d.handled);
+                if (write(fd, line, (size_t)len) < 0)
+                        _exit(99);
+                _exit(rc);
+        }
+        waitpid(pid, &status, 0);
+        got = pread(fd, log, n - 1, 0);
+        log[got > 0 ? got : 0] = '\0';
+        close(fd);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The handler watchdog: past the timeout logged and 503, past twice it exit 70 without ack. */
+static void test_watchdog(void)
+{
+        static char log[65536];
+        int rc;
+
+        /* 300 ms handlers, timeout 200 ms: flagged each time, all three handled, exit 0 */
+        rc = run_watched(300, 200, log, sizeof(log));
+        SL_CHECKF(rc == 0, "exit %d", rc);
+        SL_CHECK(strstr(log, "\"event\":\"svc.handler.timeout\"") != NULL);
+        SL_CHECK(strstr(log, "svc.handler.timeout.end") != NULL);
+        SL_CHECK(strstr(log, "svc.handler.timeout.exit") == NULL);
+        SL_CHECK(strstr(log, "PGOPTIONS=[-c statement_timeout=200] handled=3") != NULL);
+        /* 1000 ms handler, timeout 100 ms: the process exits 70 mid-call, nothing handled */
+        rc = run_watched(1000, 100, log, sizeof(log));
+        SL_CHECKF(rc == 70, "exit %d", rc);
+        SL_CHECK(strstr(log, "\"event\":\"svc.handler.timeout\"") != NULL);
+        SL_CHECK(strstr(log, "svc.handler.timeout.exit") != NULL);
+        SL_CHECK(strstr(log, "statline.nba.scraper.completed") != NULL); /* the topic is named */
+        /* timeout 0: no watchdog, no statement_timeout */
+        rc = run_watched(50, 0, log, sizeof(log));
+        SL_CHECKF(rc == 0, "exit %d", rc);
+        SL_CHECK(strstr(log, "svc.handler.timeout") == NULL);
+        SL_CHECKF(strstr(log, "PGOPTIONS=[] handled=3") != NULL, "%s",
+                  strstr(log, "PGOPTIONS") ? strstr(log, "PGOPTIONS") : "none");
+}
+
 int main(void)
 {
         struct demo d = {0};
@@ -129,6 +203,8 @@ int main(void)
         char *bad_delays[] = {"statline-raw", "--set", "bus.backend=mem", "--set",
                               "retry.delays_ms=2s"};
         char *help_config[] = {"statline-raw", "--help-config"};
+        char *bad_not_ready[] = {"statline-raw", "--set", "bus.backend=mem", "--set",
+                                 "retry.not_ready_delays_ms=5000,,1"};
         char *ok[] = {"statline-raw",      "--set", "bus.backend=mem", "--set",
                       "poll.timeout_ms=1", "--set", "log.level=error"};
 
@@ -136,6 +212,7 @@ int main(void)
         SL_CHECK(run(&d, 5, bad_attempts) == 78);
         SL_CHECK(run(&d, 5, bad_sports) == 78);
         SL_CHECK(run(&d, 5, bad_delays) == 78);
+        SL_CHECK(run(&d, 5, bad_not_ready) == 78);
         SL_CHECK(run_quiet(&d, 2, help_config) == 0);
         SL_CHECK(!d.inited); /* none of those got as far as init */
         SL_CHECK(run(&d, 7, ok) == 0);
@@ -143,5 +220,6 @@ int main(void)
         SL_CHECKF(d.handled == 3, "handled=%d", d.handled);
         SL_CHECK(strcmp(d.last_type, "scraper.completed") == 0);
         sl_bus_mem_reset();
+        test_watchdog();
         return SL_DONE();
 }

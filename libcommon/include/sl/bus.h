@@ -25,6 +25,7 @@
  * Threads: a bus is used by one thread at a time.
  */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,6 +62,32 @@ struct sl_bus_msg {
         void *backend_ref; /* backend's private handle for ack */
 };
 
+/*
+ * A handler's "not ready yet" outcome: the message is fine but a critical
+ * input it needs is not there yet (late data). Distinct from failure: it is
+ * neither retried 3 times nor dead-lettered, and it never blocks the consumer.
+ */
+#define SL_BUS_NOT_READY (-ENODATA)
+
+/* What sl_bus_opts.defer is asked to do. */
+enum sl_bus_defer_op {
+        SL_BUS_DEFER_PARK, /* park msg durably until it is due again (see sl_bus_defer_fn) */
+        SL_BUS_DEFER_DONE, /* msg was dead-lettered after waiting too long: forget it */
+};
+
+/*
+ * Parks a not-ready message (op PARK) outside the bus, e.g. in PostgreSQL
+ * (the service runtime's ops.deferred_events), so the bus can ack it.
+ * reason is the handler's text (what is missing). Returns 0 (parked: the bus
+ * acks the original), -ETIME after writing "dependency not ready after N s:
+ * <reason>" into why (why_size bytes): the bus dead-letters it and calls
+ * again with op DONE, or another negative errno: not parked, the message
+ * waits like one behind an open breaker (-EBUSY). op DONE's return is ignored.
+ */
+typedef int sl_bus_defer_fn(void *opaque, enum sl_bus_defer_op op, const struct sl_bus_msg *msg,
+                            const struct sl_envelope *env, const char *reason, char *why,
+                            size_t why_size);
+
 /* Options for sl_bus_open(). All-zero means defaults, except where noted. */
 struct sl_bus_opts {
         const char *backend; /* "redis-streams" (NULL), "redis-pubsub", "kafka", "mem" */
@@ -85,13 +112,22 @@ struct sl_bus_opts {
         int pending_max;      /* publishes in flight before waiting for confirmations; 0 = 1000 */
         const char *kafka_props; /* extra librdkafka "k=v,k=v" properties (SASL/TLS), may be NULL */
         volatile const int *stop; /* when non-NULL and set, retry sleeps end early (drain) */
+        sl_bus_defer_fn *defer;   /* parks SL_BUS_NOT_READY messages; NULL: they are retried
+                                     like a retriable error (then dead-lettered) */
+        void *defer_opaque;
 };
 
 /*
  * Handler for one consumed event. env and msg are borrowed for the call.
  * Return 0 (done), -EEXIST (duplicate: done), -EBADMSG (poison: dead-letter
- * now), a retriable error (retried with backoff, then dead-lettered) or
- * another negative errno (dead-lettered as SYSTEM after retries).
+ * now), -EBUSY (nothing attempted, e.g. circuit open: the message waits),
+ * SL_BUS_NOT_READY (a critical input is missing: parked through opts.defer
+ * and handled again later with growing waits, dead-lettered only after
+ * retry.not_ready_max_ms; call sl_bus_set_error() with what is missing), a
+ * retriable error (retried with backoff, then dead-lettered) or another
+ * negative errno (dead-lettered as SYSTEM after retries). The text of a
+ * dead letter's dlq.error is redacted like log lines (registered secrets,
+ * URI passwords, password=... in a DSN).
  */
 typedef int sl_bus_handler_fn(const struct sl_envelope *env, const struct sl_bus_msg *msg,
                               void *opaque);
@@ -144,6 +180,17 @@ int sl_bus_flush(struct sl_bus *bus, int64_t timeout_ms);
 int sl_bus_poll(struct sl_bus *bus, sl_bus_handler_fn *handler, void *opaque, int timeout_ms);
 
 /*
+ * Runs msg, one not fetched from the backend (a parked message handed out
+ * again; msg->backend_ref NULL), through the same handling as sl_bus_poll():
+ * parse, retries, dead-lettering, parking. Nothing is acked. Returns 0 when
+ * msg is done (handled, duplicate or dead-lettered), SL_BUS_NOT_READY when
+ * it was parked again, or a negative errno when it must wait (-EBUSY, -EINTR
+ * while draining, a failed dead-letter publish).
+ */
+int sl_bus_dispatch(struct sl_bus *bus, const struct sl_bus_msg *msg, sl_bus_handler_fn *handler,
+                    void *opaque);
+
+/*
  * Acknowledges msg: XACK for Streams, offset store for Kafka, no-op for
  * pubsub. sl_bus_poll() does this itself; for tools that fetch by hand.
  */
@@ -182,6 +229,7 @@ struct sl_bus_stats {
         uint64_t dead_lettered;
         uint64_t reconnects;
         uint64_t claimed; /* entries taken over from dead consumers */
+        uint64_t parked;  /* SL_BUS_NOT_READY messages parked through opts.defer */
 };
 void sl_bus_get_stats(const struct sl_bus *bus, struct sl_bus_stats *out);
 

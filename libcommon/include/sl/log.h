@@ -39,6 +39,12 @@ int sl_log_level_parse(const char *s, enum sl_log_level *out);
 void sl_log_add_secret(const char *secret);
 /* Forgets all registered secrets (tests). */
 void sl_log_clear_secrets(void);
+/*
+ * Replaces every registered secret in s (in place, NUL-terminated) by "***",
+ * as log lines are; for text that leaves the process another way (a dead
+ * letter's error header). Thread-safe.
+ */
+void sl_log_redact(char *s);
 
 void sl_log_emit(enum sl_log_level lvl, const char *file, int line, const char *event,
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));

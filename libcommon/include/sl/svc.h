@@ -29,6 +29,22 @@
  * while open and raises an alert on opening (sl/alert.h, alert.webhook_url).
  * Dead-lettered messages raise a "dlq.growth" alert. Every
  * heartbeat.interval_ms the runtime upserts its ops.service_heartbeat row.
+ *
+ * Not ready (SL_BUS_NOT_READY, sl/bus.h): with a pg.dsn the runtime parks
+ * such a message in ops.deferred_events (sl/defer.h) and acks it; the loop
+ * hands due rows to the handler again after retry.not_ready_delays_ms
+ * (5 s, 10 s, 30 s, 60 s, then every 300 s) until it is done or has waited
+ * retry.not_ready_max_ms (6 h): then it is dead-lettered with "dependency
+ * not ready after N s: <what is missing>". PostgreSQL unreachable: the
+ * message waits (-EBUSY). Without a pg.dsn it is an ordinary retriable error.
+ *
+ * Handler timeout (handler.timeout_ms, 120 s): every PostgreSQL connection
+ * the service opens after startup gets statement_timeout = the timeout
+ * (PGOPTIONS), so a query running past it fails into the retry path. A
+ * watchdog thread logs svc.handler.timeout (topic, id), marks /readyz 503 and
+ * counts statline_handler_timeouts_total when a handler call runs past it;
+ * past twice the timeout the process exits 70 without acking (the message
+ * is redelivered after the restart, or to another replica).
  */
 
 #include <signal.h>
@@ -42,37 +58,40 @@
 
 /* Options every service has; filled by sl_cfg_load() through SL_SVC_OPTS. */
 struct sl_svc_cfg {
-        const char *bus_backend;       /* "redis-streams", "redis-pubsub", "kafka" */
-        const char *bus_url;           /* host:port / bootstrap list */
-        const char *bus_username;      /* may be empty */
-        const char *bus_password;      /* secret, may be empty */
-        const char *bus_prefix;        /* topic prefix */
-        const char *bus_group;         /* consumer group; empty = service name */
-        const char *bus_kafka_props;   /* extra librdkafka k=v,k=v */
-        const char *sports;            /* comma-separated sports consumed: "nba,nhl" */
-        const char *health_addr;       /* "127.0.0.1:0" */
-        const char *log_level;         /* debug|info|warn|error */
-        const char *retry_delays_ms;   /* "2000,5000,10000" */
-        int retry_attempts;            /* handler calls before dead-lettering */
-        int drain_timeout_ms;          /* SIGTERM to exit, at most */
-        int poll_timeout_ms;           /* bounds signal latency */
-        int64_t claim_idle_ms;         /* streams: take over entries idle this long */
-        int max_deliveries;            /* dead-letter after this many deliveries */
-        bool cb_enabled;               /* runtime breakers on */
-        const char *cb_window;         /* "count" | "time" */
-        int cb_window_size;            /* calls or seconds */
-        int cb_min_calls;              /* outcomes before rates count */
-        int cb_failure_rate_pct;       /* open at this failure rate */
-        int cb_slow_rate_pct;          /* open at this slow-call rate */
-        int cb_slow_call_ms;           /* a handler call this long is slow */
-        int cb_open_ms;                /* OPEN before HALF_OPEN */
-        int cb_half_open_calls;        /* probes in HALF_OPEN */
-        int cb_cache_ttl_ms;           /* shared-state cache lifetime */
-        const char *alert_webhook_url; /* "" = alerts only logged */
-        int alert_dedup_window_ms;     /* same alert key again within this: dropped */
-        int alert_max_per_minute;      /* alerts posted in any minute */
-        int alert_timeout_ms;          /* bound on one POST */
-        int heartbeat_interval_ms;     /* ops.service_heartbeat upsert spacing */
+        const char *bus_backend;         /* "redis-streams", "redis-pubsub", "kafka" */
+        const char *bus_url;             /* host:port / bootstrap list */
+        const char *bus_username;        /* may be empty */
+        const char *bus_password;        /* secret, may be empty */
+        const char *bus_prefix;          /* topic prefix */
+        const char *bus_group;           /* consumer group; empty = service name */
+        const char *bus_kafka_props;     /* extra librdkafka k=v,k=v */
+        const char *sports;              /* comma-separated sports consumed: "nba,nhl" */
+        const char *health_addr;         /* "127.0.0.1:0" */
+        const char *log_level;           /* debug|info|warn|error */
+        const char *retry_delays_ms;     /* "2000,5000,10000" */
+        int retry_attempts;              /* handler calls before dead-lettering */
+        int drain_timeout_ms;            /* SIGTERM to exit, at most */
+        int poll_timeout_ms;             /* bounds signal latency */
+        int64_t claim_idle_ms;           /* streams: take over entries idle this long */
+        int max_deliveries;              /* dead-letter after this many deliveries */
+        bool cb_enabled;                 /* runtime breakers on */
+        const char *cb_window;           /* "count" | "time" */
+        int cb_window_size;              /* calls or seconds */
+        int cb_min_calls;                /* outcomes before rates count */
+        int cb_failure_rate_pct;         /* open at this failure rate */
+        int cb_slow_rate_pct;            /* open at this slow-call rate */
+        int cb_slow_call_ms;             /* a handler call this long is slow */
+        int cb_open_ms;                  /* OPEN before HALF_OPEN */
+        int cb_half_open_calls;          /* probes in HALF_OPEN */
+        int cb_cache_ttl_ms;             /* shared-state cache lifetime */
+        const char *alert_webhook_url;   /* "" = alerts only logged */
+        int alert_dedup_window_ms;       /* same alert key again within this: dropped */
+        int alert_max_per_minute;        /* alerts posted in any minute */
+        int alert_timeout_ms;            /* bound on one POST */
+        int heartbeat_interval_ms;       /* ops.service_heartbeat upsert spacing */
+        const char *not_ready_delays_ms; /* waits between not-ready re-dispatches */
+        int64_t not_ready_max_ms;        /* total not-ready wait before the DLQ */
+        int handler_timeout_ms;          /* watchdog + statement_timeout; 0 = off */
 };
 
 /* The shared entries of a service's option table; c is a struct sl_svc_cfg *. */
@@ -131,7 +150,8 @@ struct sl_svc_cfg {
                        "probe calls a half-open breaker lets through"),                            \
             SL_CFG_INT("cb.cache_ttl_ms", &(c)->cb_cache_ttl_ms, 30000, 100, 3600000,              \
                        SL_CFG_SHARED, "re-read the shared breaker state this often"),              \
-            SL_CFG_STR("alert.webhook_url", &(c)->alert_webhook_url, "", SL_CFG_SHARED,            \
+            SL_CFG_STR("alert.webhook_url", &(c)->alert_webhook_url, "",                           \
+                       SL_CFG_SHARED | SL_CFG_SECRET,                                              \
                        "webhook for JSON alerts (Slack-compatible); empty: alerts only logged"),   \
             SL_CFG_INT("alert.dedup_window_ms", &(c)->alert_dedup_window_ms, 300000, 0, 86400000,  \
                        SL_CFG_SHARED, "drop an alert whose key was sent this recently"),           \
@@ -140,7 +160,17 @@ struct sl_svc_cfg {
             SL_CFG_INT("alert.timeout_ms", &(c)->alert_timeout_ms, 2000, 100, 60000,               \
                        SL_CFG_SHARED, "longest wait for the webhook (connect included)"),          \
             SL_CFG_INT("heartbeat.interval_ms", &(c)->heartbeat_interval_ms, 5000, 100, 600000,    \
-                       SL_CFG_SHARED, "ops.service_heartbeat upsert spacing")
+                       SL_CFG_SHARED, "ops.service_heartbeat upsert spacing"),                     \
+            SL_CFG_STR("retry.not_ready_delays_ms", &(c)->not_ready_delays_ms,                     \
+                       "5000,10000,30000,60000,300000", SL_CFG_SHARED,                             \
+                       "waits before a not-ready message is handled again, ms (last repeats)"),    \
+            SL_CFG_INT("retry.not_ready_max_ms", &(c)->not_ready_max_ms, INT64_C(21600000), 1,     \
+                       INT64_C(2592000000), SL_CFG_SHARED,                                         \
+                       "a message not ready this long after it was first parked: DLQ"),            \
+            SL_CFG_INT("handler.timeout_ms", &(c)->handler_timeout_ms, 120000, 0, 86400000,        \
+                       SL_CFG_SHARED,                                                              \
+                       "handler call limit: PostgreSQL statement_timeout, readiness 503 past it, " \
+                       "exit without ack past twice it (0: off)")
 
 struct sl_svc;
 struct sl_http;
