@@ -332,6 +332,39 @@ rc=$?
 it_diag "$(tail -n 1 <<<"$out")"
 it_is "the retry command succeeds once the source is back" "$rc" 0
 
+# --- priority: live runs before backfill ---------------------------------------------------------
+# A run somebody else triggered (the scheduler) is in flight: a backfill starts
+# no new date until it settled; --yield-window 0 turns that off.
+LIVE_CORR=$(sql "SELECT gen_random_uuid()")
+sql "INSERT INTO ops.scrape_runs (trigger_event_id, correlation_id, sport, game_date, requested_by,
+        sources, status, started_at) VALUES (gen_random_uuid(), '$LIVE_CORR', 'nba', '$(day "$BAD" 1)',
+        'statline-scheduler', 'scoreboard', 'running', now())" >/dev/null
+Y1=$(day "$BAD" 2)
+Y2=$(day "$BAD" 3)
+out=$("$BACKFILL" --sport nba --dates "$Y1" --workers 1 --timeout 120 --poll-ms 200 --yield-window 0 2>"$IT_DIR/bf6.err")
+rc=$?
+it_is "--yield-window 0: the backfill runs beside a live run (exit 0)" "$rc" 0
+it_is "--yield-window 0: it did not yield" "$(grep -c '^yielding' <<<"$out")" 0
+"$BACKFILL" --sport nba --dates "$Y2" --workers 1 --timeout 120 --poll-ms 200 >"$IT_DIR/bf7.out" 2>"$IT_DIR/bf7.err" &
+BF_PID=$!
+it_must "a backfill yields to the live run in flight" it_wait_for 30 grep -q "^yielding to live run $LIVE_CORR" "$IT_DIR/bf7.out"
+sleep 2
+it_is "while it yields, its date is not triggered" \
+        "$(sql "SELECT count(*) FROM ops.scrape_runs WHERE game_date = '$Y2'")" 0
+it_is "while it yields, its date is pending in the checkpoint" \
+        "$(sql "SELECT c.status FROM ops.backfill_checkpoint c JOIN ops.backfill_runs r USING (run_id)
+                WHERE r.date_from = '$Y2' AND c.game_date = '$Y2'")" pending
+sql "UPDATE ops.scrape_runs SET status = 'completed', games = 0, games_final = 0, fetched = 1, stored = 0,
+        unchanged = 1, skipped = 0, failed = 0, completed_at = now() WHERE correlation_id = '$LIVE_CORR'" >/dev/null
+wait $BF_PID
+rc=$?
+it_is "once the live run settled, the backfill goes on (exit 0)" "$rc" 0
+it_like "it says so" "$(cat "$IT_DIR/bf7.out")" "live run $LIVE_CORR settled; backfill goes on"
+it_like "the report shows the wait" "$(cat "$IT_DIR/bf7.out")" "waited [0-9hms]* for live runs"
+it_is "the date ran after the live run settled" \
+        "$(sql "SELECT count(*) FROM ops.scrape_runs s, ops.scrape_runs l WHERE s.game_date = '$Y2'
+                AND l.correlation_id = '$LIVE_CORR' AND s.started_at >= l.completed_at")" 1
+
 for s in "${SERVICES[@]}"; do
         if grep -q '"event":"svc.fatal"' "$IT_DIR"/*-$s.log; then
                 it_diag "$s: $(grep -h -m 2 svc.fatal "$IT_DIR"/*-$s.log)"

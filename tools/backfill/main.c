@@ -46,7 +46,7 @@ struct opts {
         struct sl_tool_conn conn; /* pg.dsn, migrations, bus (sl/toolopt.h) */
         const char *blob_dir;
         int workers;
-        int64_t timeout_s, poll_ms;
+        int64_t timeout_s, poll_ms, yield_window_s; /* yield_window_s 0: never yield */
         bool dry_run, restart, no_validate;
         enum sl_log_level level;
 };
@@ -77,6 +77,8 @@ struct bf {
         int settled_now;                 /* settled in this session */
         int64_t t0_ms;
         bool tty;
+        char yielding_to[37]; /* the live run we wait for, "" when not yielding */
+        int64_t yielded_ms;   /* time spent waiting for live runs */
 };
 
 static void usage(FILE *f)
@@ -116,6 +118,10 @@ static void usage(FILE *f)
                "                     (env STATLINE_BLOB_DIR; without it that check is skipped)\n"
                "  --no-validate      skip the per-date validation\n"
                "  --poll-ms MS       how often a run's progress is read (default 500)\n"
+               "  --yield-window S   live traffic first: no new date is started while a run\n"
+               "                     triggered by anyone else (statline-scheduler, an operator)\n"
+               "                     in the last S seconds is still in flight (default 3600;\n"
+               "                     0 = never yield)\n"
                "  --log-level L      debug|info|warn|error (JSON lines on stderr; default warn)\n"
                "\n"
                "Resume: the same command again continues the latest unfinished run with the\n"
@@ -138,6 +144,7 @@ static int parse_args(int argc, char **argv, struct opts *o, char *errstr, size_
         o->workers = 3;
         o->timeout_s = 600;
         o->poll_ms = 500;
+        o->yield_window_s = 3600;
         o->level = SL_LOG_WARN;
         sl_tool_conn_from_env(&o->conn, BACKFILL_MIGRATIONS_DIR);
         o->blob_dir = sl_tool_env_or("STATLINE_BLOB_DIR", NULL);
@@ -182,6 +189,9 @@ static int parse_args(int argc, char **argv, struct opts *o, char *errstr, size_
                                 goto bad;
                 } else if (strcmp(opt, "--poll-ms") == 0) {
                         if (sl_parse_i64(val, 10, 60000, &o->poll_ms) < 0)
+                                goto bad;
+                } else if (strcmp(opt, "--yield-window") == 0) {
+                        if (sl_parse_i64(val, 0, 7 * 86400, &o->yield_window_s) < 0)
                                 goto bad;
                 } else if (sl_tool_conn_flag(&o->conn, opt, val)) {
                         /* --pg-dsn --migrations --bus-backend --bus-url --bus-prefix */
@@ -404,6 +414,63 @@ static int dispatch(struct bf *bf, struct item *it)
         return save_item(bf, it);
 }
 
+/*
+ * Priority (live traffic before backfill): the runs somebody else triggered
+ * in the last yield_window_s seconds (ops.scrape_runs.requested_by is not
+ * us), newest first. While one of them is still going (track_verdict says
+ * RUNNING) no new date is dispatched; dates already in flight go on. A run
+ * older than the window no longer holds the backfill back, so a stuck live
+ * run cannot stop it for good. Returns true when we must wait (the run's
+ * correlation id in bf->yielding_to). A database error does not block: it
+ * is logged and the backfill goes on.
+ */
+static const char live_runs_sql[] =
+    "SELECT correlation_id::text, trigger_event_id::text FROM ops.scrape_runs "
+    "WHERE sport = $1 AND requested_by <> 'statline-backfill' "
+    "AND started_at > now() - make_interval(secs => $2::double precision) "
+    "ORDER BY started_at DESC LIMIT 16";
+
+static bool must_yield(struct bf *bf)
+{
+        char window[24], errstr[256];
+        const char *params[2] = {bf->o.sport, window};
+        PGresult *res = NULL;
+        bool wait = false;
+
+        if (bf->o.yield_window_s <= 0)
+                return false;
+        snprintf(window, sizeof(window), "%lld", (long long)bf->o.yield_window_s);
+        if (sql(bf, live_runs_sql, 2, params, &res) < 0)
+                return false;
+        for (int r = 0; r < PQntuples(res) && !wait; r++) {
+                struct track_status st;
+                char note[256];
+                if (track_query(bf->pg, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1), &st, errstr,
+                                sizeof(errstr)) < 0) {
+                        sl_log_warn("backfill.yield.error", "%s", errstr);
+                        break;
+                }
+                if (track_verdict(&st, note, sizeof(note)) != TRACK_RUNNING)
+                        continue;
+                wait = true;
+                if (strcmp(bf->yielding_to, PQgetvalue(res, r, 0)) != 0) {
+                        snprintf(bf->yielding_to, sizeof(bf->yielding_to), "%s",
+                                 PQgetvalue(res, r, 0));
+                        printf("yielding to live run %s (%s)\n", bf->yielding_to, note);
+                        fflush(stdout);
+                        sl_log_info("backfill.yield", "correlation_id=%s note=%s", bf->yielding_to,
+                                    note);
+                }
+        }
+        PQclear(res);
+        if (!wait && bf->yielding_to[0]) {
+                printf("live run %s settled; backfill goes on\n", bf->yielding_to);
+                fflush(stdout);
+                bf->yielding_to[0] = '\0';
+        }
+        return wait;
+}
+
 /* Validation of a settled date; 0 when it passed, else the reason is in it->reason. */
 static int validate(struct bf *bf, struct item *it, const struct track_status *st)
 {
@@ -564,6 +631,10 @@ static int report(struct bf *bf)
                "(run %s)\n",
                bf->o.sport, bf->dates.d[0], bf->dates.d[bf->dates.n - 1], bf->dates.n,
                bf->n_done + bf->n_skipped, bf->n_skipped, bf->n_failed, el, bf->run_id);
+        if (bf->yielded_ms > 0) {
+                backfill_fmt_duration(bf->yielded_ms, el, sizeof(el));
+                printf("waited %s for live runs (--yield-window)\n", el);
+        }
         for (int i = 0; i < bf->dates.n; i++) {
                 if (strcmp(bf->items[i].status, "failed") != 0)
                         continue;
@@ -676,8 +747,11 @@ static int run(struct bf *bf)
         fflush(stdout);
         while (!stop_signal) {
                 int before = bf->n_done + bf->n_failed + bf->n_skipped;
+                bool yield = active < bf->o.workers && next < bf->dates.n && must_yield(bf);
 
-                while (active < bf->o.workers && next < bf->dates.n && !stop_signal) {
+                if (yield)
+                        bf->yielded_ms += bf->o.poll_ms;
+                while (!yield && active < bf->o.workers && next < bf->dates.n && !stop_signal) {
                         struct item *it = &bf->items[next++];
                         if (strcmp(it->status, "done") == 0)
                                 continue;
@@ -686,7 +760,7 @@ static int run(struct bf *bf)
                         else
                                 active++;
                 }
-                if (active == 0 && next >= bf->dates.n)
+                if (active == 0 && next >= bf->dates.n && !yield)
                         break;
                 sl_sleep_ms(bf->o.poll_ms, (volatile const int *)&stop_signal);
                 for (int i = 0; i < next && !stop_signal; i++) {
