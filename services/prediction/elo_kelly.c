@@ -55,13 +55,42 @@ int pred_kelly_cfg_parse(const char *const text[6], struct pred_kelly_cfg *out, 
                                "kelly caps: need max_bet <= max_day <= max_portfolio");
         if (!(v[5] >= 0 && v[5] < 1))
                 return sl_errf(errstr, n, -EINVAL, "kelly.min_edge: must be in [0, 1)");
-        *out = (struct pred_kelly_cfg){.bankroll = v[0],
-                                       .fraction = v[1],
-                                       .max_bet = v[2],
-                                       .max_day = v[3],
-                                       .max_portfolio = v[4],
-                                       .min_edge = v[5]};
+        *out =
+            (struct pred_kelly_cfg){.bankroll = v[0],
+                                    .fraction = v[1],
+                                    .max_bet = v[2],
+                                    .max_day = v[3],
+                                    .max_portfolio = v[4],
+                                    .min_edge = v[5],
+                                    .market_weight = strtod(PRED_KELLY_MARKET_WEIGHT, NULL),
+                                    .ml_market_weight = strtod(PRED_KELLY_ML_MARKET_WEIGHT, NULL)};
         return 0;
+}
+
+int pred_kelly_weight_parse(const char *text, const char *ml_text, struct pred_kelly_cfg *out,
+                            char *errstr, size_t n)
+{
+        const char *t[2] = {text ? text : PRED_KELLY_MARKET_WEIGHT,
+                            ml_text ? ml_text : PRED_KELLY_ML_MARKET_WEIGHT};
+        static const char *const keys[2] = {"kelly.market_weight", "kelly.moneyline_market_weight"};
+        double w[2];
+
+        for (int i = 0; i < 2; i++) {
+                char *end;
+                w[i] = strtod(t[i], &end);
+                if (end == t[i] || *end || !(w[i] >= 0 && w[i] <= 1))
+                        return sl_errf(errstr, n, -EINVAL, "%s: '%s' is not in [0, 1]", keys[i],
+                                       t[i]);
+        }
+        out->market_weight = w[0];
+        out->ml_market_weight = w[1];
+        return 0;
+}
+
+/* The model probability shrunk toward the market: (1 - w) p + w p_fair. */
+static double shrink(double p, double p_fair, double w)
+{
+        return (1.0 - w) * p + w * p_fair;
 }
 
 /* Appends one element to a PostgreSQL array literal under construction. */
@@ -316,7 +345,9 @@ static const char SQL_KELLY_CANDIDATES[] =
 
 /* Stakes on bets of earlier dates whose game is not final yet. */
 static const char SQL_KELLY_OPEN[] =
-    "SELECT coalesce(sum(b.stake), 0) FROM prediction.prop_bets b WHERE b.sport = $2 "
+    "SELECT coalesce(sum(b.stake), 0) FROM (SELECT sport, game_date, game_id, stake "
+    "FROM prediction.prop_bets UNION ALL SELECT sport, game_date, game_id, stake "
+    "FROM prediction.moneyline_bets) b WHERE b.sport = $2 "
     "AND b.game_date < $1::date AND b.stake > 0 AND NOT EXISTS (SELECT 1 FROM raw.games g "
     "WHERE g.game_id = b.game_id AND g.status IN ('final', 'cancelled', 'postponed'))";
 
@@ -343,13 +374,20 @@ static const char SQL_KELLY_BETS[] =
 static const char SQL_KELLY_PORTFOLIO[] =
     "INSERT INTO prediction.kelly_portfolio (sport, game_date, bankroll, fraction, n_bets, "
     "n_staked, total_stake, expected_profit, scale_day, scale_portfolio, caps_bet, "
-    "open_exposure) VALUES ($1, $2::date, $3::numeric, $4::numeric, $5::int, $6::int, "
-    "$7::numeric, $8::numeric, $9::numeric, $10::numeric, $11::int, $12::numeric) "
+    "open_exposure, n_moneyline, moneyline_staked, moneyline_stake, min_edge, market_weight, "
+    "moneyline_market_weight) "
+    "VALUES ($1, $2::date, $3::numeric, $4::numeric, $5::int, $6::int, "
+    "$7::numeric, $8::numeric, $9::numeric, $10::numeric, $11::int, $12::numeric, $13::int, "
+    "$14::int, $15::numeric, $16::numeric, $17::numeric, $18::numeric) "
     "ON CONFLICT (sport, game_date) DO UPDATE SET bankroll = excluded.bankroll, "
     "fraction = excluded.fraction, n_bets = excluded.n_bets, n_staked = excluded.n_staked, "
     "total_stake = excluded.total_stake, expected_profit = excluded.expected_profit, "
     "scale_day = excluded.scale_day, scale_portfolio = excluded.scale_portfolio, "
-    "caps_bet = excluded.caps_bet, open_exposure = excluded.open_exposure RETURNING 1";
+    "caps_bet = excluded.caps_bet, open_exposure = excluded.open_exposure, "
+    "n_moneyline = excluded.n_moneyline, moneyline_staked = excluded.moneyline_staked, "
+    "moneyline_stake = excluded.moneyline_stake, min_edge = excluded.min_edge, "
+    "market_weight = excluded.market_weight, "
+    "moneyline_market_weight = excluded.moneyline_market_weight RETURNING 1";
 
 /* One candidate bet (the best book and side of a player's market). */
 struct cand {
@@ -360,8 +398,8 @@ struct cand {
 };
 
 /* Reads the candidates, keeping per (player, market) the book and side with the largest edge. */
-static int kelly_candidates(struct sl_pg *pg, const char *date, struct cand **out, size_t *nout,
-                            char *errstr, size_t n)
+static int kelly_candidates(struct sl_pg *pg, const char *date, double w, struct cand **out,
+                            size_t *nout, char *errstr, size_t n)
 {
         char minn[16], sdp[32], sdr[32], sda[32];
         const char *params[] = {date, minn, sdp, sdr, sda};
@@ -405,13 +443,13 @@ static int kelly_candidates(struct sl_pg *pg, const char *date, struct cand **ou
                 edge_u = (1 - p_over) - fair[1];
                 if (edge_o >= edge_u) {
                         x.side = "OVER";
-                        x.p = p_over;
+                        x.p = shrink(p_over, fair[0], w);
                         x.p_fair = fair[0];
                         x.decimal = dec[0];
                         x.price = (int)po;
                 } else {
                         x.side = "UNDER";
-                        x.p = 1 - p_over;
+                        x.p = shrink(1 - p_over, fair[1], w);
                         x.p_fair = fair[1];
                         x.decimal = dec[1];
                         x.price = (int)pu;
@@ -526,11 +564,200 @@ static int kelly_store(struct sl_pg *pg, const char *sport, const char *date, co
         return rc;
 }
 
+/* ---- Moneylines ------------------------------------------------------------------------- */
+
+/*
+ * The date's games with Elo probabilities and moneyline odds, one row per
+ * game and book: game, home, away, p_home, book, home/away decimal, home/away
+ * price as quoted, odds format.
+ */
+static const char SQL_ML_CANDIDATES[] =
+    "SELECT w.game_id, w.home_team_id, w.away_team_id, w.p_home, o.book, o.home_decimal, "
+    "o.away_decimal, o.home_price, o.away_price, o.odds_format "
+    "FROM prediction.game_win_probs w JOIN raw.moneyline_odds o ON o.game_date = w.game_date "
+    "AND o.home_team_id = w.home_team_id AND o.away_team_id = w.away_team_id "
+    "WHERE w.sport = $2 AND w.game_date = $1::date ORDER BY w.game_id, o.book";
+
+static const char SQL_ML_DELETE[] =
+    "DELETE FROM prediction.moneyline_bets b WHERE b.game_date = $1::date AND b.sport = $2 AND "
+    "NOT (b.game_id = ANY ($3::text[])) RETURNING 1";
+
+static const char SQL_ML_BETS[] =
+    "INSERT INTO prediction.moneyline_bets (sport, game_id, game_date, side, team_id, book, "
+    "price, decimal_odds, p_elo, p_model, p_fair, edge, ev, full_kelly, stake, capped) "
+    "SELECT $15, g, $16::date, sd_, t, bk, pr, dc, pe, pm, pf, e, ev, fk, st, "
+    "string_to_array(cp, ' ') FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], "
+    "$5::int[], $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[], "
+    "$11::numeric[], $12::numeric[], $13::numeric[], $14::text[]) "
+    "AS x(g, sd_, t, bk, pr, dc, pe, pm, pf, e, ev, fk, st, cp) "
+    "ON CONFLICT (sport, game_id) DO UPDATE SET game_date = excluded.game_date, "
+    "side = excluded.side, team_id = excluded.team_id, book = excluded.book, "
+    "price = excluded.price, decimal_odds = excluded.decimal_odds, p_elo = excluded.p_elo, "
+    "p_model = excluded.p_model, p_fair = excluded.p_fair, edge = excluded.edge, "
+    "ev = excluded.ev, full_kelly = excluded.full_kelly, stake = excluded.stake, "
+    "capped = excluded.capped RETURNING 1";
+
+/* One moneyline candidate: the best side and book of a game. */
+struct ml_cand {
+        char game_id[16], team[24], book[64];
+        const char *side;
+        double p_elo, p, p_fair, decimal;
+        int price;
+};
+
+/* The American price of a side: as quoted, or from the decimal odds (rounded). */
+static int ml_price(const char *quoted, const char *format, double decimal)
+{
+        double a = 0;
+
+        if (strcmp(format, "american") == 0)
+                return (int)lround(strtod(quoted, NULL));
+        if (sl_odds_decimal_to_american(decimal, &a) < 0)
+                return 100;
+        a = (double)lround(a);
+        return a > -100 && a < 100 ? (a < 0 ? -100 : 100) : (int)a;
+}
+
+/* Reads the moneyline candidates, keeping per game the side and book with the largest edge. */
+static int ml_candidates(struct sl_pg *pg, const char *sport, const char *date, double w,
+                         struct ml_cand **out, size_t *nout, char *errstr, size_t n)
+{
+        const char *params[] = {date, sport};
+        PGresult *res = NULL;
+        struct ml_cand *c;
+        double best_edge = 0;
+        size_t k = 0;
+        int rc;
+
+        rc = sl_pg_exec(pg, SQL_ML_CANDIDATES, 2, params, &res, errstr, n);
+        if (rc < 0)
+                return rc;
+        c = sl_xcalloc((size_t)PQntuples(res) + 1, sizeof(*c));
+        for (int r = 0; r < PQntuples(res); r++) {
+                struct ml_cand x;
+                double dec[2], fair[2], p_home = strtod(PQgetvalue(res, r, 3), NULL), ph, pa;
+                const char *fmt = PQgetvalue(res, r, 9);
+
+                memset(&x, 0, sizeof(x));
+                dec[0] = strtod(PQgetvalue(res, r, 5), NULL);
+                dec[1] = strtod(PQgetvalue(res, r, 6), NULL);
+                if (sl_odds_fair(dec, 2, SL_ODDS_PROPORTIONAL, fair, NULL) < 0 ||
+                    !(p_home >= 0 && p_home <= 1))
+                        continue; /* the tables' checks make this unreachable */
+                snprintf(x.game_id, sizeof(x.game_id), "%s", PQgetvalue(res, r, 0));
+                snprintf(x.book, sizeof(x.book), "%s", PQgetvalue(res, r, 4));
+                ph = shrink(p_home, fair[0], w);
+                pa = shrink(1 - p_home, fair[1], w);
+                if (ph - fair[0] >= pa - fair[1]) {
+                        x.side = "HOME";
+                        snprintf(x.team, sizeof(x.team), "%s", PQgetvalue(res, r, 1));
+                        x.p_elo = p_home;
+                        x.p = ph;
+                        x.p_fair = fair[0];
+                        x.decimal = dec[0];
+                        x.price = ml_price(PQgetvalue(res, r, 7), fmt, dec[0]);
+                } else {
+                        x.side = "AWAY";
+                        snprintf(x.team, sizeof(x.team), "%s", PQgetvalue(res, r, 2));
+                        x.p_elo = 1 - p_home;
+                        x.p = pa;
+                        x.p_fair = fair[1];
+                        x.decimal = dec[1];
+                        x.price = ml_price(PQgetvalue(res, r, 8), fmt, dec[1]);
+                }
+                if (k > 0 && strcmp(c[k - 1].game_id, x.game_id) == 0) {
+                        if (x.p - x.p_fair > best_edge) {
+                                c[k - 1] = x;
+                                best_edge = x.p - x.p_fair;
+                        }
+                        continue;
+                }
+                c[k++] = x;
+                best_edge = x.p - x.p_fair;
+        }
+        PQclear(res);
+        *out = c;
+        *nout = k;
+        return 0;
+}
+
+/* Writes the date's moneyline bets (stakes st[0..k-1]) and drops the date's other rows. */
+static int ml_store(struct sl_pg *pg, const char *sport, const char *date, const struct ml_cand *c,
+                    const struct sl_kelly_stake *st, size_t k, struct pred_kelly_stats *stats,
+                    char *errstr, size_t n)
+{
+        struct sl_buf a[14];
+        char num[64];
+        int rc;
+
+        for (int i = 0; i < 14; i++)
+                sl_buf_init(&a[i], 0);
+        for (size_t i = 0; i < k; i++) {
+                bool f = i == 0;
+                arr_add(&a[0], f, c[i].game_id);
+                arr_add(&a[1], f, c[i].side);
+                arr_add(&a[2], f, c[i].team);
+                arr_add(&a[3], f, c[i].book);
+                snprintf(num, sizeof(num), "%d", c[i].price);
+                arr_add(&a[4], f, num);
+                snprintf(num, sizeof(num), "%.6f", c[i].decimal);
+                arr_add(&a[5], f, num);
+                snprintf(num, sizeof(num), "%.6f", c[i].p_elo);
+                arr_add(&a[6], f, num);
+                snprintf(num, sizeof(num), "%.6f", c[i].p);
+                arr_add(&a[7], f, num);
+                snprintf(num, sizeof(num), "%.6f", c[i].p_fair);
+                arr_add(&a[8], f, num);
+                snprintf(num, sizeof(num), "%.6f", st[i].edge);
+                arr_add(&a[9], f, num);
+                snprintf(num, sizeof(num), "%.6f", st[i].ev);
+                arr_add(&a[10], f, num);
+                snprintf(num, sizeof(num), "%.6f", st[i].full_kelly);
+                arr_add(&a[11], f, num);
+                snprintf(num, sizeof(num), "%.2f", st[i].stake);
+                arr_add(&a[12], f, num);
+                snprintf(num, sizeof(num), "%s%s%s", st[i].capped & SL_KELLY_CAP_BET ? "bet " : "",
+                         st[i].capped & SL_KELLY_CAP_DAY ? "day " : "",
+                         st[i].capped & SL_KELLY_CAP_PORTFOLIO ? "portfolio " : "");
+                if (num[0])
+                        num[strlen(num) - 1] = '\0';
+                arr_add(&a[13], f, num);
+        }
+        if (k == 0)
+                for (int i = 0; i < 14; i++)
+                        sl_buf_puts(&a[i], "{");
+        {
+                const char *params[] = {date, sport, NULL};
+                struct sl_buf p0;
+                PGresult *res = NULL;
+                sl_buf_init(&p0, 0);
+                sl_buf_printf(&p0, "%s}", a[0].data);
+                params[2] = p0.data;
+                rc = sl_pg_exec(pg, SQL_ML_DELETE, 3, params, &res, errstr, n);
+                if (rc == 0)
+                        stats->written += PQntuples(res);
+                PQclear(res);
+                sl_buf_fini(&p0);
+        }
+        if (rc == 0 && k > 0) {
+                const char *extra[] = {sport, date};
+                rc = exec_arrays(pg, SQL_ML_BETS, a, 14, extra, 2, errstr, n);
+                if (rc >= 0) {
+                        stats->written += rc;
+                        rc = 0;
+                }
+        }
+        for (int i = 0; i < 14; i++)
+                sl_buf_fini(&a[i]);
+        return rc;
+}
+
 int pred_kelly_run(struct sl_pg *pg, const char *sport, const char *date,
                    const struct pred_kelly_cfg *cfg, struct pred_kelly_stats *stats, char *errstr,
                    size_t n)
 {
         struct cand *c = NULL;
+        struct ml_cand *mc = NULL;
         struct sl_kelly_bet *bets = NULL;
         struct sl_kelly_stake *st = NULL;
         struct sl_kelly_summary sum;
@@ -539,38 +766,53 @@ int pred_kelly_run(struct sl_pg *pg, const char *sport, const char *date,
                                      .max_day = cfg->max_day,
                                      .max_portfolio = cfg->max_portfolio,
                                      .min_edge = cfg->min_edge};
-        size_t k = 0;
-        double open;
+        size_t k = 0, km = 0;
+        double open, ml_stake = 0;
         int rc, caps_bet = 0;
 
         memset(stats, 0, sizeof(*stats));
-        rc = kelly_candidates(pg, date, &c, &k, errstr, n);
+        rc = kelly_candidates(pg, date, cfg->market_weight, &c, &k, errstr, n);
         if (rc < 0)
                 return rc;
+        rc = ml_candidates(pg, sport, date, cfg->ml_market_weight, &mc, &km, errstr, n);
+        if (rc < 0)
+                goto cleanup;
         open = open_exposure(pg, date, sport, &rc, errstr, n);
         if (rc < 0)
                 goto cleanup;
-        bets = sl_xcalloc(k + 1, sizeof(*bets));
-        st = sl_xcalloc(k + 1, sizeof(*st));
+        /* one slate: the props, then the moneylines (the day and portfolio caps cover both) */
+        bets = sl_xcalloc(k + km + 1, sizeof(*bets));
+        st = sl_xcalloc(k + km + 1, sizeof(*st));
         for (size_t i = 0; i < k; i++)
                 bets[i] = (struct sl_kelly_bet){
                     .p = c[i].p, .decimal = c[i].decimal, .p_fair = c[i].p_fair};
+        for (size_t i = 0; i < km; i++)
+                bets[k + i] = (struct sl_kelly_bet){
+                    .p = mc[i].p, .decimal = mc[i].decimal, .p_fair = mc[i].p_fair};
         /* min_edge 0 means "any positive edge" to sl_kelly_size too */
-        rc = sl_kelly_size(&opts, cfg->bankroll, 0.0, open, bets, k, st, &sum);
+        rc = sl_kelly_size(&opts, cfg->bankroll, 0.0, open, bets, k + km, st, &sum);
         if (rc < 0) {
                 rc = sl_errf(errstr, n, rc, "kelly: sizing the slate failed");
                 goto cleanup;
         }
-        for (size_t i = 0; i < k; i++)
+        for (size_t i = 0; i < k + km; i++)
                 caps_bet += (st[i].capped & SL_KELLY_CAP_BET) != 0;
-        stats->candidates = (int)k;
+        for (size_t i = 0; i < km; i++) {
+                /* staked = at least a cent once stored (what the published list shows) */
+                stats->ml_staked += st[k + i].stake >= 0.005;
+                ml_stake += st[k + i].stake;
+        }
+        stats->candidates = (int)(k + km);
+        stats->ml_candidates = (int)km;
         stats->staked = (int)sum.n_staked;
         stats->total_stake = sum.total_stake;
         stats->expected_profit = sum.expected_profit;
         rc = kelly_store(pg, sport, date, c, st, k, stats, errstr, n);
+        if (rc == 0)
+                rc = ml_store(pg, sport, date, mc, st + k, km, stats, errstr, n);
         if (rc == 0) {
-                char v[10][48];
-                const char *params[12] = {sport, date};
+                char v[16][48];
+                const char *params[18] = {sport, date};
                 PGresult *res = NULL;
                 snprintf(v[0], sizeof(v[0]), "%.2f", cfg->bankroll);
                 snprintf(v[1], sizeof(v[1]), "%.4f", cfg->fraction);
@@ -582,15 +824,22 @@ int pred_kelly_run(struct sl_pg *pg, const char *sport, const char *date,
                 snprintf(v[7], sizeof(v[7]), "%.6f", sum.scale_portfolio);
                 snprintf(v[8], sizeof(v[8]), "%d", caps_bet);
                 snprintf(v[9], sizeof(v[9]), "%.2f", sum.open_exposure);
-                for (int i = 0; i < 10; i++)
+                snprintf(v[10], sizeof(v[10]), "%zu", km);
+                snprintf(v[11], sizeof(v[11]), "%d", stats->ml_staked);
+                snprintf(v[12], sizeof(v[12]), "%.2f", ml_stake);
+                snprintf(v[13], sizeof(v[13]), "%.4f", cfg->min_edge);
+                snprintf(v[14], sizeof(v[14]), "%.4f", cfg->market_weight);
+                snprintf(v[15], sizeof(v[15]), "%.4f", cfg->ml_market_weight);
+                for (int i = 0; i < 16; i++)
                         params[2 + i] = v[i];
-                rc = sl_pg_exec(pg, SQL_KELLY_PORTFOLIO, 12, params, &res, errstr, n);
+                rc = sl_pg_exec(pg, SQL_KELLY_PORTFOLIO, 18, params, &res, errstr, n);
                 if (rc == 0)
                         stats->written += PQntuples(res);
                 PQclear(res);
         }
 cleanup:
         free(c);
+        free(mc);
         free(bets);
         free(st);
         return rc;

@@ -31,6 +31,12 @@ static const struct sl_cfg_opt opts[] = {
                "Kelly: cap on open (unsettled) stakes, fraction of bankroll (>= max_day)"),
     SL_CFG_STR("kelly.min_edge", &cfg.kelly[5], "0.02", 0,
                "Kelly: bet only when P(model) - P(fair) is at least this, [0, 1)"),
+    SL_CFG_STR("kelly.market_weight", &cfg.kelly_market_weight, PRED_KELLY_MARKET_WEIGHT, 0,
+               "Kelly: shrink the prop P(model) toward the market: p = (1-w) p_model + w p_fair, "
+               "[0, 1]"),
+    SL_CFG_STR("kelly.moneyline_market_weight", &cfg.kelly_ml_market_weight,
+               PRED_KELLY_ML_MARKET_WEIGHT, 0,
+               "Kelly: the same for the Elo moneyline probability, [0, 1] (1 = never bet them)"),
     SL_PHASE_PUBLISH_OPTS(&cfg.phase, "prediction"),
     SL_CFG_END,
 };

@@ -647,6 +647,9 @@ int pred_svc_open(struct pred_svc *svc, const struct pred_cfg *cfg, struct sl_bu
                                        pred_market_name(m), cfg->edge[m]);
         }
         rc = pred_kelly_cfg_parse(cfg->kelly, &svc->kelly, errstr, n);
+        if (rc == 0)
+                rc = pred_kelly_weight_parse(cfg->kelly_market_weight, cfg->kelly_ml_market_weight,
+                                             &svc->kelly, errstr, n);
         if (rc < 0)
                 return rc;
         rc = sl_phase_open(&svc->ph, "prediction", &cfg->phase, bus, http, errstr, n);

@@ -249,7 +249,22 @@ struct pred_kelly_cfg {
         double max_day;       /* kelly.max_day, fraction of bankroll per date */
         double max_portfolio; /* kelly.max_portfolio, open exposure cap */
         double min_edge;      /* kelly.min_edge, skip bets with a smaller edge (>= 0) */
+        double market_weight; /* kelly.market_weight w: p = (1-w) p_model + w p_fair, [0, 1] */
+        /* kelly.moneyline_market_weight: the same for the Elo moneyline probability */
+        double ml_market_weight;
 };
+
+/* Defaults of kelly.market_weight and kelly.moneyline_market_weight (docs/models.md). */
+#define PRED_KELLY_MARKET_WEIGHT    "0.5"
+#define PRED_KELLY_ML_MARKET_WEIGHT "1.0"
+
+/*
+ * Parses kelly.market_weight (props) and kelly.moneyline_market_weight
+ * (numbers in [0, 1]; NULL = the default) into out. Returns 0 or -EINVAL
+ * naming the key.
+ */
+int pred_kelly_weight_parse(const char *text, const char *ml_text, struct pred_kelly_cfg *out,
+                            char *errstr, size_t errstr_size);
 
 /* Spread used for a market when no ensemble RMSE is known (points, rebounds, assists). */
 #define PRED_KELLY_SD_POINTS   6.0
@@ -288,6 +303,7 @@ struct pred_kelly_stats {
         int candidates; /* props with two prices and an ensemble prediction */
         int staked;     /* bets with stake > 0 */
         int written;    /* prediction.prop_bets + kelly_portfolio rows inserted/changed/deleted */
+        int ml_candidates, ml_staked; /* moneyline bets (prediction.moneyline_bets, in written) */
         double total_stake, expected_profit;
 };
 
@@ -344,6 +360,8 @@ struct pred_cfg {
         const char *edge[PRED_N_MARKETS]; /* PASS band per market, text (validated at init) */
         const char *kelly[6]; /* kelly.bankroll, fraction, max_bet, max_day, max_portfolio,
                                  min_edge (text, validated at init) */
+        const char *kelly_market_weight;    /* kelly.market_weight (text) */
+        const char *kelly_ml_market_weight; /* kelly.moneyline_market_weight (text) */
 };
 
 struct pred_svc {

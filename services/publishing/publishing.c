@@ -637,8 +637,9 @@ static const char GAMES_SQL[] =
 
 /*
  * The date's Kelly slate (prediction.prop_bets, prediction.kelly_portfolio):
- * {"bets": the staked bets ordered by player and market, "portfolio": the
- * summary or null}. Always the whole date (the prediction phase sizes the
+ * {"bets": the staked bets ordered by player and market, "moneyline_bets":
+ * the staked moneyline bets by game (prediction.moneyline_bets), "portfolio":
+ * the summary or null}. Always the whole date (the prediction phase sizes the
  * whole date on every run).
  */
 static const char BETS_SQL[] =
@@ -651,11 +652,21 @@ static const char BETS_SQL[] =
     "   ORDER BY b.player_id, b.market)"
     "   FROM prediction.prop_bets b WHERE b.game_date = $1::date AND b.sport = $2"
     "   AND b.stake > 0), '[]'::jsonb),"
+    " 'moneyline_bets', coalesce((SELECT jsonb_agg(jsonb_build_object("
+    "   'game_id', m.game_id, 'side', m.side, 'team_id', m.team_id, 'book', m.book,"
+    "   'price', m.price, 'decimal_odds', m.decimal_odds, 'p_elo', m.p_elo,"
+    "   'p_model', m.p_model, 'p_fair', m.p_fair, 'edge', m.edge, 'ev', m.ev,"
+    "   'full_kelly', m.full_kelly, 'stake', m.stake, 'capped', to_jsonb(m.capped))"
+    "   ORDER BY m.game_id) FROM prediction.moneyline_bets m"
+    "   WHERE m.game_date = $1::date AND m.sport = $2 AND m.stake > 0), '[]'::jsonb),"
     " 'portfolio', (SELECT jsonb_build_object('bankroll', k.bankroll, 'fraction', k.fraction,"
     "   'n_bets', k.n_bets, 'n_staked', k.n_staked, 'total_stake', k.total_stake,"
     "   'expected_profit', k.expected_profit, 'scale_day', k.scale_day,"
     "   'scale_portfolio', k.scale_portfolio, 'caps_bet', k.caps_bet,"
-    "   'open_exposure', k.open_exposure)"
+    "   'open_exposure', k.open_exposure, 'n_moneyline', k.n_moneyline,"
+    "   'moneyline_staked', k.moneyline_staked, 'moneyline_stake', k.moneyline_stake,"
+    "   'min_edge', k.min_edge, 'market_weight', k.market_weight,"
+    "   'moneyline_market_weight', k.moneyline_market_weight)"
     "   FROM prediction.kelly_portfolio k WHERE k.game_date = $1::date AND k.sport = $2))::text";
 
 /* True if the event names player id (or names no player: whole date). */
@@ -876,6 +887,8 @@ static int build_predictions(struct run *run)
         cJSON_AddStringToObject(doc, "sport", run->env->sport);
         cJSON_AddItemToObject(doc, "players", players);
         cJSON_AddItemToObject(doc, "bets", cJSON_DetachItemFromObjectCaseSensitive(slate, "bets"));
+        cJSON_AddItemToObject(doc, "moneyline_bets",
+                              cJSON_DetachItemFromObjectCaseSensitive(slate, "moneyline_bets"));
         cJSON_AddItemToObject(doc, "portfolio",
                               cJSON_DetachItemFromObjectCaseSensitive(slate, "portfolio"));
         cJSON_Delete(slate);

@@ -85,6 +85,12 @@ static const struct table_def table_defs[RAW_T_COUNT] = {
                            NGB_NCOLS,
                            {NGB_GAME_ID, NGB_PLAYER_ID},
                            2},
+    /* The Odds API moneylines (parse_odds.c) */
+    [RAW_T_ODDS] = {"raw.moneyline_odds",
+                    raw_odds_cols,
+                    MO_NCOLS,
+                    {MO_GAME_DATE, MO_HOME_ID, MO_AWAY_ID, MO_BOOK},
+                    4},
 };
 
 /* ---- string arena ----------------------------------------------------------------------- */

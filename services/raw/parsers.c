@@ -44,6 +44,7 @@ static const struct kind_def kind_defs[RAW_KIND_COUNT] = {
     [RAW_KIND_NHL_PBP] = {"nhl_playbyplay", "playbyplay", "nhl", raw_parse_nhl_pbp},
     [RAW_KIND_NHL_BOXSCORE] = {"nhl_boxscore", "boxscore", "nhl", raw_parse_nhl_boxscore},
     [RAW_KIND_NHL_SCHEDULE] = {"nhl_schedule", "schedule", "nhl", raw_parse_nhl_schedule},
+    [RAW_KIND_ODDS] = {"odds", "odds", "moneyline", raw_parse_odds},
 };
 
 const char *raw_kind_name(enum raw_kind kind)
@@ -77,6 +78,8 @@ static unsigned source_mask(const char *source)
 /* The kind of a parsed document from its top-level shape (docs/parsers.md, "Detection"). */
 static enum raw_kind detect(const cJSON *root)
 {
+        if (cJSON_IsArray(root))
+                return raw_odds_detect(root); /* The Odds API: an array of events */
         if (!cJSON_IsObject(root))
                 return RAW_KIND_UNKNOWN;
         if (cJSON_HasObjectItem(root, "resultSets") || cJSON_HasObjectItem(root, "resultSet"))

@@ -42,6 +42,7 @@ enum raw_kind {
         RAW_KIND_NHL_PBP,       /* "nhl_playbyplay": api-web.nhle.com gamecenter play-by-play */
         RAW_KIND_NHL_BOXSCORE,  /* "nhl_boxscore": api-web.nhle.com gamecenter boxscore */
         RAW_KIND_NHL_SCHEDULE,  /* "nhl_schedule": api-web.nhle.com schedule/{date} */
+        RAW_KIND_ODDS,          /* "odds": The Odds API v4 h2h moneylines (parse_odds.c) */
         RAW_KIND_COUNT
 };
 

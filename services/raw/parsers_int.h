@@ -15,7 +15,8 @@
 
 #include <sl/envelope.h> /* sl_json_type_name() */
 
-#include "parse_nhl.h" /* raw.nhl_* column layouts */
+#include "parse_nhl.h"  /* raw.nhl_* column layouts */
+#include "parse_odds.h" /* raw.moneyline_odds column layout */
 
 struct cJSON;
 
@@ -34,6 +35,7 @@ enum raw_table_id {
         RAW_T_NHL_ROSTERS, /* raw.nhl_game_rosters */
         RAW_T_NHL_SKATERS, /* raw.nhl_skater_boxscores */
         RAW_T_NHL_GOALIES, /* raw.nhl_goalie_boxscores */
+        RAW_T_ODDS,        /* parse_odds.h: raw.moneyline_odds */
         RAW_T_COUNT
 };
 
@@ -224,6 +226,10 @@ raw_parse_fn raw_parse_boxscore_v2, raw_parse_summary_v2, raw_parse_pbp_v2, raw_
 /* NHL web API kinds (parse_nhl.c) and their detection (RAW_KIND_UNKNOWN if none). */
 raw_parse_fn raw_parse_nhl_pbp, raw_parse_nhl_boxscore, raw_parse_nhl_schedule;
 enum raw_kind raw_nhl_detect(const struct cJSON *root);
+
+/* The Odds API moneylines (parse_odds.c) and their detection (an array of events). */
+raw_parse_fn raw_parse_odds;
+enum raw_kind raw_odds_detect(const struct cJSON *root);
 
 /* v2 detection helper (parse_nba_v2.c): the kind of a resultSets document, or RAW_KIND_UNKNOWN. */
 enum raw_kind raw_v2_detect(const struct cJSON *root);

@@ -47,6 +47,11 @@ static const struct raw_load_spec specs[] = {
     {"raw.nhl_game_rosters", {"game_id", "player_id"}, 2, "payload_sha256"},
     {"raw.nhl_skater_boxscores", {"game_id", "player_id"}, 2, "payload_sha256"},
     {"raw.nhl_goalie_boxscores", {"game_id", "player_id"}, 2, "payload_sha256"},
+    /* moneylines: db/migrations/0017_moneyline_odds.sql */
+    {"raw.moneyline_odds",
+     {"game_date", "home_team_id", "away_team_id", "book"},
+     4,
+     "payload_sha256"},
 };
 
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))

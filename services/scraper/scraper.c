@@ -399,11 +399,11 @@ int scraper_parse_sources(const char *list, const char *scoreboard_ver, const ch
                           const char *what, const struct scraper_source *srcs[8], int *n_out,
                           char *errstr, size_t errstr_size)
 {
-        static const char *const order[] = {"scoreboard", "boxscore", "injuries", "props",
-                                            "schedule"};
+        static const char *const order[] = {"scoreboard", "boxscore", "injuries",
+                                            "props",      "schedule", "odds"};
         const char *items[8];
         char buf[256];
-        bool want[5] = {false};
+        bool want[6] = {false};
         int n = sl_svc_split_list(list, buf, sizeof(buf), items, 8);
 
         if (n < 0) {
@@ -412,12 +412,12 @@ int scraper_parse_sources(const char *list, const char *scoreboard_ver, const ch
         }
         for (int i = 0; i < n; i++) {
                 size_t j = 0;
-                while (j < 5 && strcmp(items[i], order[j]) != 0)
+                while (j < 6 && strcmp(items[i], order[j]) != 0)
                         j++;
-                if (j == 5) {
+                if (j == 6) {
                         snprintf(errstr, errstr_size,
                                  "%s: unknown source '%s' (scoreboard, boxscore, "
-                                 "injuries, props, schedule)",
+                                 "injuries, props, schedule, odds)",
                                  what, items[i]);
                         return -EINVAL;
                 }
@@ -429,7 +429,7 @@ int scraper_parse_sources(const char *list, const char *scoreboard_ver, const ch
                 return -EINVAL;
         }
         *n_out = 0;
-        for (size_t j = 0; j < 5; j++) {
+        for (size_t j = 0; j < 6; j++) {
                 const char *ver = j == 0 ? scoreboard_ver : j == 1 ? boxscore_ver : NULL;
                 if (want[j])
                         srcs[(*n_out)++] = scraper_source_pick(order[j], ver);

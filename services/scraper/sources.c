@@ -10,7 +10,8 @@
 /*
  * The registry. Paths are the stats.nba.com endpoints with the parameters
  * nba_api sends; statline-fixtures serves the same paths (docs/fixtures.md).
- * Injuries and props are statline feeds (docs/parsers.md).
+ * Injuries and props are statline feeds (docs/parsers.md); odds is The Odds
+ * API v4 moneyline endpoint (docs/fixtures.md "Odds").
  */
 static const struct scraper_source sources[] = {
     {"scoreboard_v2", "scoreboard", "scoreboard_v2", "nba.stats.scoreboardv2",
@@ -33,6 +34,10 @@ static const struct scraper_source sources[] = {
     {"schedule", "schedule", "league_game_log", "nba.stats.leaguegamelog",
      "/stats/leaguegamelog?Counter=1000&DateFrom={date_us}&DateTo={date_us}&Direction=ASC"
      "&LeagueID=00&PlayerOrTeam=T&Season={season}&SeasonType=Regular+Season&Sorter=DATE",
+     SCRAPER_KEY_DATE, true, "nba"},
+    /* game moneylines, The Odds API v4 (statline-fixtures serves the same path; opt-in) */
+    {"odds", "odds", "odds", "theoddsapi.v4.odds",
+     "/v4/sports/basketball_nba/odds?regions=us&markets=h2h&oddsFormat=american&date={date}",
      SCRAPER_KEY_DATE, true, "nba"},
 };
 

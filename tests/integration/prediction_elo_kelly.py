@@ -19,6 +19,7 @@
       PORTFOLIO: n_bets|n_staked|total_stake|expected_profit|scale_day|scale_portfolio|caps_bet|open_exposure,
       SD_POINTS/SD_REBOUNDS the spread per market, OPEN the open exposure before the slate.
       P(over) = 1 - Phi((line - value) / sd); fair = (1/D_i) / sum(1/D);
+      p shrunk to 0.5 p + 0.5 fair (kelly.market_weight 0.5);
       edge = p - fair; best side, then best book (first in book order on ties);
       bet when edge >= 0.02; f* = (pD - 1)/(D - 1); stake = min(0.25 f* 1000, 50);
       day budget 150, portfolio budget 300 - OPEN, each by one scale factor.
@@ -117,10 +118,11 @@ def kelly(lines_path, preds_path, bets_path, port_path, sd_points, sd_other, ope
         do, du = dec(o), dec(u)
         fo = (1 / do) / (1 / do + 1 / du)
         fu = 1.0 - fo
+        W = 0.5  # kelly.market_weight: p = (1 - W) p_model + W p_fair (docs/models.md)
         if p_over - fo >= (1 - p_over) - fu:
-            c = (book, "OVER", p_over, fo, do)
+            c = (book, "OVER", (1 - W) * p_over + W * fo, fo, do)
         else:
-            c = (book, "UNDER", 1 - p_over, fu, du)
+            c = (book, "UNDER", (1 - W) * (1 - p_over) + W * fu, fu, du)
         if (pid, m) not in best or c[2] - c[3] > best[(pid, m)][2] - best[(pid, m)][3]:
             best[(pid, m)] = c
     B = 1000.0

@@ -234,7 +234,7 @@ it_is "predictions.json: a bet's probabilities, edge, EV, Kelly fraction" \
         '[0.667197,0.5,0.167197,0.27374,0.301114,26.45,6,"0022400501"]'
 it_is "predictions.json: portfolio summary" \
         "$(jq -c '.portfolio' "$DOCS/predictions.json")" \
-        '{"bankroll":1000,"caps_bet":1,"expected_profit":22.5,"fraction":0.25,"n_bets":3,"n_staked":2,"open_exposure":90.25,"scale_day":1,"scale_portfolio":1,"total_stake":90.25}'
+        '{"bankroll":1000,"caps_bet":1,"expected_profit":22.5,"fraction":0.25,"market_weight":0,"min_edge":0,"moneyline_market_weight":0,"moneyline_stake":0,"moneyline_staked":0,"n_bets":3,"n_moneyline":0,"n_staked":2,"open_exposure":90.25,"scale_day":1,"scale_portfolio":1,"total_stake":90.25}'
 it_is "predictions.json: summary total = sum of the published stakes" \
         "$(jq '[.bets[].stake] | add == $ARGS.named.t' --argjson t "$(jq .portfolio.total_stake "$DOCS/predictions.json")" "$DOCS/predictions.json")" true
 

@@ -84,7 +84,7 @@ static void test_specs(void)
                 SL_CHECKF(ok, "spec %s", s->table);
                 all = all && raw_load_spec_find(s->table) == s;
         }
-        SL_CHECKF(i == 13, "specs=%zu", i);
+        SL_CHECKF(i == 14, "specs=%zu", i);
         SL_CHECK(all);
         SL_CHECK(raw_load_spec_find("raw.nope") == NULL);
         SL_CHECK(raw_load_spec_find(NULL) == NULL);

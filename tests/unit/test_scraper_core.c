@@ -187,9 +187,9 @@ static void test_pick(void)
         cfg.sources = "boxscore";
         SL_CHECK(scraper_pick_sources(&ctx, err, sizeof(err)) == -EINVAL);
         SL_CHECKF(strstr(err, "needs scoreboard") != NULL, "%s", err);
-        cfg.sources = "scoreboard,odds";
+        cfg.sources = "scoreboard,weather";
         SL_CHECK(scraper_pick_sources(&ctx, err, sizeof(err)) == -EINVAL);
-        SL_CHECK(strstr(err, "odds") != NULL);
+        SL_CHECK(strstr(err, "weather") != NULL);
         cfg.sources = "scoreboard,,props";
         SL_CHECK(scraper_pick_sources(&ctx, err, sizeof(err)) == -EINVAL);
 }

@@ -14,7 +14,7 @@ static void test_registry(void)
         struct scraper_vars v = {.date = "2024-11-05", .game_id = "0022400104"};
         char url[1024];
 
-        SL_CHECK(scraper_source_count() == 7);
+        SL_CHECK(scraper_source_count() == 8);
         SL_CHECK(scraper_source_at(scraper_source_count()) == NULL);
         for (size_t i = 0; i < scraper_source_count(); i++) {
                 const struct scraper_source *s = scraper_source_at(i);

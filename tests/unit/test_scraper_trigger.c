@@ -93,7 +93,7 @@ static void test_topic_and_sources(void)
         SL_CHECK(scraper_parse_sources("boxscore", "v2", "v2", "payload.sources", srcs, &n, err,
                                        sizeof(err)) == -EINVAL &&
                  strstr(err, "payload.sources") && strstr(err, "needs scoreboard"));
-        SL_CHECK(scraper_parse_sources("odds", "v2", "v2", "x", srcs, &n, err, sizeof(err)) ==
+        SL_CHECK(scraper_parse_sources("weather", "v2", "v2", "x", srcs, &n, err, sizeof(err)) ==
                  -EINVAL);
 }
 
