@@ -836,6 +836,60 @@ static int early_exit(struct run *run)
         return left;
 }
 
+/*
+ * Early exit (seed 003: "no games that date"): a date with no game on it (a
+ * holiday, the All-Star break) still gets its injury report and maybe props,
+ * which trigger the upcoming-game processors; their critical raw.schedule
+ * has no row for the date and never will. Late data looks the same (the
+ * scoreboard not loaded yet: the event must wait, docs/reliability.md "Not
+ * ready yet"), so the date counts as gameless only once raw has loaded a
+ * scoreboard of it and neither raw.schedule nor raw.games has a game on it.
+ * Every processor left is then skipped with the reason. Returns the number
+ * of processors left (0 = all skipped) or a PostgreSQL error.
+ */
+static int no_games_exit(struct run *run, int left)
+{
+        const char *params[1] = {run->ev.game_date};
+        PGresult *res = NULL;
+        char reason[128], err[256];
+        bool gameless;
+        int rc;
+
+        if (left == 0 || !run->ev.game_date[0] || event_has_boxscores(run) ||
+            strcmp(run->env->sport, "nba") != 0)
+                return left;
+        rc = sl_pg_exec(run->svc->ph.pg,
+                        "SELECT NOT EXISTS (SELECT 1 FROM raw.schedule WHERE game_date = $1::date) "
+                        "AND NOT EXISTS (SELECT 1 FROM raw.games WHERE game_date = $1::date) "
+                        "AND EXISTS (SELECT 1 FROM ops.pipeline_execution_log WHERE phase = 'raw' "
+                        "AND processor IN ('scoreboard_v2', 'scoreboard_v3') "
+                        "AND game_date = $1::date AND status = 'completed')",
+                        1, params, &res, run->errstr, sizeof(run->errstr));
+        if (rc < 0)
+                return rc;
+        gameless = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        PQclear(res);
+        if (!gameless)
+                return left;
+        snprintf(reason, sizeof(reason),
+                 "early exit: no games on %s (its scoreboard was loaded with none)",
+                 run->ev.game_date);
+        for (size_t i = 0; i < run->nwant; i++) {
+                if (!run->want[i])
+                        continue;
+                run->want[i] = false;
+                struct log_row row = {.processor = proc_at(run, i)->name,
+                                      .status = "skipped",
+                                      .skip_reason = reason,
+                                      .t0_ms = run->t0_ms,
+                                      .started_wall_ms = run->started_wall_ms};
+                if (exec_log(run, &row, err, sizeof(err)) < 0)
+                        sl_log_debug("analytics.exec_log.error", "%s", err);
+        }
+        sl_log_info("analytics.skip", "event=%s: %s", run->env->event_id, reason);
+        return 0;
+}
+
 int analytics_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void *opaque)
 {
         struct analytics_svc *svc = opaque;
@@ -870,6 +924,13 @@ int analytics_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg
                 sl_log_info("analytics.skip", "event=%s: early exit: no box scores loaded for %s",
                             env->event_id, run.ev.game_date);
                 goto done;
+        }
+        if (rc > 0) {
+                rc = no_games_exit(&run, rc);
+                if (rc == 0) {
+                        metric_run("skipped");
+                        goto done;
+                }
         }
         if (rc < 0)
                 goto done;

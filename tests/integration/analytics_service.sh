@@ -223,6 +223,25 @@ it_is "upcoming DNP player: on A's roster, no game played yet (days_rest NULL)" 
         "$(it_sql "SELECT coalesce(days_rest::text, 'null') || ',' || games_played_season
                 FROM analytics.upcoming_player_game_context WHERE player_id = $DNP")" "null,0"
 
+# ---- a date without games: waits until its scoreboard is loaded, then exits early ------------
+
+NOGAME=2024-01-20
+nan=$(it_count_events "$AN_T")
+ndl=$(it_count_events "$DLQ_T")
+NG_EV=$(publish raw.injuries "$NOGAME" "")
+it_check "no games on $NOGAME, scoreboard not loaded yet: waiting (late data)" it_wait_for 20 it_sql_ge \
+        "SELECT count(*) FROM ops.pipeline_execution_log WHERE event_id = '$NG_EV' AND status = 'waiting'" 1
+it_sql "INSERT INTO ops.pipeline_execution_log (execution_id, correlation_id, phase, processor, status,
+        started_at, completed_at, rows_written, game_date)
+        VALUES (gen_random_uuid(), '$CORR', 'raw', 'scoreboard_v2', 'completed', now(), now(), 0, '$NOGAME')" >/dev/null
+it_check "its scoreboard loaded with no game: the event exits early (skipped, with the reason)" \
+        it_wait_for 20 it_sql_ge "SELECT count(*) FROM ops.pipeline_execution_log WHERE event_id = '$NG_EV'
+        AND status = 'skipped' AND skip_reason = 'early exit: no games on $NOGAME (its scoreboard was loaded with none)'" 2
+nothing_parked() { [[ $(it_sql "SELECT count(*) FROM ops.deferred_events") == 0 ]]; }
+it_check "no games: nothing left parked" it_wait_for 10 nothing_parked
+it_is "no games: no analytics.completed, nothing dead-lettered" \
+        "$(it_count_events "$AN_T")/$(it_count_events "$DLQ_T")" "$nan/$ndl"
+
 # ---- injury update for one player -------------------------------------------------------------
 
 before=$(it_sql "SELECT string_agg(player_id || '@' || updated_at, ',' ORDER BY player_id)
