@@ -2,8 +2,10 @@
 # make bench, part 2: the whole pipeline (issue 4) on Redis Streams.
 #   Starts its own Redis, PostgreSQL and league data server (statline-fixtures,
 #   "now" after the season's last day, so every game is Final) in a mktemp -d
-#   dir, the five consuming services as separate processes, and runs the
-#   scraper once per date (rate limit off). Prints, in one run:
+#   dir and the six services as separate processes; each date is scraped by
+#   the long-running scraper, triggered by a scrape.requested event on the bus
+#   (BENCH_SCRAPER=oneshot: the old way, one scraper process per date; rate
+#   limit off either way). Prints, in one run:
 #   1. season replay: every game date of the season in order, each scraped
 #      (scoreboard, box scores, injuries, props) and waited for until the
 #      pipeline is idle (every event of the date's correlation id handled by
@@ -16,14 +18,17 @@
 #   3. single-player injury updates: statline-train fits the XGBoost model on
 #      the replayed feature store first (so prediction runs all five systems),
 #      then BENCH_INJURY_REPS times: /_injury sets one player Out on the last
-#      replayed date, the scraper runs that date's injuries only, and the time
-#      from the scraper's launch to the last phase run of that correlation id
-#      (its publishing.completed) is taken from the execution log. p50 / p99.
-#   4. peak RSS (VmHWM) of each service at the end; the scraper's (one process
-#      per date) from /usr/bin/time.
+#      replayed date, the scraper runs that date's injuries only (triggered
+#      over the bus), and the time from the trigger to the last phase run of
+#      that correlation id (its publishing.completed) is taken from the
+#      execution log. p50 / p99. Then BENCH_INJURY_ONESHOT_REPS more (the old
+#      figure, labelled): a scraper process launched per update.
+#   4. peak RSS (VmHWM) of each service at the end; a one-shot scraper's from
+#      /usr/bin/time.
 # Results: the table on stdout and <build>/bench/pipeline.json.
 # Env: STATLINE_BUILD (default build), BENCH_SEASON_SECONDS (300),
 #      BENCH_HISTORY_DAYS (10), BENCH_INJURY_REPS (20), BENCH_SEED (42),
+#      BENCH_SCRAPER (service | oneshot), BENCH_INJURY_ONESHOT_REPS (20),
 #      BENCH_KEEP=1 keeps the run dir, BENCH_MIGRATIONS (db/migrations: copied
 #      into the run dir at start, so files added meanwhile do not matter).
 set -uo pipefail
@@ -37,6 +42,9 @@ budget=${BENCH_SEASON_SECONDS:-300}
 history=${BENCH_HISTORY_DAYS:-10}
 reps=${BENCH_INJURY_REPS:-20}
 seed=${BENCH_SEED:-42}
+mode=${BENCH_SCRAPER:-service}
+oneshot_reps=${BENCH_INJURY_ONESHOT_REPS:-20}
+case $mode in service | oneshot) ;; *) die "BENCH_SCRAPER: service or oneshot, not '$mode'" ;; esac
 out=$bin/bench
 services=(raw analytics precompute prediction publishing)
 for b in services/scraper/statline-scraper tools/fixtures/statline-fixtures \
@@ -46,7 +54,7 @@ done
 for s in "${services[@]}"; do
         [ -x "$bin/services/$s/statline-$s" ] || die "not built: statline-$s (make build)"
 done
-for c in psql jq curl; do
+for c in psql jq curl redis-cli od; do
         command -v "$c" >/dev/null || die "$c not installed"
 done
 mkdir -p "$out"
@@ -131,10 +139,67 @@ for s in "${services[@]}"; do
         grep -q '"event":"svc.start"' "$run/logs/$s.log" || die "statline-$s did not start"
 done
 
-# scrape DATE [--set ...]: one scraper run; sets CORR. Peak RSS to $run/scraper.rss.
+scraper_pid=
+if [ "$mode" = service ]; then
+        # poll.timeout_ms: the scraper polls its trigger topic from the loop's tick, after a
+        # bus wait of poll.timeout_ms (default 100) on no topic: 10 ms bounds the trigger's wait.
+        "$bin/services/scraper/statline-scraper" --set scrape.timer=false --set poll.timeout_ms=10 \
+                --set "source.base_url=$league" --set rate.interval_ms=0 --set rate.jitter_ms=0 \
+                >"$run/logs/scraper-svc.log" 2>&1 &
+        pids+=($!)
+        scraper_pid=$!
+        for _ in $(seq 300); do
+                grep -q '"event":"svc.start"' "$run/logs/scraper-svc.log" && break
+                sleep 0.1
+        done
+        grep -q '"event":"svc.start"' "$run/logs/scraper-svc.log" || die "statline-scraper (service) did not start"
+fi
+
+hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+# uuid7: a UUIDv7 (ms timestamp, version 7, variant 10xx).
+uuid7() {
+        local ms r
+        ms=$(printf '%012x' "$(now_ms)")
+        r=$(hex 10)
+        printf '%s-%s-7%s-%x%s-%s\n' "${ms:0:8}" "${ms:8:4}" "${r:0:3}" $((8 + 0x${r:3:1} % 4)) \
+                "${r:4:3}" "${r:7:12}"
+}
+
+# trigger DATE [SOURCES]: publishes scrape.requested for DATE to the running
+# scraper and waits for its ops.scrape_runs row to complete; sets CORR and T0
+# (ms, taken right before the publish).
+trigger() {
+        local d=$1 src=${2:-} ev env st until
+        ev=$(uuid7)
+        CORR=$(uuid7)
+        env=$(jq -cn --arg ev "$ev" --arg c "$CORR" --arg d "$d" --arg s "$src" \
+                --arg tp "00-$(hex 16)-$(hex 8)-01" --arg at "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" \
+                '{schema_version: "1.0", event_id: $ev, type: "scrape.requested", phase: "ops",
+                  correlation_id: $c, causation_id: null, traceparent: $tp, sport: "nba",
+                  game_date: $d, affected_entities: [], idempotency_key: null, produced_at: $at,
+                  payload: ({game_date: $d, requested_by: "bench/pipeline"}
+                            + (if $s == "" then {} else {sources: $s} end))}')
+        T0=$(now_ms)
+        redis-cli -u "redis://$STATLINE_BUS_URL" XADD statline.nba.scrape.requested '*' d "$env" \
+                >/dev/null || die "cannot publish scrape.requested for $d"
+        until=$(($(now_ms) + 120000))
+        while :; do
+                st=$(sql "SELECT status FROM ops.scrape_runs WHERE correlation_id = '$CORR'")
+                case $st in
+                completed) return 0 ;;
+                failed | aborted) die "triggered scrape of $d: $st: $(sql "SELECT error_message FROM ops.scrape_runs WHERE correlation_id = '$CORR'")" ;;
+                esac
+                [ "$(now_ms)" -gt "$until" ] && die "triggered scrape of $d not done after 120 s"
+                sleep 0.01
+        done
+}
+
+# scrape DATE [--set ...]: one scraper process run; sets CORR and T0 (its launch, ms).
+# Peak RSS to $run/scraper.rss.
 scrape() {
         local d=$1 o=$run/logs/scrape.out
         shift
+        T0=$(now_ms)
         /usr/bin/time -f '%M' -a -o "$run/scraper.rss" \
                 timeout -k 5 120 "$bin/services/scraper/statline-scraper" --set scrape.once=true \
                 --set "scrape.date=$d" --set "source.base_url=$league" --set rate.interval_ms=0 \
@@ -189,7 +254,8 @@ pct() {
         sort -n "$2" | awk -v p="$1" '{ v[NR] = $1 } END { i = int((p * NR + 99) / 100); if (i < 1) i = 1; print v[i] }'
 }
 
-echo "bench/pipeline: Redis Streams, $(nproc) cores, $(date -u +%FT%TZ), seed $seed, $season: $ndates dates, $season_games games"
+echo "bench/pipeline: Redis Streams, $(nproc) cores, $(date -u +%FT%TZ), seed $seed, $season: $ndates dates, $season_games games, scraper: $mode, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- 1+2: season replay
 : >"$run/days"
@@ -199,8 +265,8 @@ done_dates=0 done_games=0 day_date= day_games= day_ms=
 for l in "${slate[@]}"; do
         d=${l% *} g=${l#* }
         mark=$(outbox_mark)
-        t0=$(now_ms)
-        scrape "$d"
+        if [ "$mode" = service ]; then trigger "$d"; else scrape "$d"; fi
+        t0=$T0
         wait_idle "$CORR" "$mark" 180
         t1=$(now_ms)
         echo "$((t1 - t0)) $d $g $CORR" >>"$run/days"
@@ -248,19 +314,29 @@ mapfile -t players < <(sql "SELECT player_id FROM publishing.documents
 [ "${#players[@]}" -gt 0 ] || die "no published player document for $last_date"
 : >"$run/inj_ms"
 : >"$run/inj_fetch_ms"
-changed=0 with_pub=0
-for ((i = 0; i < reps; i++)); do
+: >"$run/inj_phases"
+: >"$run/inj1_ms"
+: >"$run/inj1_fetch_ms"
+changed=0 with_pub=0 nrep=0
+# injury_rep I HOW: update I (players[I % n]; Out on even passes over the players, Probable
+# (back) on odd ones: a report byte-identical to an earlier one would be a duplicate blob for
+# statline-raw and not loaded again); HOW = trigger (the running scraper) or oneshot (a scraper
+# process launched for it). Times from the trigger / the launch to the last phase run.
+injury_rep() {
+        local i=$1 how=$2 p status=Out sha0 sha1 end fetch0 npub sfx=
         p=${players[$((i % ${#players[@]}))]}
-        status=Out
-        # second pass: back in (Probable: a report identical to the pre-injury one
-        # would be a duplicate blob for statline-raw and not loaded again)
-        [ "$i" -ge "${#players[@]}" ] && status=Probable
+        [ $(((i / ${#players[@]}) % 2)) = 1 ] && status=Probable
+        [ "$how" = oneshot ] && [ "$mode" = service ] && sfx=1
         sha0=$(sql "SELECT sha256 FROM publishing.documents WHERE game_date = '$last_date' AND player_id = $p")
         curl -fsS "$league/_injury?playerId=$p&date=$last_date&status=$status" >/dev/null ||
                 die "/_injury failed for $p"
         mark=$(outbox_mark)
-        t0=$(now_ms)
-        scrape "$last_date" --set scrape.sources=injuries
+        if [ "$how" = trigger ]; then
+                trigger "$last_date" injuries
+        else
+                scrape "$last_date" --set scrape.sources=injuries
+        fi
+        t0=$T0
         wait_idle "$CORR" "$mark" 60
         # End: the last phase run of the correlation id (publishing.completed when it published).
         read -r end fetch0 npub < <(sql "SELECT
@@ -269,18 +345,31 @@ for ((i = 0; i < reps; i++)); do
                  WHERE correlation_id = '$CORR'),
                 count(*) FILTER (WHERE phase = 'publishing' AND status = 'completed')
                 FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR'" | tr '|' ' ')
-        echo $((end - t0)) >>"$run/inj_ms"
-        echo $((end - fetch0)) >>"$run/inj_fetch_ms"
-        phase_ends "$CORR" "$t0" >>"$run/inj_phases"
+        echo $((end - t0)) >>"$run/inj${sfx}_ms"
+        echo $((end - fetch0)) >>"$run/inj${sfx}_fetch_ms"
+        [ -z "$sfx" ] && phase_ends "$CORR" "$t0" >>"$run/inj_phases"
         [ "$npub" -gt 0 ] && with_pub=$((with_pub + 1))
         sha1=$(sql "SELECT sha256 FROM publishing.documents WHERE game_date = '$last_date' AND player_id = $p")
         [ "$sha0" != "$sha1" ] && changed=$((changed + 1))
-done
+        nrep=$((nrep + 1))
+}
+first_how=trigger
+[ "$mode" = oneshot ] && first_how=oneshot
+for ((i = 0; i < reps; i++)); do injury_rep "$i" "$first_how"; done
+if [ "$mode" = service ]; then
+        for ((i = reps; i < reps + oneshot_reps; i++)); do injury_rep "$i" oneshot; done
+fi
+[ -s "$run/inj_ms" ] || cp "$run/inj1_ms" "$run/inj_ms"
+[ -s "$run/inj_fetch_ms" ] || cp "$run/inj1_fetch_ms" "$run/inj_fetch_ms"
 inj50=$(pct 50 "$run/inj_ms")
 inj99=$(pct 99 "$run/inj_ms")
 injf50=$(pct 50 "$run/inj_fetch_ms")
 injf99=$(pct 99 "$run/inj_fetch_ms")
-# Median over the reps of each phase's end, ms after the scraper's launch.
+inj1=-
+if [ -s "$run/inj1_ms" ] && [ "$mode" = service ]; then
+        inj1="$(pct 50 "$run/inj1_ms") / $(pct 99 "$run/inj1_ms")"
+fi
+# Median over the reps of each phase's end, ms after the trigger (or the launch).
 inj_phases=
 for k in fetch raw analytics precompute prediction publishing; do
         grep -o "\b$k=[0-9-]*" "$run/inj_phases" | cut -d= -f2 >"$run/inj_phase_$k"
@@ -295,7 +384,13 @@ for i in "${!services[@]}"; do
         rss[${services[$i]}]=$(awk '/^VmHWM:/ { print $2 }' "/proc/${svc_pid[$i]}/status" 2>/dev/null)
         [ -n "${rss[${services[$i]}]}" ] || die "statline-${services[$i]} is not running any more"
 done
-rss[scraper]=$(sort -n "$run/scraper.rss" | tail -n 1)
+rss_oneshot=$(sort -n "$run/scraper.rss" 2>/dev/null | tail -n 1)
+if [ -n "$scraper_pid" ]; then
+        rss[scraper]=$(awk '/^VmHWM:/ { print $2 }' "/proc/$scraper_pid/status" 2>/dev/null)
+        [ -n "${rss[scraper]}" ] || die "statline-scraper (service) is not running any more"
+else
+        rss[scraper]=$rss_oneshot
+fi
 fx_pid=${pids[0]}
 rss_fixtures=$(awk '/^VmHWM:/ { print $2 }' "/proc/$fx_pid/status" 2>/dev/null)
 
@@ -318,16 +413,28 @@ else
         row "season replay: $done_games of $season_games games, s (measured)" "$(sec "$season_ms")" - -
         row "season $season_games games s (PROJECTION)" "$(sec "$proj_ms")" "< 120" "$(met "$proj_ms" 120000)"
 fi
-row "injury update e2e ms p50 (launch to published)" "$inj50" - -
+if [ "$mode" = service ]; then
+        t0what="trigger" # scrape.requested published to the running scraper
+else
+        t0what="launch" # a scraper process started for the update
+fi
+row "injury update e2e ms p50 ($t0what to published)" "$inj50" - -
 row "injury update e2e ms p99 ($reps reps)" "$inj99" "< 100" "$(met "$inj99" 100)"
 row "injury update ms p99 vs seeds' target" "$inj99" "< 5000" "$(met "$inj99" 5000)"
 row "injury update ms p50 / p99 from first fetch" "$injf50 / $injf99" - -
+[ "$inj1" != - ] && row "injury ms p50 / p99, one-shot scraper launch ($oneshot_reps)" "$inj1" - -
 for s in scraper "${services[@]}"; do
         mb=$(awk -v k="${rss[$s]}" 'BEGIN { printf "%.1f", k / 1024 }')
         note=$(met "${rss[$s]}" 20480)
         [ "$s" = prediction ] && [ "$note" = MISSED ] && note="over (XGBoost)"
-        row "peak RSS MB statline-$s" "$mb" "< 20" "$note"
+        label=statline-$s
+        [ "$s" = scraper ] && label="statline-scraper ($mode)"
+        row "peak RSS MB $label" "$mb" "< 20" "$note"
 done
+if [ "$mode" = service ] && [ -n "$rss_oneshot" ]; then
+        row "peak RSS MB statline-scraper (one-shot)" "$(awk -v k="$rss_oneshot" 'BEGIN { printf "%.1f", k / 1024 }')" \
+                "< 20" "$(met "$rss_oneshot" 20480)"
+fi
 echo "notes: season replay = every date scraped then waited for until idle, one date at a time;" \
         "$done_dates/$ndates dates, $published dates published; $failed failed phase runs" \
         "($lost never made good by a retry), $dlq DLQ entries."
@@ -335,10 +442,11 @@ if [ "$done_games" -lt "$season_games" ]; then
         echo "       PROJECTION = measured time + the remaining games at the last 10 dates' rate (the per-date" \
                 "cost grows with history, so the real season is likely slower); measured: $done_games games in $(sec "$season_ms") s."
 fi
-echo "       game day $day_date, ms after the scraper's launch to each phase's end: $day_phases."
-echo "       injury p50 ms after the scraper's launch to each phase's end: $inj_phases."
-echo "       injury: $reps reps on $last_date (Out, then Probable on a second pass), publishing.completed" \
-        "in $with_pub, player's document changed in $changed; entities per phase (last rep): $ents."
+echo "       game day $day_date, ms after the scraper's $t0what to each phase's end: $day_phases."
+echo "       injury p50 ms after the scraper's $t0what to each phase's end: $inj_phases."
+echo "       injury: $nrep reps on $last_date (Out, then Probable on a second pass over the players)," \
+        "publishing.completed in $with_pub, player's document changed in $changed; entities per phase (last rep): $ents."
+echo "       load average at the start $load0, at the end $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine inflates every figure)."
 echo "       statline-train before the injury runs: exit $train_rc in $(sec "$train_ms") s" \
         "($(ls "$run/models" | wc -l) model file(s)); fixtures server peak RSS $(awk -v k="$rss_fixtures" 'BEGIN { printf "%.1f", k / 1024 }') MB."
 jq -n --argjson rows "[$(IFS=,; echo "${results[*]}")]" \
@@ -347,13 +455,17 @@ jq -n --argjson rows "[$(IFS=,; echo "${results[*]}")]" \
         --argjson season_games "$season_games" --argjson done_dates "$done_dates" --argjson ndates "$ndates" \
         --argjson day_ms "$day_ms" --arg day_date "$day_date" --argjson day_games "$day_games" \
         --argjson inj "[$(paste -sd, "$run/inj_ms")]" --argjson inj_fetch "[$(paste -sd, "$run/inj_fetch_ms")]" \
+        --argjson inj1 "[$(paste -sd, "$run/inj1_ms")]" --arg mode "$mode" --arg load0 "$load0" \
+        --arg load1 "$(cut -d' ' -f1-3 /proc/loadavg)" \
         --argjson failed "$failed" --argjson lost "$lost" --argjson dlq "$dlq" --arg day_phases "$day_phases" --arg inj_phases "$inj_phases" --argjson train_rc "$train_rc" \
         '{bench: "pipeline", bus: "redis-streams", date: $date, cpus: $cpus, cpu: $cpu, rows: $rows,
           game_day: {date: $day_date, games: $day_games, ms: $day_ms, phase_end_ms: $day_phases},
           season: {measured_ms: $season_ms, games_measured: $done_games, games: $season_games,
                    dates_measured: $done_dates, dates: $ndates,
                    projected_ms: (if $done_games < $season_games then $proj_ms else null end)},
+          scraper: $mode, load_average: {start: $load0, end: $load1},
           injury_ms: $inj, injury_from_fetch_ms: $inj_fetch, injury_phase_end_ms_p50: $inj_phases,
+          injury_oneshot_launch_ms: $inj1,
           failed_phase_runs: $failed, failed_never_made_good: $lost, dlq_entries: $dlq,
           train_exit: $train_rc}' >"$out/pipeline.json" || die "cannot write $out/pipeline.json"
 cp "$run/days" "$out/pipeline_days.txt"

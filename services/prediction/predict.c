@@ -373,9 +373,11 @@ static void history_fini(struct history *h)
 }
 
 struct pred_hcache {
-        char key[256]; /* feature version, window and fingerprint of the loaded rows */
+        char version[64];    /* feature version of the rows */
+        char lo[11], hi[11]; /* the window the rows cover: lo <= game_date < hi */
+        char fp[160];        /* fingerprint of the window's rows when they were read */
         struct history h;
-        uint64_t hits, loads;
+        uint64_t hits, loads, appends;
 };
 
 struct pred_hcache *pred_hcache_new(void)
@@ -393,70 +395,95 @@ void pred_hcache_free(struct pred_hcache *cache)
 
 void pred_hcache_stats(const struct pred_hcache *cache, uint64_t *hits, uint64_t *loads)
 {
-        *hits = cache ? cache->hits : 0;
+        *hits = cache ? cache->hits + cache->appends : 0;
         *loads = cache ? cache->loads : 0;
 }
 
+/* The history window of pred_targets and fingerprints of its rows (history_window()). */
+struct hwin {
+        char lo[11], hi[11];
+        char fp[160];     /* count + sum of updated_at of [lo, hi) */
+        char fp_old[160]; /* the same over the cached window [old lo, old hi) */
+};
+
 /*
- * The cache key of the history window of pred_targets: version, window and
- * count + sum of updated_at (microseconds) of the rows history_load() reads
- * from. Every upsert that changes a row moves its updated_at (the replay
- * guard), every insert the count; nothing deletes there.
+ * The window of pred_targets (PRED_SIM_DAYS before the first target date up
+ * to the last) and the fingerprint of the rows history_load() reads from
+ * it: count + sum of updated_at (microseconds). Every upsert that changes a
+ * row moves its updated_at (the replay guard), every insert the count;
+ * nothing deletes there. With a cached window (old_lo, old_hi non-NULL) also
+ * that window's fingerprint now, to tell whether the cached rows still hold.
  */
-static int history_key(struct sl_pg *pg, const struct pred_set *set, char *key, size_t key_size,
-                       char *errstr, size_t n)
+static int history_window(struct sl_pg *pg, const struct pred_set *set, const char *old_lo,
+                          const char *old_hi, struct hwin *w, char *errstr, size_t n)
 {
         char days[16];
-        const char *params[] = {set->feature_version, days};
+        const char *params[] = {set->feature_version, days, old_lo, old_hi};
         PGresult *res = NULL;
         int rc;
 
         snprintf(days, sizeof(days), "%d", PRED_SIM_DAYS);
-        rc = sl_pg_exec(
-            pg,
-            "WITH w AS (SELECT min(game_date) - $2::int AS lo, max(game_date) AS hi "
-            "FROM pred_targets) "
-            "SELECT concat_ws('|', $1::text, w.lo, w.hi, "
-            "(SELECT count(*) || ':' || coalesce(sum((date_part('epoch', f.updated_at) * 1e6)"
-            "::bigint), 0) FROM precompute.ml_feature_store f WHERE f.feature_version = $1 "
-            "AND f.game_date >= w.lo AND f.game_date < w.hi), "
-            "(SELECT count(*) || ':' || coalesce(sum((date_part('epoch', s.updated_at) * 1e6)"
-            "::bigint), 0) FROM analytics.player_game_summary s "
-            "WHERE s.game_date >= w.lo AND s.game_date < w.hi)) FROM w",
-            2, params, &res, errstr, n);
-        if (rc == 0 && snprintf(key, key_size, "%s", PQgetvalue(res, 0, 0)) >= (int)key_size)
-                key[0] = '\0'; /* cannot happen (short fields); never matches then */
+        rc = sl_pg_exec(pg,
+                        "WITH w AS (SELECT min(game_date) - $2::int AS lo, max(game_date) AS hi "
+                        "FROM pred_targets), "
+                        /* the ranges: 1 = the window, 2 = the cached window (if any) */
+                        "r AS (SELECT 1 AS k, lo, hi FROM w UNION ALL SELECT 2, $3::date, $4::date "
+                        "WHERE $3::date IS NOT NULL) "
+                        "SELECT (SELECT lo::text FROM w), (SELECT hi::text FROM w), "
+                        "coalesce(max(fp) FILTER (WHERE k = 1), ''), "
+                        "coalesce(max(fp) FILTER (WHERE k = 2), '') FROM (SELECT r.k, "
+                        "(SELECT count(*) || ':' || coalesce(sum((date_part('epoch', f.updated_at) "
+                        "* 1e6)::bigint), 0) FROM precompute.ml_feature_store f "
+                        "WHERE f.feature_version = $1 AND f.game_date >= r.lo AND f.game_date < "
+                        "r.hi) || '|' || (SELECT count(*) || ':' || coalesce(sum((date_part("
+                        "'epoch', s.updated_at) * 1e6)::bigint), 0) FROM "
+                        "analytics.player_game_summary s WHERE s.game_date >= r.lo AND "
+                        "s.game_date < r.hi) AS fp FROM r) x",
+                        4, params, &res, errstr, n);
+        if (rc < 0)
+                return rc;
+        memset(w, 0, sizeof(*w));
+        if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && !PQgetisnull(res, 0, 1)) {
+                snprintf(w->lo, sizeof(w->lo), "%s", PQgetvalue(res, 0, 0));
+                snprintf(w->hi, sizeof(w->hi), "%s", PQgetvalue(res, 0, 1));
+                if (snprintf(w->fp, sizeof(w->fp), "%s", PQgetvalue(res, 0, 2)) >=
+                        (int)sizeof(w->fp) ||
+                    snprintf(w->fp_old, sizeof(w->fp_old), "%s", PQgetvalue(res, 0, 3)) >=
+                        (int)sizeof(w->fp_old))
+                        w->fp[0] = w->fp_old[0] = '\0'; /* cannot happen; never matches then */
+        }
         PQclear(res);
-        return rc;
+        return 0;
 }
 
-static int history_load(struct sl_pg *pg, const struct pred_set *set, struct history *h,
-                        char *errstr, size_t n)
+/*
+ * Appends the feature rows with outcomes of lo <= game_date < hi (ordered by
+ * date and player, as a whole load orders them) to h.
+ */
+static int history_load(struct sl_pg *pg, const struct pred_set *set, const char *lo,
+                        const char *hi, struct history *h, char *errstr, size_t n)
 {
-        char days[16];
-        const char *params[] = {set->feature_version, days};
+        const char *params[] = {set->feature_version, lo, hi};
         PGresult *res = NULL;
         float buf[PRED_MAX_FEATURES];
         int rc;
 
-        snprintf(days, sizeof(days), "%d", PRED_SIM_DAYS);
         rc = sl_pg_exec(pg,
                         "SELECT f.player_id, f.game_date::text, f.features::text, s.pts, s.reb, "
                         "s.ast FROM precompute.ml_feature_store f JOIN "
                         "analytics.player_game_summary s ON s.player_id = f.player_id AND "
                         "s.game_date = f.game_date WHERE f.feature_version = $1 AND s.minutes > 0 "
-                        "AND f.game_date < (SELECT max(game_date) FROM pred_targets) "
-                        "AND f.game_date >= (SELECT min(game_date) FROM pred_targets) - $2::int "
+                        "AND f.game_date >= $2::date AND f.game_date < $3::date "
                         "ORDER BY f.game_date, f.player_id",
-                        2, params, &res, errstr, n);
+                        3, params, &res, errstr, n);
         if (rc < 0)
                 return rc;
-        size_t rows = (size_t)PQntuples(res);
+        size_t rows = (size_t)PQntuples(res), cap = h->n + rows + 1;
         h->nf = set->nf;
-        h->x = sl_xmalloc((rows ? rows : 1) * h->nf * sizeof(float));
-        h->player_id = sl_xmalloc((rows ? rows : 1) * sizeof(int64_t));
-        h->date = sl_xmalloc((rows ? rows : 1) * sizeof(*h->date));
-        h->y = sl_xmalloc((rows ? rows : 1) * sizeof(*h->y));
+        h->x = sl_xrealloc(h->x, cap * h->nf * sizeof(float));
+        h->player_id = sl_xrealloc(h->player_id, cap * sizeof(int64_t));
+        h->date = sl_xrealloc(h->date, cap * sizeof(*h->date));
+        h->y = sl_xrealloc(h->y, cap * sizeof(*h->y));
         for (size_t r = 0; r < rows; r++) {
                 if (parse_floats(PQgetvalue(res, (int)r, 2), buf, PRED_MAX_FEATURES) != (long)h->nf)
                         continue;
@@ -468,6 +495,70 @@ static int history_load(struct sl_pg *pg, const struct pred_set *set, struct his
                 h->n++;
         }
         PQclear(res);
+        return 0;
+}
+
+/* Drops the rows dated before lo (the rows are in date order). */
+static void history_drop_before(struct history *h, const char *lo)
+{
+        size_t k = 0;
+
+        while (k < h->n && strcmp(h->date[k], lo) < 0)
+                k++;
+        if (k == 0)
+                return;
+        memmove(h->x, h->x + k * h->nf, (h->n - k) * h->nf * sizeof(float));
+        memmove(h->player_id, h->player_id + k, (h->n - k) * sizeof(*h->player_id));
+        memmove(h->date, h->date + k, (h->n - k) * sizeof(*h->date));
+        memmove(h->y, h->y + k, (h->n - k) * sizeof(*h->y));
+        h->n -= k;
+}
+
+/*
+ * The history of set's window into cache: kept when the window and its
+ * fingerprint are unchanged; when the window moved forward (the next game
+ * date) and the cached window's rows are unchanged, only the new dates'
+ * rows are read and appended and the rows before the new start dropped
+ * (the same rows in the same order as a whole load); otherwise reloaded.
+ */
+static int history_get(struct sl_pg *pg, const struct pred_set *set, struct pred_hcache *c,
+                       char *errstr, size_t n)
+{
+        bool have = c->version[0] && strcmp(c->version, set->feature_version) == 0 &&
+                    c->h.nf == set->nf && c->fp[0];
+        struct hwin w;
+        int rc;
+
+        rc = history_window(pg, set, have ? c->lo : NULL, have ? c->hi : NULL, &w, errstr, n);
+        if (rc < 0)
+                return rc;
+        if (have && w.fp[0] && strcmp(w.lo, c->lo) == 0 && strcmp(w.hi, c->hi) == 0 &&
+            strcmp(w.fp, c->fp) == 0) {
+                c->hits++;
+                return 0;
+        }
+        if (have && w.fp[0] && strcmp(w.fp_old, c->fp) == 0 && strcmp(w.lo, c->lo) >= 0 &&
+            strcmp(w.hi, c->hi) > 0) {
+                c->fp[0] = '\0'; /* until the append is complete */
+                rc = history_load(pg, set, c->hi, w.hi, &c->h, errstr, n);
+                if (rc < 0)
+                        return rc;
+                history_drop_before(&c->h, w.lo);
+                c->appends++;
+        } else {
+                history_fini(&c->h);
+                c->fp[0] = '\0';
+                if (!w.lo[0]) /* no target dates: nothing to read */
+                        return 0;
+                rc = history_load(pg, set, w.lo, w.hi, &c->h, errstr, n);
+                if (rc < 0)
+                        return rc;
+                c->loads++;
+        }
+        snprintf(c->version, sizeof(c->version), "%s", set->feature_version);
+        snprintf(c->lo, sizeof(c->lo), "%s", w.lo);
+        snprintf(c->hi, sizeof(c->hi), "%s", w.hi);
+        snprintf(c->fp, sizeof(c->fp), "%s", w.fp);
         return 0;
 }
 
@@ -530,24 +621,18 @@ static int run_similarity(struct sl_pg *pg, struct pred_set *set, char *errstr, 
                 return 0;
         }
         if (set->hcache) {
-                char key[256];
-                rc = history_key(pg, set, key, sizeof(key), errstr, n);
-                if (rc < 0)
+                rc = history_get(pg, set, set->hcache, errstr, n);
+                if (rc < 0) {
+                        history_fini(&set->hcache->h); /* a half-appended history is not kept */
+                        set->hcache->fp[0] = '\0';
                         goto out;
-                if (!key[0] || strcmp(key, set->hcache->key) != 0 || set->hcache->h.nf != set->nf) {
-                        history_fini(&set->hcache->h);
-                        set->hcache->key[0] = '\0';
-                        rc = history_load(pg, set, &set->hcache->h, errstr, n);
-                        if (rc < 0)
-                                goto out;
-                        snprintf(set->hcache->key, sizeof(set->hcache->key), "%s", key);
-                        set->hcache->loads++;
-                } else {
-                        set->hcache->hits++;
                 }
                 hp = &set->hcache->h;
         } else {
-                rc = history_load(pg, set, &h, errstr, n);
+                struct hwin w;
+                rc = history_window(pg, set, NULL, NULL, &w, errstr, n);
+                if (rc == 0 && w.lo[0])
+                        rc = history_load(pg, set, w.lo, w.hi, &h, errstr, n);
                 if (rc < 0)
                         goto out;
         }

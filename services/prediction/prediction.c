@@ -88,6 +88,8 @@ struct run {
         int errors_rows;
         struct pred_elo_stats elo;
         struct pred_kelly_stats kelly;
+        char inputs_key[SL_SHA256_HEX_LEN + 1]; /* pred_inputs_key(), "" when not read */
+        bool unchanged;                         /* skipped: inputs seen by an earlier run */
         char *event;
         size_t event_len;
         char errstr[PRED_ERRSTR_SIZE];
@@ -481,6 +483,26 @@ static int kelly_step(struct run *run)
                         NULL, NULL, run->errstr, sizeof(run->errstr));
 }
 
+/*
+ * Reads the run's input fingerprint (after the date's errors are scored,
+ * before any input is read, so a write committed in between changes the
+ * next run's key, never hides from it). 1 when an earlier committed run of
+ * the date with the same key predicted every player of this one, else 0.
+ */
+static int unchanged_inputs(struct run *run)
+{
+        char context[160];
+        int rc;
+
+        snprintf(context, sizeof(context), "%s|%s", run->svc->model_version,
+                 run->feature_version ? run->feature_version : "");
+        rc = pred_inputs_key(run->svc->ph.pg, run->game_date, context, run->inputs_key,
+                             sizeof(run->inputs_key), run->errstr, sizeof(run->errstr));
+        if (rc < 0)
+                return rc;
+        return pred_seen_covered(&run->svc->seen, run->game_date, run->inputs_key, run->players);
+}
+
 /* The whole unit of work in one transaction. 1 = nothing to predict (committed). */
 static int predict_tx(struct run *run)
 {
@@ -497,6 +519,18 @@ static int predict_tx(struct run *run)
                 rc = exec_log(run, "system_errors", skip ? "skipped" : "completed",
                               sl_mono_ms() - run->t0_ms, run->errors_rows, NULL, skip, NULL,
                               run->errstr, sizeof(run->errstr));
+        if (rc == 0)
+                rc = unchanged_inputs(run);
+        if (rc == 1) { /* an earlier run of the date predicted these players from these rows */
+                run->unchanged = true;
+                rc = exec_log(run, "prediction", "skipped", sl_mono_ms() - run->t0_ms, 0, NULL,
+                              "inputs unchanged: an earlier run of the date predicted these "
+                              "players from the same rows",
+                              NULL, run->errstr, sizeof(run->errstr));
+                if (rc == 0)
+                        rc = sl_pg_commit(pg, run->errstr, sizeof(run->errstr));
+                return rc < 0 ? sl_phase_tx_end(&run->svc->ph, rc) : 1;
+        }
         if (rc == 0)
                 rc = elo_step(run);
         if (rc == 0)
@@ -600,10 +634,13 @@ int pred_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, voi
                 if (rc < 0 && rc != -EEXIST) /* the outbox read or the re-publish failed */
                         rc = failed(&run, rc);
         } else if (rc == 1) {
-                sl_log_info("prediction.skip", "date=%s: no prop lines", run.game_date);
+                sl_log_info("prediction.skip", "date=%s: %s", run.game_date,
+                            run.unchanged ? "inputs unchanged since an earlier run of the date"
+                                          : "no prop lines");
                 rc = 0;
         } else if (rc == 0) {
                 svc->handled++;
+                pred_seen_record(&svc->seen, run.game_date, run.inputs_key, run.players);
                 uint64_t hits, loads;
                 pred_hcache_stats(svc->hcache, &hits, &loads);
                 sl_log_info("prediction.ok",
@@ -674,6 +711,7 @@ void pred_svc_close(struct pred_svc *svc)
         svc->model = NULL;
         pred_hcache_free(svc->hcache);
         svc->hcache = NULL;
+        pred_seen_fini(&svc->seen);
 }
 
 int pred_svc_tick(struct pred_svc *svc)

@@ -182,13 +182,16 @@ struct pred_set {
  * reuses it when the window and a fingerprint of the rows behind it (count
  * and the sum of updated_at of the window's ml_feature_store and
  * player_game_summary rows) are unchanged, so an entity run (one injured
- * player) does not reload a season of feature rows. pred_set_load() leaves
- * set->hcache as the caller set it before.
+ * player) does not reload a season of feature rows. When the window moved
+ * forward (the next date) and the cached window's fingerprint still holds,
+ * only the new dates' rows are read and appended (rows before the new
+ * start dropped): the same rows in the same order as a whole load.
+ * pred_set_load() leaves set->hcache as the caller set it before.
  */
 struct pred_hcache;
 struct pred_hcache *pred_hcache_new(void);
 void pred_hcache_free(struct pred_hcache *cache); /* NULL is fine */
-/* Loads served from the cache / loaded from the database since new. */
+/* Runs served from the cache (kept or appended to) / whole loads from the database since new. */
 void pred_hcache_stats(const struct pred_hcache *cache, uint64_t *hits, uint64_t *loads);
 
 /* Frees everything the set owns and zeroes it. */
@@ -364,6 +367,51 @@ struct pred_cfg {
         const char *kelly_ml_market_weight; /* kelly.moneyline_market_weight (text) */
 };
 
+/*
+ * Unchanged inputs (inputs.c). A date's scoreboard pass and its props pass
+ * usually predict the same players from the same rows; the second run is
+ * skipped when an earlier committed run of the date saw the same inputs.
+ *
+ * pred_inputs_key(): the input fingerprint of a run of game_date: sha256
+ * (hex, key_size > 64) of the date, context (the model and feature version)
+ * and count + sum of updated_at of every row a run of that date reads
+ * (prop lines, schedule of the date, the upcoming context's injury status
+ * by content; games up to it; box
+ * scores before it; feature rows up to it; system errors, Kelly bets and
+ * portfolios, moneyline odds and bets when those tables exist). 0 or -errno
+ * with errstr.
+ *
+ * pred_seen_covered(): true when a run of date with the same key predicted
+ * every player of players ("{1,2}" literal; NULL = the whole date, covered
+ * only by a whole-date run). pred_seen_record(): after COMMIT, adds the
+ * run's players (or the whole date) to the date's entry; another key
+ * replaces the entry. PRED_SEEN_DATES dates are kept (oldest dropped).
+ * Pure (no I/O); memory only, so a restart recomputes.
+ */
+#define PRED_SEEN_DATES 8
+
+struct pred_seen {
+        char date[11]; /* "" = free slot */
+        char key[65];
+        bool whole;   /* a whole-date run saw key */
+        int64_t *ids; /* sorted unique players predicted with key (heap) */
+        size_t n;
+};
+
+struct pred_seen_cache {
+        struct pred_seen e[PRED_SEEN_DATES];
+        size_t next; /* slot replaced next */
+};
+
+int pred_inputs_key(struct sl_pg *pg, const char *game_date, const char *context, char *key,
+                    size_t key_size, char *errstr, size_t errstr_size);
+bool pred_seen_covered(const struct pred_seen_cache *c, const char *date, const char *key,
+                       const char *players);
+void pred_seen_record(struct pred_seen_cache *c, const char *date, const char *key,
+                      const char *players);
+/* Frees the entries; the cache is empty (zeroed) afterwards. */
+void pred_seen_fini(struct pred_seen_cache *c);
+
 struct pred_svc {
         const struct pred_cfg *cfg;
         struct sl_phase ph; /* PostgreSQL, bus, readiness (sl/phase.h) */
@@ -374,6 +422,8 @@ struct pred_svc {
         char model_feature_version[64];
         double model_mae;           /* its holdout MAE (sd for confidence), NaN unknown */
         struct pred_hcache *hcache; /* similarity history between runs (owned) */
+        /* input fingerprints of committed runs (inputs.c) */
+        struct pred_seen_cache seen;
         uint64_t handled, duplicates, failed;
 };
 

@@ -13,7 +13,9 @@
 #     rows, OVER/UNDER/PASS against the line), prediction.completed a child
 #     of the incoming event with the players as affected entities;
 #   - the same event again: skipped as a duplicate; a new event for the same
-#     inputs: no row changes; a single-player event touches only that player;
+#     inputs: skipped ("inputs unchanged"), no row changes, nothing published;
+#     a single-player event after its line moved touches only that player,
+#     the same event again with nothing moved is skipped;
 #   - Elo: prediction.elo_ratings and game_win_probs against an independent
 #     python recomputation of 538's NBA Elo over the seeded raw.games finals
 #     (prediction_elo_kelly.py elo), including a season carry-over;
@@ -216,24 +218,34 @@ send "$E2" "$DATE" '[]'
 it_check "duplicate event: skipped" it_wait_for 30 it_sql_ge \
         "SELECT count(*) FROM ops.pipeline_execution_log WHERE event_id = '$E2' AND status = 'skipped' AND skip_reason LIKE 'duplicate%'" 1
 it_is "duplicate event: no new prediction.completed" "$(it_count_events "$OUT_T")" 2
+# A new event over the same inputs (a date's props pass after its scoreboard pass): the
+# rows it would write are the ones there; skipped with a reason, nothing published.
 E3=$(uuid7ish)
 send "$E3" "$DATE" '[]'
-it_check "same inputs, new event: predicted again" it_wait_for 30 it_events_ge "$OUT_T" 3
+it_check "same inputs, new event: skipped (inputs unchanged)" it_wait_for 30 it_sql_ge \
+        "SELECT count(*) FROM ops.pipeline_execution_log WHERE event_id = '$E3' AND processor = 'prediction' AND status = 'skipped' AND skip_reason LIKE 'inputs unchanged%'" 1
 it_is "same inputs: no row changed" "$(fingerprint)" "$fp"
-it_is "same inputs: rows_written 0 everywhere" \
-        "$(it_sql "SELECT sum(rows_written) FROM ops.pipeline_execution_log WHERE event_id = '$E3' AND processor <> 'system_errors'")" 0
+it_is "same inputs: no new prediction.completed" "$(it_count_events "$OUT_T")" 2
+it_is "same inputs: no system ran" \
+        "$(it_sql "SELECT string_agg(processor || ':' || status, ',' ORDER BY processor) FROM ops.pipeline_execution_log WHERE event_id = '$E3'")" \
+        "prediction:skipped,system_errors:completed"
 
 # One player's line moves: a single-player event recomputes only that player.
 P=$(it_sql "SELECT min(player_id) FROM raw.prop_lines WHERE game_date = '$DATE'")
 it_sql "UPDATE raw.prop_lines SET line = line + 5 WHERE player_id = $P AND market = 'points'" >/dev/null
 E4=$(uuid7ish)
 send "$E4" "$DATE" "[{\"kind\":\"player\",\"id\":\"$P\"}]"
-it_check "single-player event handled" it_wait_for 30 it_events_ge "$OUT_T" 4
+it_check "single-player event handled (its line moved: inputs changed)" it_wait_for 30 it_events_ge "$OUT_T" 3
 it_is "single-player: event names only that player" \
         "$(it_events "$OUT_T" | tail -n 1 | jq -c '[.affected_entities[].id]')" "[\"$P\"]"
 it_is "single-player: only that player's rows changed" \
         "$(it_sql "SELECT count(DISTINCT player_id) || ':' || min(player_id) FROM prediction.player_prop_predictions WHERE updated_at > (SELECT min(started_at) FROM ops.pipeline_execution_log WHERE event_id = '$E4')")" \
         "1:$P"
+# The same player again, nothing moved: covered by the run before.
+E4B=$(uuid7ish)
+send "$E4B" "$DATE" "[{\"kind\":\"player\",\"id\":\"$P\"}]"
+it_check "single-player event, nothing moved: skipped" it_wait_for 30 it_sql_ge \
+        "SELECT count(*) FROM ops.pipeline_execution_log WHERE event_id = '$E4B' AND status = 'skipped' AND skip_reason LIKE 'inputs unchanged%'" 1
 
 # An unsettled bet of an earlier date (250 open of the 300 portfolio budget): the slate is
 # scaled down to the remaining 50.
@@ -243,7 +255,7 @@ it_must "an open bet of an earlier date" it_sql "INSERT INTO prediction.prop_bet
         0.1, 0.145, 0.16, 250)"
 E5=$(uuid7ish)
 send "$E5" "$DATE" '[]'
-it_check "open exposure: whole date again" it_wait_for 30 it_events_ge "$OUT_T" 5
+it_check "open exposure (an input of Kelly): whole date again" it_wait_for 30 it_events_ge "$OUT_T" 4
 check_elo_kelly "open exposure 250" 250
 it_is "open exposure: portfolio cap applied (scale < 1, total 50)" \
         "$(it_sql "SELECT scale_portfolio < 1 AND total_stake BETWEEN 49.99 AND 50.01 AND open_exposure BETWEEN 299.99 AND 300.01 FROM prediction.kelly_portfolio WHERE game_date = '$DATE'")" t

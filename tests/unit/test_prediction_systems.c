@@ -213,6 +213,56 @@ static void test_kelly_cfg(void)
         SL_CHECK(pred_kelly_cfg_parse(t, &c, err, sizeof(err)) == -EINVAL);
 }
 
+/*
+ * Unchanged-input skips (inputs.c): which later runs of a date an earlier
+ * run covers. Expected answers are worked out by hand from the sets.
+ */
+static void test_seen(void)
+{
+        struct pred_seen_cache c = {0};
+        const char *k1 = "aaaa", *k2 = "bbbb";
+
+        SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k1, NULL));
+        SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k1, "{1}"));
+        /* a player run covers its players (any order, duplicates), not the date */
+        pred_seen_record(&c, "2024-11-01", k1, "{30,10,20}");
+        SL_CHECK(pred_seen_covered(&c, "2024-11-01", k1, "{20,10}"));
+        SL_CHECK(pred_seen_covered(&c, "2024-11-01", k1, "{10,10,30}"));
+        SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k1, "{10,40}"));
+        SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k1, "{5}"));
+        SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k1, NULL));
+        SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k2, "{10}")); /* inputs moved */
+        SL_CHECK(!pred_seen_covered(&c, "2024-11-02", k1, "{10}")); /* another date */
+        SL_CHECK(!pred_seen_covered(&c, "2024-11-01", "", "{10}"));
+        SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k1, "junk"));
+        /* a second run with the same key adds its players */
+        pred_seen_record(&c, "2024-11-01", k1, "{40,5}");
+        SL_CHECK(pred_seen_covered(&c, "2024-11-01", k1, "{5,10,20,30,40}"));
+        SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k1, "{6}"));
+        /* another key replaces the entry: the old players are not covered any more */
+        pred_seen_record(&c, "2024-11-01", k2, "{7}");
+        SL_CHECK(pred_seen_covered(&c, "2024-11-01", k2, "{7}"));
+        SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k2, "{10}"));
+        SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k1, "{10}"));
+        /* a whole-date run covers every player and the whole date */
+        pred_seen_record(&c, "2024-11-01", k2, NULL);
+        SL_CHECK(pred_seen_covered(&c, "2024-11-01", k2, NULL));
+        SL_CHECK(pred_seen_covered(&c, "2024-11-01", k2, "{123456789}"));
+        pred_seen_record(&c, "2024-11-01", k2, "{1}"); /* stays whole */
+        SL_CHECK(pred_seen_covered(&c, "2024-11-01", k2, NULL));
+        /* PRED_SEEN_DATES dates kept: the oldest goes first */
+        for (int i = 0; i < PRED_SEEN_DATES; i++) {
+                char d[16];
+                snprintf(d, sizeof(d), "2024-12-%02d", i + 1);
+                pred_seen_record(&c, d, k1, NULL);
+        }
+        SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k2, NULL));
+        SL_CHECK(pred_seen_covered(&c, "2024-12-01", k1, NULL));
+        SL_CHECK(pred_seen_covered(&c, "2024-12-08", k1, "{3}"));
+        pred_seen_fini(&c);
+        SL_CHECK(!pred_seen_covered(&c, "2024-12-08", k1, NULL));
+}
+
 int main(void)
 {
         SL_CHECK(strcmp(pred_market_name(PRED_REBOUNDS), "rebounds") == 0);
@@ -226,5 +276,6 @@ int main(void)
         test_model();
         test_p_over();
         test_kelly_cfg();
+        test_seen();
         return SL_DONE();
 }

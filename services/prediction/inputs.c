@@ -1,0 +1,252 @@
+#include "prediction.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sl/err.h>
+#include <sl/pg.h>
+#include <sl/sha256.h>
+#include <sl/util.h>
+
+/*
+ * Input fingerprints (prediction.h, "Unchanged inputs"): a date's scoreboard
+ * pass and its props pass usually predict the same players from the same
+ * rows (the props were loaded before the first pass read them). The
+ * fingerprint is count + sum of updated_at (microseconds) of every row a run
+ * of date D reads; the replay guard moves updated_at on every real change,
+ * an insert or a delete moves the count. A run whose players were all
+ * predicted by an earlier committed run of D with the same fingerprint has
+ * nothing to change and is skipped.
+ */
+
+/*
+ * count:sum(updated_at in microseconds) of each input's rows, joined by '|';
+ * $1 is the game date. The optional tables follow (pred_inputs_key()).
+ */
+static const char SQL_INPUTS[] =
+    "WITH x AS (SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
+    "::bigint), 0) AS fp, 1 AS o FROM raw.prop_lines WHERE game_date = $1::date "
+    /*
+     * the targets: lines, schedule of D; of the upcoming context only the injury
+     * status (by content: the props' context update that follows the lines moves
+     * updated_at without changing what a run reads)
+     */
+    "UNION ALL SELECT count(*) || ':' || coalesce(md5(string_agg(player_id || '=' || "
+    "coalesce(injury_status, ''), ',' ORDER BY player_id)), ''), 2 "
+    "FROM analytics.upcoming_player_game_context WHERE game_date = $1::date "
+    "UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
+    "::bigint), 0), 3 FROM raw.schedule WHERE game_date = $1::date "
+    /* Elo: results up to D; the systems: box scores before D, feature rows up to D */
+    "UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
+    "::bigint), 0), 4 FROM raw.games WHERE game_date <= $1::date "
+    "UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
+    "::bigint), 0), 5 FROM analytics.player_game_summary WHERE game_date < $1::date "
+    "UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
+    "::bigint), 0), 6 FROM precompute.ml_feature_store WHERE game_date <= $1::date "
+    /* ensemble weights, Kelly's sd; Kelly's open exposure of earlier dates */
+    "UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
+    "::bigint), 0), 7 FROM prediction.system_errors WHERE as_of_date <= $1::date "
+    "UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
+    "::bigint), 0), 8 FROM prediction.prop_bets WHERE game_date < $1::date "
+    "UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
+    "::bigint), 0), 9 FROM prediction.kelly_portfolio WHERE game_date < $1::date";
+
+/* Optional inputs, read only when the table exists (a newer migration). */
+static const char *const optional_inputs[][2] = {
+    {"raw.moneyline_odds",
+     " UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
+     "::bigint), 0), 10 FROM raw.moneyline_odds WHERE game_date <= $1::date"},
+    {"prediction.moneyline_bets",
+     " UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
+     "::bigint), 0), 11 FROM prediction.moneyline_bets WHERE game_date < $1::date"},
+};
+
+#define N_OPTIONAL (sizeof(optional_inputs) / sizeof(optional_inputs[0]))
+
+int pred_inputs_key(struct sl_pg *pg, const char *game_date, const char *context, char *key,
+                    size_t key_size, char *errstr, size_t n)
+{
+        const char *params[] = {game_date};
+        PGresult *res = NULL;
+        struct sl_buf sql, in;
+        int rc;
+
+        if (key_size < SL_SHA256_HEX_LEN + 1)
+                return sl_errf(errstr, n, -EINVAL, "inputs key buffer too small");
+        /* which optional tables exist (a statement cannot name a missing one) */
+        rc = sl_pg_exec(pg,
+                        "SELECT to_regclass('raw.moneyline_odds') IS NOT NULL, "
+                        "to_regclass('prediction.moneyline_bets') IS NOT NULL",
+                        0, NULL, &res, errstr, n);
+        sl_buf_init(&sql, 0);
+        if (rc == 0) {
+                sl_buf_puts(&sql, SQL_INPUTS);
+                for (size_t i = 0; i < N_OPTIONAL; i++)
+                        if (strcmp(PQgetvalue(res, 0, (int)i), "t") == 0)
+                                sl_buf_puts(&sql, optional_inputs[i][1]);
+                sl_buf_puts(&sql, ") SELECT string_agg(fp, '|' ORDER BY o) FROM x");
+        }
+        PQclear(res);
+        res = NULL;
+        if (rc == 0)
+                rc = sl_pg_exec(pg, sql.data, 1, params, &res, errstr, n);
+        sl_buf_fini(&sql);
+        if (rc < 0)
+                return rc;
+        sl_buf_init(&in, 0);
+        sl_buf_printf(&in, "%s|%s|%s", game_date, context ? context : "", PQgetvalue(res, 0, 0));
+        sl_sha256_hex(in.data, in.len, key);
+        sl_buf_fini(&in);
+        PQclear(res);
+        return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+        return (x > y) - (x < y);
+}
+
+/* "{3,1,2}" -> sorted unique ids (heap, *n); NULL literal: NULL, 0. -1 on junk. */
+static int parse_ids(const char *players, int64_t **out, size_t *n)
+{
+        size_t cap = 0, k = 0;
+        int64_t *ids = NULL;
+        const char *p;
+
+        *out = NULL;
+        *n = 0;
+        if (!players)
+                return 0;
+        if (*players != '{')
+                return -1;
+        for (p = players; *p; p++)
+                cap += *p == ',';
+        ids = sl_xcalloc(cap + 2, sizeof(*ids));
+        p = players + 1;
+        while (*p && *p != '}') {
+                char num[24];
+                size_t len = strcspn(p, ",}");
+                int64_t v;
+                if (len == 0 || len >= sizeof(num)) {
+                        free(ids);
+                        return -1;
+                }
+                memcpy(num, p, len);
+                num[len] = '\0';
+                if (sl_parse_i64(num, 0, INT64_MAX, &v) < 0) {
+                        free(ids);
+                        return -1;
+                }
+                ids[k++] = v;
+                p += len;
+                if (*p == ',')
+                        p++;
+        }
+        qsort(ids, k, sizeof(*ids), cmp_i64);
+        *n = 0;
+        for (size_t i = 0; i < k; i++)
+                if (i == 0 || ids[i] != ids[i - 1])
+                        ids[(*n)++] = ids[i];
+        *out = ids;
+        return 0;
+}
+
+static struct pred_seen *seen_find(struct pred_seen_cache *c, const char *date)
+{
+        for (size_t i = 0; i < PRED_SEEN_DATES; i++)
+                if (c->e[i].date[0] && strcmp(c->e[i].date, date) == 0)
+                        return &c->e[i];
+        return NULL;
+}
+
+bool pred_seen_covered(const struct pred_seen_cache *c, const char *date, const char *key,
+                       const char *players)
+{
+        const struct pred_seen *e = seen_find((struct pred_seen_cache *)c, date);
+        int64_t *ids;
+        size_t n, j = 0;
+        bool ok = true;
+
+        if (!e || !key || !*key || strcmp(e->key, key) != 0)
+                return false;
+        if (e->whole)
+                return true;
+        if (!players || parse_ids(players, &ids, &n) < 0)
+                return false; /* a whole-date run after player runs: compute */
+        for (size_t i = 0; i < n && ok; i++) {
+                while (j < e->n && e->ids[j] < ids[i])
+                        j++;
+                ok = j < e->n && e->ids[j] == ids[i];
+        }
+        free(ids);
+        return ok;
+}
+
+void pred_seen_record(struct pred_seen_cache *c, const char *date, const char *key,
+                      const char *players)
+{
+        struct pred_seen *e = seen_find(c, date);
+        int64_t *ids = NULL, *merged;
+        size_t n = 0, k = 0, i = 0, j = 0;
+
+        if (!key || !*key || strlen(date) >= sizeof(e->date) || strlen(key) >= sizeof(e->key))
+                return;
+        if (players && parse_ids(players, &ids, &n) < 0) {
+                if (e)
+                        e->date[0] = '\0'; /* unknown coverage: forget the date */
+                return;
+        }
+        if (!e) {
+                e = &c->e[c->next];
+                c->next = (c->next + 1) % PRED_SEEN_DATES;
+                free(e->ids);
+                memset(e, 0, sizeof(*e));
+        } else if (strcmp(e->key, key) != 0) { /* inputs moved: only this run counts */
+                free(e->ids);
+                e->ids = NULL;
+                e->n = 0;
+                e->whole = false;
+        }
+        snprintf(e->date, sizeof(e->date), "%s", date);
+        snprintf(e->key, sizeof(e->key), "%s", key);
+        if (!players) {
+                e->whole = true;
+                free(e->ids);
+                e->ids = NULL;
+                e->n = 0;
+                free(ids);
+                return;
+        }
+        if (e->whole) {
+                free(ids);
+                return;
+        }
+        merged = sl_xcalloc(e->n + n + 1, sizeof(*merged));
+        while (i < e->n || j < n) {
+                int64_t v;
+                if (j >= n || (i < e->n && e->ids[i] < ids[j]))
+                        v = e->ids[i++];
+                else if (i >= e->n || ids[j] < e->ids[i])
+                        v = ids[j++];
+                else {
+                        v = ids[j++];
+                        i++;
+                }
+                merged[k++] = v;
+        }
+        free(e->ids);
+        free(ids);
+        e->ids = merged;
+        e->n = k;
+}
+
+void pred_seen_fini(struct pred_seen_cache *c)
+{
+        for (size_t i = 0; i < PRED_SEEN_DATES; i++)
+                free(c->e[i].ids);
+        memset(c, 0, sizeof(*c));
+}
