@@ -27,6 +27,7 @@ test-unit: build
 bench: build
 	@bench/run.sh
 	@STATLINE_BUILD=$(BUILD) bench/pipeline.sh
+	@STATLINE_BUILD=$(BUILD) bench/backfill.sh
 	@bench/report.py $(BUILD)/bench
 
 # The deployment for real with Podman (docs/deployment.md): offline checks of

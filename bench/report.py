@@ -5,10 +5,13 @@ Reads the JSON each bench script wrote into the bench directory (bus.json: a
 list of rows; pipeline.json and later benches: an object with "rows"), and
 writes next to them:
 
- results.json  every row of every bench, with the machine and the time
+ results.json  every row of every bench, with the machine and the time (and
+        backfill.json's season and growth figures under "backfill")
  report.html   the table plus a bar chart of each ratio against its baseline
         (1.0 = as fast as the baseline); rows with a target show
-        met / MISSED; no JavaScript, no network (inline SVG)
+        met / MISSED; the backfill bench's own section: its table, the
+        time per date over the season and the growth bars (1x/2x/4x
+        against linear); no JavaScript, no network (inline SVG)
 
 and prints a Markdown table (the one docs/performance.md keeps).
 
@@ -80,8 +83,10 @@ def number(s):
 
 def chart(rows):
     """An inline SVG bar per row that has a numeric ratio, on a log-free
-    linear scale capped at 2.0 (ratios above are drawn full and labelled)."""
-    bars = [r for r in rows if number(r["ratio"]) is not None]
+    linear scale capped at 2.0 (ratios above are drawn full and labelled).
+    The backfill bench's ratios are time ratios (higher = slower) and get
+    their own charts (backfill_section), so they are left out here."""
+    bars = [r for r in rows if number(r["ratio"]) is not None and r["bench"] != "backfill"]
     if not bars:
         return "<p>No ratios to chart.</p>"
     h, left, width = 22, 430, 360
@@ -103,6 +108,118 @@ def chart(rows):
     out.append('<text x="%.1f" y="%d" text-anchor="middle">baseline = 1.0</text>' % (x1, h * len(bars) + 26))
     out.append("</svg>")
     return "\n".join(out)
+
+
+def load_backfill(bench_dir):
+    """backfill.json (bench/backfill.sh) as a dict, or None when that bench did not run."""
+    path = os.path.join(bench_dir, "backfill.json")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    if not isinstance(doc, dict) or not isinstance(doc.get("season"), dict):
+        sys.exit("bench/report.py: %s: no \"season\" object" % path)
+    return doc
+
+
+def days_chart(days):
+    """Seconds per date over the season, one bar per date (0-game dates are gaps)."""
+    if not days:
+        return "<p>No dates.</p>"
+    left, top, height, bw = 50, 10, 160, max(2, min(8, 700 // len(days)))
+    width = max(bw * len(days), 480)
+    top_s = max(d.get("ms", 0) for d in days) / 1000.0 or 1.0
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
+           'font-size="11">' % (left + width + 20, top + height + 40)]
+    for frac in (0, 0.5, 1):
+        y = top + height - frac * height
+        out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>' % (left, y, left + width, y))
+        out.append('<text x="%d" y="%.1f" text-anchor="end">%.1f s</text>' % (left - 4, y + 4, frac * top_s))
+    month, label_x = None, -100
+    for i, d in enumerate(days):
+        h = d.get("ms", 0) / 1000.0 / top_s * height
+        x = left + i * bw
+        colour = "#c62828" if d.get("status") != "done" else "#1565c0"
+        out.append('<rect x="%d" y="%.1f" width="%d" height="%.1f" fill="%s"><title>%s: %d games, %.2f s</title>'
+                   '</rect>' % (x, top + height - h, max(1, bw - 1), h, colour, html.escape(d.get("date", "?")),
+                                d.get("games", 0), d.get("ms", 0) / 1000.0))
+        m = d.get("date", "")[:7]
+        if m != month:  # a label where a month starts, unless it would overlap the last one
+            month = m
+            if x - label_x < 50:
+                continue
+            label_x = x
+            out.append('<text x="%d" y="%d">%s</text>' % (x, top + height + 14, html.escape(m)))
+    out.append('<text x="%d" y="%d">date of the season (blue: done; red: not done); hover a bar for its '
+               'figures</text>' % (left, top + height + 32))
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def growth_chart(growth):
+    """Wall seconds of the 1x/2x/4x backfills, each next to its linear expectation
+    (the 1x time times the games ratio; dashed outline)."""
+    sizes = growth.get("sizes") or []
+    if not sizes or not sizes[0].get("games"):
+        return "<p>No growth runs.</p>"
+    t1, g1 = sizes[0]["wall_ms"] / 1000.0, sizes[0]["games"]
+    pairs = [(s, s["wall_ms"] / 1000.0, t1 * s["games"] / g1) for s in sizes]
+    top_s = max(max(a, b) for _, a, b in pairs) or 1.0
+    left, top, height, bw = 40, 20, 160, 36
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
+           'font-size="11">' % (max(left + len(pairs) * 130 + 20, 420), top + height + 50)]
+    for i, (s, t, lin) in enumerate(pairs):
+        x = left + i * 130
+        ht, hl = t / top_s * height, lin / top_s * height
+        out.append('<rect x="%d" y="%.1f" width="%d" height="%.1f" fill="#1565c0"/>' % (x, top + height - ht, bw,
+                                                                                        ht))
+        out.append('<rect x="%d" y="%.1f" width="%d" height="%.1f" fill="none" stroke="#000" '
+                   'stroke-dasharray="4 3"/>' % (x + bw + 4, top + height - hl, bw, hl))
+        out.append('<text x="%d" y="%.1f">%.1f</text>' % (x, top - 4 + height - ht, t))
+        out.append('<text x="%d" y="%.1f">%.1f</text>' % (x + bw + 4, top - 4 + height - hl, lin))
+        out.append('<text x="%d" y="%d">%dx: %d dates, %d games</text>' % (x, top + height + 16, s["mult"],
+                                                                            s["dates"], s["games"]))
+    out.append('<text x="%d" y="%d">seconds: measured (blue) and linear in games from 1x (dashed)</text>' %
+               (left, top + height + 38))
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def backfill_section(doc):
+    """The backfill bench's part of the page: season summary, per-phase table, charts."""
+    s = doc["season"]
+    load = doc.get("load_avg") or {}
+    base = s.get("baseline") or {}
+    parts = ["<h2>Full-season backfill and cost growth (bench/backfill)</h2>",
+             "<p>statline-backfill --workers 1 over %s..%s: %d dates (%d done), %d games in %.1f s "
+             "(%.2f games/s); baseline (first 1/8 of the games at their per-game cost, times all games): "
+             "%.1f s; failed phase runs %s (never made good by a retry: %s), DLQ %s. Load average %s (start) / %s (mean) / %s (max).</p>" % (
+                 html.escape(str(s.get("from"))), html.escape(str(s.get("to"))), s.get("dates", 0),
+                 s.get("dates_done", 0), s.get("games", 0), s.get("wall_ms", 0) / 1000.0,
+                 s.get("games", 0) * 1000.0 / max(1, s.get("wall_ms", 1)), base.get("projected_ms", 0) / 1000.0,
+                 (s.get("failed_phase_runs") or {}).get("failed", "?"),
+                 (s.get("failed_phase_runs") or {}).get("never_made_good", "?"), s.get("dlq_entries"),
+                 load.get("start", "?"), load.get("mean", "?"), load.get("max", "?"))]
+    rows = "".join("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%.1f</td></tr>" % (
+        html.escape(str(p.get("phase"))), p.get("runs"), p.get("failed"), p.get("skipped"), p.get("ms", 0) / 1000.0)
+        for p in s.get("phases", []))
+    parts.append("<table><tr><th>phase</th><th>runs</th><th>failed</th><th>skipped</th><th>summed run time s</th>"
+                 "</tr>%s</table>" % rows)
+    parts.append("<h3>Time per date over the season</h3>")
+    parts.append(days_chart(s.get("per_date") or []))
+    growth = doc.get("growth")
+    if isinstance(growth, dict):
+        parts.append("<h3>Cost growth: 1x, 2x, 4x the data (fresh database each)</h3>")
+        parts.append("<p>Wall time t2x/t1x = %s, t4x/t1x = %s; CPU (services + PostgreSQL) 2x/1x = %s, 4x/1x = %s "
+                     "(linear: 2.0 / 4.0 by dates; %s / %s by games).</p>" % (
+                         growth.get("t2_t1"), growth.get("t4_t1"), growth.get("cpu2_cpu1", "-"),
+                         growth.get("cpu4_cpu1", "-"), growth.get("games2_games1"), growth.get("games4_games1")))
+        parts.append(growth_chart(growth))
+        rows = "".join("<tr><td>%s</td><td>%.1f</td><td>%.1f</td><td>%s</td></tr>" % (
+            html.escape(str(p.get("phase"))), p.get("ms_1x", 0) / 1000.0, p.get("ms_4x", 0) / 1000.0, p.get("ratio"))
+            for p in growth.get("phase_growth_4x", []))
+        parts.append("<table><tr><th>phase</th><th>1x s</th><th>4x s</th><th>4x / 1x</th></tr>%s</table>" % rows)
+    return "\n".join(parts)
 
 
 def table_html(rows):
@@ -136,8 +253,15 @@ def main():
         sys.exit("bench/report.py: %s holds no bench results" % bench_dir)
     m = machine()
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    try:
+        backfill = load_backfill(bench_dir)
+    except (OSError, ValueError) as e:
+        sys.exit("bench/report.py: %s/backfill.json: %s" % (bench_dir, e))
+    results = {"date": when, "machine": m, "rows": rows}
+    if backfill is not None:
+        results["backfill"] = {k: backfill.get(k) for k in ("date", "load_avg", "tool", "season", "growth")}
     with open(os.path.join(bench_dir, "results.json"), "w", encoding="utf-8") as f:
-        json.dump({"date": when, "machine": m, "rows": rows}, f, indent=1)
+        json.dump(results, f, indent=1)
     page = """<!doctype html>
 <html><head><meta charset="utf-8"><title>statline bench %s</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}
@@ -149,8 +273,10 @@ same run (ratio, 1.0 = as fast as the baseline; higher is better for rates) or n
 %s
 <h2>All figures</h2>
 %s
+%s
 </body></html>
-""" % (when, when, html.escape(m["cpu"]), m["cores"], m["memory"], m["load_avg"], chart(rows), table_html(rows))
+""" % (when, when, html.escape(m["cpu"]), m["cores"], m["memory"], m["load_avg"], chart(rows), table_html(rows),
+       backfill_section(backfill) if backfill is not None else "")
     with open(os.path.join(bench_dir, "report.html"), "w", encoding="utf-8") as f:
         f.write(page)
     print(markdown(rows))

@@ -164,6 +164,9 @@ suite pipeline build --suite pipeline
 # services under kills, server restarts, a PostgreSQL stop, data-server faults
 # and 1,000 poison events, per backend; private servers, one test at a time.
 [ -z "${STATLINE_TEST_FAST:-}" ] && suite chaos build --suite chaos
+# bench/backfill.sh's own test: 3 dates and a 1/2/4-date growth on private
+# servers, its JSON checked against recomputed figures (bench/README: make bench).
+[ -z "${STATLINE_TEST_FAST:-}" ] && suite bench build --suite bench
 
 if [ -z "${STATLINE_TEST_FAST:-}" ]; then
         suite valgrind-unit build --setup valgrind --suite unit
