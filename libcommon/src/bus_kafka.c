@@ -18,6 +18,21 @@
  * first acked-but-unstored offset, so the inputs are handled again
  * (at-least-once; handlers are idempotent).
  *
+ * Dead letters: bus.c confirms a dead letter's publish before it acks the
+ * original. That ack (recognised by stats.dead_lettered having advanced) is
+ * stored and committed synchronously (waiting at most KAFKA_DLQ_COMMIT_MS;
+ * after a failed one, for KAFKA_DLQ_COMMIT_PAUSE only the auto-commit
+ * runs), not left to the next auto-commit, so a kill or a rebalance right after it does not deliver
+ * the poison again. Every input whose dead letter the broker confirmed is
+ * also remembered (a ring of KAFKA_DLQ_RING; publish() recognises a dead
+ * letter by its dlq.original_* headers, the delivery report adds it), so
+ * one fetched again anyway is acked and skipped, never dead-lettered twice:
+ * the commit failed (broker restart, rebalance) and the partition came back
+ * to this process, or the dead letter's flush timed out during a broker
+ * outage (bus.c then nacks the input) but librdkafka delivered the record
+ * later. Left open: a SIGKILL in the milliseconds between the dead letter's
+ * confirmation and the commit's answer (the ring dies with the process).
+ *
  * Threads: one caller thread per bus (bus.h). librdkafka's own threads only
  * call log_cb, which goes to the thread-safe sl_log_emit().
  */
@@ -45,6 +60,17 @@
 #define KAFKA_BARRIER_FLUSH_MS  1000  /* force a flush when acks waited this long */
 #define KAFKA_ARENA_KEEP        (64 * 1024)
 #define KAFKA_CLOSE_MAX_MS      10000 /* close(): time to leave the group */
+#define KAFKA_DLQ_COMMIT_MS     5000  /* wait for the commit after a dead letter */
+#define KAFKA_DLQ_RING          4096  /* dead-lettered offsets remembered */
+#define KAFKA_DLQ_PENDING       256   /* dead letters awaiting their delivery report */
+#define KAFKA_DLQ_COMMIT_PAUSE  10000 /* ms without synchronous commits after one failed */
+
+/* One dead-lettered input: skipped if fetched again. */
+struct kafka_dead {
+        uint64_t topic_hash; /* sl_kafka_topic_hash() of the topic, 0 = empty slot */
+        int32_t partition;
+        int64_t offset;
+};
 
 /* An ack waiting for the publish barrier: offsets [first, next) of one partition. */
 struct kafka_deferred {
@@ -74,6 +100,15 @@ struct kafka {
         int n_deferred, cap_deferred;
         int64_t deferred_since_ms; /* monotonic time of the oldest deferred ack */
         bool rewind;               /* a barrier record failed: seek deferred back */
+
+        uint64_t dl_seen;                          /* stats.dead_lettered at the last ack */
+        rd_kafka_queue_t *commitq;                 /* results of the dead-letter commits */
+        struct kafka_dead dead[KAFKA_DLQ_RING];    /* ring of dead-lettered offsets */
+        int dead_next;                             /* next slot to overwrite */
+        struct kafka_dead pend[KAFKA_DLQ_PENDING]; /* dead letters in flight (opaque = slot+1) */
+        int64_t dlq_commit_after; /* monotonic ms: no synchronous commit before (one failed) */
+        uint64_t dlq_commits;     /* synchronous commits after a dead letter */
+        uint64_t dlq_skipped;     /* dead-lettered offsets fetched again */
 
         char *arena; /* fetch(): data, key, header values; owned */
         size_t arena_cap;
@@ -317,6 +352,12 @@ static int conf_build(struct kafka *k, rd_kafka_conf_t *conf, const char *const 
 
 /* Stores the deferred acks once nothing published before them is in flight. */
 static void barrier_try_store(struct kafka *k);
+/* Remembers an input offset whose dead letter was confirmed. */
+static void dead_add(struct kafka *k, const struct kafka_dead *d);
+/* FNV-1a of a topic name, never 0. */
+static uint64_t topic_hash(const char *topic);
+/* True when rkm's offset was dead-lettered by this process (see kafka_ack). */
+static bool dead_seen(const struct kafka *k, const rd_kafka_message_t *rkm);
 
 /*
  * Delivery report for one record (caller's thread, from poll/flush). A
@@ -329,6 +370,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
         (void)rk;
         if (k->inflight > 0)
                 k->inflight--;
+        if (rkm->_private) { /* a dead letter: its input is done once it is confirmed */
+                struct kafka_dead *d = &k->pend[(intptr_t)rkm->_private - 1];
+
+                if (rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                        dead_add(k, d);
+                d->topic_hash = 0; /* slot free */
+        }
         if (rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 k->bus->stats.confirmed++;
                 k->broker_down = false;
@@ -383,9 +431,10 @@ static int producer_new(struct kafka *k, char *errstr, size_t errstr_size)
 /* Offers one record to librdkafka (copied). Returns the librdkafka error. */
 static rd_kafka_resp_err_t produce_once(struct kafka *k, const char *topic, const char *key,
                                         const void *data, size_t len,
-                                        const struct sl_bus_header *headers, int n_headers)
+                                        const struct sl_bus_header *headers, int n_headers,
+                                        void *opaque)
 {
-        rd_kafka_vu_t vus[4 + SL_BUS_MAX_HEADERS];
+        rd_kafka_vu_t vus[5 + SL_BUS_MAX_HEADERS];
         rd_kafka_error_t *error;
         rd_kafka_resp_err_t err;
         size_t n = 0;
@@ -402,6 +451,10 @@ static rd_kafka_resp_err_t produce_once(struct kafka *k, const char *topic, cons
                 vus[n].u.mem.ptr = (void *)key;
                 vus[n++].u.mem.size = strlen(key);
         }
+        if (opaque) {
+                vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
+                vus[n++].u.ptr = opaque;
+        }
         for (int i = 0; i < n_headers && i < SL_BUS_MAX_HEADERS; i++) {
                 vus[n].vtype = RD_KAFKA_VTYPE_HEADER;
                 vus[n].u.header.name = headers[i].name;
@@ -416,6 +469,49 @@ static rd_kafka_resp_err_t produce_once(struct kafka *k, const char *topic, cons
         return err;
 }
 
+#define DEAD_IN_FLIGHT ((void *)-1) /* dead_pending(): the same dead letter is in flight */
+
+/*
+ * A dead letter (its dlq.original_topic / _partition / _offset headers name
+ * a Kafka input): takes a free pending slot for it and returns slot+1 as the
+ * record's opaque, else NULL (not a dead letter, or no slot: then only the
+ * ack path remembers it). DEAD_IN_FLIGHT when a dead letter of the same
+ * input is still awaiting its delivery report (an earlier flush timed out
+ * and the input came again): publishing another would put it in the DLQ
+ * twice once the broker is back.
+ */
+static void *dead_pending(struct kafka *k, const struct sl_bus_header *headers, int n_headers)
+{
+        struct kafka_dead d;
+        const char *topic = NULL, *part = NULL, *off = NULL;
+        int64_t p, o;
+
+        for (int i = 0; i < n_headers; i++) {
+                if (!headers[i].name || !headers[i].value)
+                        continue;
+                if (strcmp(headers[i].name, SL_DLQ_H_TOPIC) == 0)
+                        topic = headers[i].value;
+                else if (strcmp(headers[i].name, SL_DLQ_H_PARTITION) == 0)
+                        part = headers[i].value;
+                else if (strcmp(headers[i].name, SL_DLQ_H_OFFSET) == 0)
+                        off = headers[i].value;
+        }
+        if (!topic || !part || !off || sl_parse_i64(part, 0, INT32_MAX, &p) < 0 ||
+            sl_parse_i64(off, 0, INT64_MAX, &o) < 0)
+                return NULL;
+        d = (struct kafka_dead){topic_hash(topic), (int32_t)p, o};
+        for (int i = 0; i < KAFKA_DLQ_PENDING; i++)
+                if (k->pend[i].topic_hash == d.topic_hash && k->pend[i].partition == d.partition &&
+                    k->pend[i].offset == d.offset)
+                        return DEAD_IN_FLIGHT;
+        for (int i = 0; i < KAFKA_DLQ_PENDING; i++)
+                if (k->pend[i].topic_hash == 0) {
+                        k->pend[i] = d;
+                        return (void *)(intptr_t)(i + 1);
+                }
+        return NULL;
+}
+
 /*
  * publish(): accepts a copy of the record. A full queue (opts.pending_max
  * records unconfirmed) waits for confirmations, for at most reconnect_max_ms
@@ -428,20 +524,35 @@ static int kafka_publish(struct sl_bus *bus, const char *topic, const char *key,
         int64_t wait_ms = bus->opts.reconnect_max_ms > 0 ? bus->opts.reconnect_max_ms : 30000;
         int64_t deadline = sl_mono_ms() + wait_ms;
         rd_kafka_resp_err_t err;
+        void *dl;
 
         if (n_headers < 0 || n_headers > SL_BUS_MAX_HEADERS)
                 return -EINVAL;
+        dl = dead_pending(k, headers, n_headers);
+        if (dl == DEAD_IN_FLIGHT) {
+                /* flush() waits for the one in flight; if it fails, flush() says so */
+                sl_log_info("bus.kafka.dlq.inflight",
+                            "%s: a dead letter of this input is still in flight: not sent again",
+                            topic);
+                return 0;
+        }
         /* Only a full queue is retried here; librdkafka retries sends itself. */
         for (;;) {
                 if (k->fatal)
-                        return -EIO; /* e.g. idempotence broken: a new producer is needed */
-                err = produce_once(k, topic, key, data, len, headers, n_headers);
+                        err = RD_KAFKA_RESP_ERR__FATAL;
+                else
+                        err = produce_once(k, topic, key, data, len, headers, n_headers, dl);
                 if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
                         break;
-                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                        return err_to_errno(err);
-                if (sl_mono_ms() >= deadline || (bus->opts.stop && *bus->opts.stop))
-                        return -ETIMEDOUT;
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || sl_mono_ms() >= deadline ||
+                    (bus->opts.stop && *bus->opts.stop)) {
+                        if (dl)
+                                k->pend[(intptr_t)dl - 1].topic_hash = 0;
+                        if (err == RD_KAFKA_RESP_ERR__FATAL)
+                                return -EIO; /* e.g. idempotence broken: a new producer */
+                        return err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? -ETIMEDOUT
+                                                                    : err_to_errno(err);
+                }
                 rd_kafka_poll(k->producer, 10); /* serves delivery reports: frees room */
         }
         k->inflight++;
@@ -766,6 +877,25 @@ static int kafka_fetch(struct sl_bus *bus, struct sl_bus_msg *msg, int timeout_m
                 rkm = rd_kafka_consumer_poll(k->consumer, left > 0 ? (int)left : 0);
                 if (!rkm)
                         return 0;
+                if (rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR && dead_seen(k, rkm)) {
+                        /* dead-lettered before; its commit was lost: ack, don't hand out */
+                        sl_log_warn("bus.kafka.dlq.skip",
+                                    "%s [%" PRId32 "] offset %" PRId64
+                                    " was dead-lettered already: skipped",
+                                    rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset);
+                        k->dlq_skipped++;
+                        memset(msg, 0, sizeof(*msg));
+                        msg->topic = rd_kafka_topic_name(rkm->rkt);
+                        msg->partition = rkm->partition;
+                        msg->offset = rkm->offset;
+                        deferred_add(k, msg);
+                        barrier_try_store(k);
+                        rd_kafka_message_destroy(rkm);
+                        memset(msg, 0, sizeof(*msg));
+                        if (left <= 0)
+                                return 0;
+                        continue;
+                }
                 if (rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
                         fill_msg(k, rkm, msg);
                         return 1;
@@ -779,19 +909,109 @@ static int kafka_fetch(struct sl_bus *bus, struct sl_bus_msg *msg, int timeout_m
         }
 }
 
+/* --- dead letters: commit at once, never twice ----------------------------- */
+
+/* FNV-1a of a topic name; never 0 (0 marks an empty ring slot). */
+static uint64_t topic_hash(const char *topic)
+{
+        uint64_t h = 1469598103934665603ULL;
+
+        for (const unsigned char *p = (const unsigned char *)topic; *p; p++)
+                h = (h ^ *p) * 1099511628211ULL;
+        return h ? h : 1;
+}
+
+/* Remembers a dead-lettered input offset (the ring forgets the oldest). */
+static void dead_add(struct kafka *k, const struct kafka_dead *d)
+{
+        k->dead[k->dead_next] = *d;
+        k->dead_next = (k->dead_next + 1) % KAFKA_DLQ_RING;
+}
+
+/* Remembers msg as dead-lettered. */
+static void dead_remember(struct kafka *k, const struct sl_bus_msg *msg)
+{
+        struct kafka_dead d = {topic_hash(msg->topic), msg->partition, msg->offset};
+
+        dead_add(k, &d);
+}
+
+/* True when rkm's offset was dead-lettered by this process. */
+static bool dead_seen(const struct kafka *k, const rd_kafka_message_t *rkm)
+{
+        uint64_t h = topic_hash(rd_kafka_topic_name(rkm->rkt));
+
+        for (int i = 0; i < KAFKA_DLQ_RING; i++)
+                if (k->dead[i].topic_hash == h && k->dead[i].partition == rkm->partition &&
+                    k->dead[i].offset == rkm->offset)
+                        return true;
+        return false;
+}
+
+/*
+ * Commits the stored offsets now and waits (at most KAFKA_DLQ_COMMIT_MS) for
+ * the answer. A failure only logs: the dead-lettered offset is in the ring.
+ */
+static void dead_commit(struct kafka *k)
+{
+        int64_t deadline = sl_mono_ms() + KAFKA_DLQ_COMMIT_MS;
+        rd_kafka_event_t *ev;
+        rd_kafka_resp_err_t err;
+
+        if (!k->commitq)
+                k->commitq = rd_kafka_queue_new(k->consumer);
+        /* answers of earlier commits that timed out */
+        while ((ev = rd_kafka_queue_poll(k->commitq, 0)))
+                rd_kafka_event_destroy(ev);
+        err = rd_kafka_commit_queue(k->consumer, NULL, k->commitq, NULL, NULL);
+        while (!err) {
+                int64_t left = deadline - sl_mono_ms();
+
+                ev = rd_kafka_queue_poll(k->commitq, left > 0 ? (int)left : 0);
+                if (!ev) {
+                        err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+                        break;
+                }
+                if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
+                        err = rd_kafka_event_error(ev);
+                        rd_kafka_event_destroy(ev);
+                        break;
+                }
+                rd_kafka_event_destroy(ev);
+        }
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+                /* coordinator loading after a broker restart? don't stall each dead letter */
+                k->dlq_commit_after = sl_mono_ms() + KAFKA_DLQ_COMMIT_PAUSE;
+                sl_log_warn("bus.kafka.dlq.commit",
+                            "commit after a dead letter: %s (a redelivery here is skipped; "
+                            "auto-commit only for %d ms)",
+                            rd_kafka_err2str(err), KAFKA_DLQ_COMMIT_PAUSE);
+        } else {
+                k->dlq_commits++;
+        }
+}
+
 /*
  * ack(): stores offset+1 for the next auto-commit, once every record
  * published so far is confirmed (see the file comment). An ack for a
- * partition revoked meanwhile is logged and dropped: the new owner redelivers.
+ * partition revoked meanwhile is logged and dropped: the new owner
+ * redelivers. The ack of a dead-lettered message (bus.c confirmed the dead
+ * letter just before) is remembered and committed synchronously.
  */
 static int kafka_ack(struct sl_bus *bus, const struct sl_bus_msg *msg)
 {
         struct kafka *k = bus->impl;
+        bool dead = bus->stats.dead_lettered != k->dl_seen;
 
         if (!k->consumer || msg->partition < 0 || msg->offset < 0 || !msg->topic)
                 return -EINVAL;
+        k->dl_seen = bus->stats.dead_lettered;
+        if (dead)
+                dead_remember(k, msg);
         deferred_add(k, msg);
         barrier_try_store(k);
+        if (dead && k->n_deferred == 0 && sl_mono_ms() >= k->dlq_commit_after)
+                dead_commit(k); /* stored (the barrier was clear): commit it now */
         return 0;
 }
 
@@ -972,6 +1192,8 @@ static void kafka_close(struct sl_bus *bus)
                             KAFKA_CLOSE_MAX_MS);
         if (k->closeq)
                 rd_kafka_queue_destroy(k->closeq);
+        if (k->commitq)
+                rd_kafka_queue_destroy(k->commitq);
         if (k->consumer)
                 rd_kafka_destroy_flags(
                     k->consumer, k->consumer_closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 
 #include <sl/bus.h>
@@ -15,6 +16,8 @@
 #include <sl/log.h>
 #include <sl/pg.h>
 #include <sl/util.h>
+
+#include "bus_int.h" /* the bus's Redis address and credentials for idem.redis=auto */
 
 /*
  * The shared transaction / outbox / execution-log plumbing of the phase
@@ -30,11 +33,197 @@ static const char *event_name(char *out, size_t n, const struct sl_phase *ph, co
         return out;
 }
 
+/* ---- the claim's Redis fast path ------------------------------------------------------- */
+
+/* Drops the Redis connection after a failure; the next try waits SL_PHASE_REDIS_RETRY_MS. */
+static void redis_fail(struct sl_phase *ph, const char *what)
+{
+        char ev[SL_PHASE_NAME_MAX + 24];
+
+        ph->redis_errors++;
+        if (!ph->redis_warned)
+                sl_log_warn(event_name(ev, sizeof(ev), ph, "idem.redis.error"),
+                            "%s:%d: %s (the claim goes to PostgreSQL only until Redis answers)",
+                            ph->redis_host, ph->redis_port, what);
+        ph->redis_warned = true;
+        if (ph->redis)
+                redisFree(ph->redis);
+        ph->redis = NULL;
+        ph->redis_retry_ms = sl_mono_ms() + SL_PHASE_REDIS_RETRY_MS;
+}
+
+/* One command (argv form), blocking with SL_PHASE_REDIS_TIMEOUT_MS; NULL on any error. */
+static redisReply *redis_cmd(struct sl_phase *ph, int argc, const char **argv)
+{
+        redisReply *r = redisCommandArgv(ph->redis, argc, argv, NULL);
+
+        if (!r) {
+                redis_fail(ph, ((redisContext *)ph->redis)->errstr);
+                return NULL;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+                char what[200];
+
+                snprintf(what, sizeof(what), "%s: %s", argv[0], r->str);
+                freeReplyObject(r);
+                redis_fail(ph, what);
+                return NULL;
+        }
+        return r;
+}
+
+/* The connection, (re)connected and authenticated when due; NULL: no shortcut now. */
+static redisContext *redis_conn(struct sl_phase *ph)
+{
+        struct timeval tv = {.tv_sec = 0, .tv_usec = SL_PHASE_REDIS_TIMEOUT_MS * 1000};
+        const char *auth[3] = {"AUTH"};
+        char ev[SL_PHASE_NAME_MAX + 24];
+        redisReply *r;
+        int na = 1;
+
+        if (!ph->redis_host)
+                return NULL;
+        if (ph->redis)
+                return ph->redis;
+        if (sl_mono_ms() < ph->redis_retry_ms)
+                return NULL;
+        ph->redis = redisConnectWithTimeout(ph->redis_host, ph->redis_port, tv);
+        if (!ph->redis || ((redisContext *)ph->redis)->err ||
+            redisSetTimeout(ph->redis, tv) != REDIS_OK) {
+                redis_fail(ph, ph->redis ? ((redisContext *)ph->redis)->errstr : "out of memory");
+                return NULL;
+        }
+        if (ph->redis_pass) {
+                if (ph->redis_user)
+                        auth[na++] = ph->redis_user;
+                auth[na++] = ph->redis_pass;
+                r = redis_cmd(ph, na, auth);
+                if (!r)
+                        return NULL;
+                freeReplyObject(r);
+        }
+        if (ph->redis_warned)
+                sl_log_info(event_name(ev, sizeof(ev), ph, "idem.redis.up"), "%s:%d answers again",
+                            ph->redis_host, ph->redis_port);
+        ph->redis_warned = false;
+        return ph->redis;
+}
+
+/* "<prefix><key>" into a new string. */
+static char *redis_key(const struct sl_phase *ph, const char *key)
+{
+        size_t len = strlen(ph->redis_prefix) + strlen(key) + 1;
+        char *out = sl_xmalloc(len);
+
+        snprintf(out, len, "%s%s", ph->redis_prefix, key);
+        return out;
+}
+
+/* SET key 1 NX EX ttl: the key's event is committed and confirmed. Errors only log. */
+static void redis_mark(struct sl_phase *ph, const char *key)
+{
+        char ttl[24], *rkey;
+        redisReply *r;
+
+        if (!redis_conn(ph))
+                return;
+        snprintf(ttl, sizeof(ttl), "%d",
+                 ph->cfg->idem_redis_ttl_s > 0 ? ph->cfg->idem_redis_ttl_s : 604800);
+        rkey = redis_key(ph, key);
+        const char *argv[] = {"SET", rkey, "1", "NX", "EX", ttl};
+        r = redis_cmd(ph, 6, argv);
+        if (r)
+                freeReplyObject(r);
+        free(rkey);
+}
+
+/* 1 when key is set in Redis (processed and published before), 0 when not or unknown. */
+static int redis_seen(struct sl_phase *ph, const char *key)
+{
+        char *rkey;
+        redisReply *r;
+        int seen = 0;
+
+        if (!redis_conn(ph))
+                return 0;
+        rkey = redis_key(ph, key);
+        const char *argv[] = {"EXISTS", rkey};
+        r = redis_cmd(ph, 2, argv);
+        if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+                seen = 1;
+        if (r)
+                freeReplyObject(r);
+        free(rkey);
+        return seen;
+}
+
+/*
+ * Sets up the fast path from cfg->idem_redis and the bus: "off" or a
+ * non-Redis bus under "auto" leave it off. The key prefix holds the bus
+ * prefix and the database's oid, so a recreated database (tests) never sees
+ * the keys of the one before. Returns 0 or -EINVAL with errstr.
+ */
+static int redis_setup(struct sl_phase *ph, char *errstr, size_t n)
+{
+        const char *mode = ph->cfg->idem_redis ? ph->cfg->idem_redis : "auto";
+        const char *addr = NULL, *colon, *prefix = "statline";
+        const struct sl_bus_opts *bo = ph->bus ? &ph->bus->opts : NULL;
+        PGresult *res = NULL;
+        char err[256];
+        int64_t port = 6379;
+        size_t len;
+
+        if (strcmp(mode, "off") == 0)
+                return 0;
+        if (bo && bo->prefix)
+                prefix = bo->prefix;
+        if (strcmp(mode, "auto") == 0) {
+                if (!bo || !bo->backend || strncmp(bo->backend, "redis-", 6) != 0)
+                        return 0;
+                addr = bo->url ? bo->url : "127.0.0.1:6379";
+                if (bo->password)
+                        ph->redis_pass = sl_xstrdup(bo->password);
+                if (bo->username)
+                        ph->redis_user = sl_xstrdup(bo->username);
+        } else {
+                addr = mode;
+        }
+        colon = strrchr(addr, ':');
+        if (!colon || colon == addr || sl_parse_i64(colon + 1, 1, 65535, &port) < 0)
+                return sl_errf(errstr, n, -EINVAL,
+                               "idem.redis: \"%s\" is not auto, off or host:port", addr);
+        ph->redis_host = sl_xmalloc((size_t)(colon - addr) + 1);
+        memcpy(ph->redis_host, addr, (size_t)(colon - addr));
+        ph->redis_host[colon - addr] = '\0';
+        ph->redis_port = (int)port;
+        if (sl_pg_exec(ph->pg,
+                       "SELECT oid::text FROM pg_database WHERE datname = current_database()", 0,
+                       NULL, &res, err, sizeof(err)) < 0 ||
+            PQntuples(res) != 1) {
+                PQclear(res);
+                free(ph->redis_host);
+                ph->redis_host = NULL;
+                sl_log_warn(event_name(err, sizeof(err), ph, "idem.redis.off"),
+                            "database oid unknown: fast path off");
+                return 0;
+        }
+        len = strlen(prefix) + strlen(PQgetvalue(res, 0, 0)) + 16;
+        ph->redis_prefix = sl_xmalloc(len);
+        snprintf(ph->redis_prefix, len, "%s:idem:%s:", prefix, PQgetvalue(res, 0, 0));
+        PQclear(res);
+        sl_log_info(event_name(err, sizeof(err), ph, "idem.redis"),
+                    "claim fast path on %s:%d, keys %s*", ph->redis_host, ph->redis_port,
+                    ph->redis_prefix);
+        return 0;
+}
+
 /* ---- lifecycle and readiness ---------------------------------------------------------- */
 
 int sl_phase_open(struct sl_phase *ph, const char *name, const struct sl_phase_cfg *cfg,
                   struct sl_bus *bus, struct sl_http *http, char *errstr, size_t n)
 {
+        int rc;
+
         if (!name || snprintf(ph->name, sizeof(ph->name), "%s", name) >= (int)sizeof(ph->name))
                 return sl_errf(errstr, n, -EINVAL, "phase name too long");
         ph->cfg = cfg;
@@ -43,13 +232,28 @@ int sl_phase_open(struct sl_phase *ph, const char *name, const struct sl_phase_c
         ph->pg = sl_pg_open(cfg->pg_dsn, cfg->pg_connect_timeout_ms, errstr, n);
         if (!ph->pg)
                 return -ECONNREFUSED;
-        return sl_pg_migrate(ph->pg, cfg->pg_migrations, errstr, n);
+        rc = sl_pg_migrate(ph->pg, cfg->pg_migrations, errstr, n);
+        if (rc >= 0) {
+                int rc2 = redis_setup(ph, errstr, n);
+
+                if (rc2 < 0)
+                        return rc2;
+        }
+        return rc;
 }
 
 void sl_phase_close(struct sl_phase *ph)
 {
         sl_pg_close(ph->pg);
         ph->pg = NULL;
+        if (ph->redis)
+                redisFree(ph->redis);
+        ph->redis = NULL;
+        free(ph->redis_host);
+        free(ph->redis_user);
+        free(ph->redis_pass);
+        free(ph->redis_prefix);
+        ph->redis_host = ph->redis_user = ph->redis_pass = ph->redis_prefix = NULL;
 }
 
 void sl_phase_note_pg(struct sl_phase *ph, int rc)
@@ -105,6 +309,10 @@ int sl_phase_claim(struct sl_phase *ph, const char *key, const char *processor,
         PGresult *res = NULL;
         int rc;
 
+        if (ph->redis_host && redis_seen(ph, key)) {
+                ph->redis_hits++;
+                return -EEXIST; /* committed and published before: no PostgreSQL round trip */
+        }
         rc = sl_pg_exec(ph->pg,
                         "INSERT INTO ops.idempotency_keys (key, phase, processor, correlation_id, "
                         "completed_at) VALUES ($1, $2::ops.phase, $3, $4::uuid, now()) "
@@ -164,6 +372,8 @@ int sl_phase_publish(struct sl_phase *ph, const char *topic, const char *key, co
                 sl_log_warn(event_name(ev, sizeof(ev), ph, "outbox.mark.error"), "key=%s: %s",
                             idem_key, err);
         }
+        if (ph->redis_host)
+                redis_mark(ph, idem_key); /* after COMMIT and the broker's confirmation */
         return 0;
 }
 
@@ -185,6 +395,8 @@ int sl_phase_replay(struct sl_phase *ph, const char *topic, const char *idem_key
                 return rc;
         }
         if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
+                if (PQntuples(res) > 0 && ph->redis_host)
+                        redis_mark(ph, idem_key); /* e.g. the Redis key expired or was lost */
                 PQclear(res);
                 return -EEXIST; /* published before (or never stored) */
         }

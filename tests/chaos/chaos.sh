@@ -25,7 +25,8 @@
 #   - every correlation id of the chaos run reached publishing, or ended with
 #     a skip reason with nothing pending, or sits in a DLQ with a reason;
 #   - the DLQs hold the 1,000 poison messages (matched by their marker), each
-#     once, and nothing else; every dead letter has a dlq.error;
+#     once (Kafka: twice at most once per SIGKILL of a consumer), and nothing
+#     else; every dead letter has a dlq.error;
 #   - no table of raw/analytics/precompute/prediction/publishing has a
 #     duplicated natural key (GROUP BY key HAVING count(*) > 1), nor
 #     ops.outbox (topic, idempotency_key);
@@ -473,15 +474,19 @@ dj() { jq -r "$1" <<<"$DLQ_JSON"; }
 it_is "DLQ: every poison message is in a DLQ ($(dj .poison_found) of $(dj .poison_injected))" \
         "$(dj .poison_missing)" 0
 [[ $(dj .poison_missing) == 0 ]] || it_diag "missing by kind: $(dj -c .poison_missing_by_kind)"
-# Redis Streams: once, exactly. Kafka: a dead letter is published, confirmed and then its
-# offset committed; a SIGKILL or broker restart between the two delivers the poison again
-# and it is dead-lettered a second time (at-least-once, like every Kafka delivery). That
-# costs DLQ depth, never data: such duplicates are counted and reported, and capped at a
-# tenth of the poison so a systematic double dead-lettering still fails.
+# Redis Streams: once, exactly. Kafka: the bus commits a dead-lettered input's offset
+# synchronously right after the dead letter is confirmed, skips an input whose dead letter
+# it saw confirmed, and never sends a second dead letter while one for the same input is in
+# flight (libcommon/src/bus_kafka.c). Left: a SIGKILL of the consumer in the few ms between
+# the dead letter's confirmation and the commit's answer redelivers that one input to the
+# restarted process, which dead-letters it again. Consumers handle one message at a time
+# and commit each dead letter before the next fetch, so each SIGKILL of a consumer can
+# double at most one poison message: the bound below (0 is the usual figure).
 if [[ $BACKEND == kafka ]]; then
-        it_diag "poison dead-lettered twice (Kafka, DLQ publish vs offset commit): $(dj .poison_duplicated)"
-        it_check "DLQ: each poison message at least once, duplicates under 10% ($(dj .poison_duplicated))" \
-                test "$(dj .poison_duplicated)" -lt $(($(dj .poison_injected) / 10 + 1))
+        KILL_CONSUMERS=$((N_KILL - N_KILL_SCRAPER))
+        it_diag "poison dead-lettered twice (Kafka, SIGKILL between a dead letter and its commit): $(dj .poison_duplicated)"
+        it_check "DLQ: each poison message once, or twice at most once per consumer SIGKILL ($(dj .poison_duplicated) <= $KILL_CONSUMERS)" \
+                test "$(dj .poison_duplicated)" -le "$KILL_CONSUMERS"
 else
         it_is "DLQ: each poison message once" "$(dj .poison_duplicated)" 0
 fi

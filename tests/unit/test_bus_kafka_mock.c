@@ -4,8 +4,10 @@
  * fetch / ack round trip with keys and headers, nack redelivery, sl_bus_poll
  * with an envelope, committed offsets surviving a reopen, publishes while
  * the leader is down (flush must not claim success), and the publish
- * barrier (an ack is not committed while an output it follows is unconfirmed).
- * Takes about 15 s, mostly the mock coordinator's group-join delay.
+ * barrier (an ack is not committed while an output it follows is unconfirmed),
+ * and dead letters (the poison's offset is committed at once, and a poison
+ * fetched again is skipped, not dead-lettered twice).
+ * Takes about 50 s: the mock coordinator's group-join delays and a 10 s dead-letter flush timeout.
  *
  * Broker 1 is the group coordinator and leads the input topics; broker 2
  * leads the "out"/"down" topics, so it can be taken down while consuming
@@ -46,7 +48,8 @@ static int mock_start(void)
         const struct {
                 const char *name;
                 int32_t leader;
-        } topics[] = {{"rt", 1}, {"in", 1}, {"out", 2}, {"down", 2}};
+        } topics[] = {{"rt", 1}, {"in", 1},     {"out", 2}, {"down", 2},
+                      {"dl", 1}, {"dl.dlq", 1}, {"dl2", 1}, {"dl2.dlq", 2}};
 
         rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
         mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
@@ -333,6 +336,145 @@ static void test_publish_barrier(void)
                   (long long)again);
 }
 
+static int never_called(const struct sl_envelope *env, const struct sl_bus_msg *msg, void *opaque)
+{
+        (void)env;
+        (void)msg;
+        (void)opaque;
+        return 0;
+}
+
+/* The committed offset of group g on topic/0 as the coordinator answers it (-1001: none). */
+static int64_t committed(const char *group, const char *topic)
+{
+        char errstr[256], props[512];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_topic_partition_list_t *parts;
+        rd_kafka_t *rk;
+        int64_t off = -2;
+
+        snprintf(props, sizeof(props), "%s", bootstrap);
+        rd_kafka_conf_set(conf, "bootstrap.servers", props, NULL, 0);
+        rd_kafka_conf_set(conf, "group.id", group, NULL, 0);
+        rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
+        rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+        if (!rk)
+                return -2;
+        parts = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(parts, topic, 0);
+        if (rd_kafka_committed(rk, parts, (int)bound_ms(10000)) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                off = parts->elems[0].offset;
+        rd_kafka_topic_partition_list_destroy(parts);
+        rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        return off;
+}
+
+/*
+ * A dead letter's input offset is committed before sl_bus_poll() returns
+ * (not at the next auto-commit: a kill then would deliver the poison again),
+ * and a dead-lettered offset fetched again (seek back, as after a lost
+ * commit and a rebalance) is acked and skipped: one dead letter, not two.
+ */
+static void test_dead_letter_once(void)
+{
+        char errstr[256] = "";
+        struct sl_bus *pub = open_bus(NULL, NULL, NULL, errstr, sizeof(errstr));
+        struct sl_bus *bus = open_bus("dl", "g-dl", NULL, errstr, sizeof(errstr));
+        struct sl_bus *dlq = NULL;
+        struct sl_bus_msg msg;
+        struct sl_bus_stats st;
+        int rc = 0, n_dlq = 0;
+
+        SL_CHECK(pub && bus);
+        if (!pub || !bus)
+                goto out;
+        SL_CHECK(sl_bus_publish_raw(pub, "dl", "k", "{poison", 7, NULL, 0) == 0);
+        SL_CHECK(sl_bus_publish_raw(pub, "dl", "k", "{poison2", 8, NULL, 0) == 0);
+        SL_CHECK(sl_bus_flush(pub, 10000) == 0);
+        for (int64_t end = sl_mono_ms() + bound_ms(20000); rc == 0 && sl_mono_ms() < end;)
+                rc = sl_bus_poll(bus, never_called, NULL, 200);
+        SL_CHECKF(rc == 1, "poll: %d", rc);
+        /* at once: auto-commit (1 s) has not run yet */
+        SL_CHECKF(committed("g-dl", "dl") == 1, "committed offset %lld right after the dead letter",
+                  (long long)committed("g-dl", "dl"));
+        /* the poison comes again (seek back): skipped, the next one is dead-lettered */
+        memset(&msg, 0, sizeof(msg));
+        msg.topic = "dl";
+        msg.partition = 0;
+        msg.offset = 0;
+        SL_CHECK(bus->ops->nack(bus, &msg) == 0);
+        rc = 0;
+        for (int64_t end = sl_mono_ms() + bound_ms(20000); rc == 0 && sl_mono_ms() < end;)
+                rc = sl_bus_poll(bus, never_called, NULL, 200);
+        SL_CHECKF(rc == 1, "poll: %d", rc);
+        sl_bus_get_stats(bus, &st);
+        SL_CHECKF(st.dead_lettered == 2, "dead_lettered=%llu (2 poison messages)",
+                  (unsigned long long)st.dead_lettered);
+        SL_CHECKF(committed("g-dl", "dl") == 2, "committed offset %lld",
+                  (long long)committed("g-dl", "dl"));
+        /* the DLQ holds each poison message once */
+        dlq = open_bus("dl.dlq", "g-dlq", NULL, errstr, sizeof(errstr));
+        SL_CHECK(dlq != NULL);
+        while (dlq && fetch_one(dlq, &msg, n_dlq == 0 ? 20000 : 3000) == 1) {
+                n_dlq++;
+                dlq->ops->release(dlq, &msg);
+        }
+        SL_CHECKF(n_dlq == 2, "dead letters in dl.dlq: %d", n_dlq);
+out:
+        sl_bus_close(dlq);
+        sl_bus_close(bus);
+        sl_bus_close(pub);
+}
+
+/*
+ * The DLQ's leader is down: the dead letter's flush times out and the input
+ * stays unacked (bus.c nacks it). It comes again while the first dead
+ * letter still waits in librdkafka's queue: no second record is produced,
+ * and once the leader is back the one record is confirmed and the input
+ * acked. The DLQ holds it once.
+ */
+static void test_dead_letter_in_flight(void)
+{
+        char errstr[256] = "";
+        struct sl_bus *pub = open_bus(NULL, NULL, NULL, errstr, sizeof(errstr));
+        struct sl_bus *bus = open_bus("dl2", "g-dl2", NULL, errstr, sizeof(errstr));
+        struct sl_bus *dlq = NULL;
+        struct sl_bus_msg msg;
+        struct sl_bus_stats st;
+        int rc = 0, n_dlq = 0;
+
+        SL_CHECK(pub && bus);
+        if (!pub || !bus)
+                goto out;
+        SL_CHECK(sl_bus_publish_raw(pub, "dl2", "k", "{poison", 7, NULL, 0) == 0);
+        SL_CHECK(sl_bus_flush(pub, 10000) == 0);
+        rd_kafka_mock_broker_set_down(mock, 2);
+        for (int64_t end = sl_mono_ms() + bound_ms(30000); rc == 0 && sl_mono_ms() < end;)
+                rc = sl_bus_poll(bus, never_called, NULL, 200);
+        SL_CHECKF(rc < 0, "poll with the DLQ leader down: %d (dead letter not confirmed)", rc);
+        rd_kafka_mock_broker_set_up(mock, 2);
+        rc = 0;
+        for (int64_t end = sl_mono_ms() + bound_ms(30000); rc <= 0 && sl_mono_ms() < end;)
+                rc = sl_bus_poll(bus, never_called, NULL, 200);
+        SL_CHECKF(rc == 1, "poll with the leader back: %d", rc);
+        sl_bus_get_stats(bus, &st);
+        SL_CHECKF(st.dead_lettered == 1, "dead_lettered=%llu",
+                  (unsigned long long)st.dead_lettered);
+        SL_CHECKF(committed("g-dl2", "dl2") == 1, "committed offset %lld",
+                  (long long)committed("g-dl2", "dl2"));
+        dlq = open_bus("dl2.dlq", "g-dlq2", NULL, errstr, sizeof(errstr));
+        SL_CHECK(dlq != NULL);
+        while (dlq && fetch_one(dlq, &msg, n_dlq == 0 ? 20000 : 3000) == 1) {
+                n_dlq++;
+                dlq->ops->release(dlq, &msg);
+        }
+        SL_CHECKF(n_dlq == 1, "dead letters in dl2.dlq: %d", n_dlq);
+out:
+        sl_bus_close(dlq);
+        sl_bus_close(bus);
+        sl_bus_close(pub);
+}
+
 int main(void)
 {
         sl_log_init("test_bus_kafka_mock", SL_LOG_ERROR);
@@ -346,6 +488,8 @@ int main(void)
         test_resume_and_poll();
         test_leader_down();
         test_publish_barrier();
+        test_dead_letter_once();
+        test_dead_letter_in_flight();
         rd_kafka_mock_cluster_destroy(mock);
         rd_kafka_destroy(mock_rk);
         return SL_DONE();

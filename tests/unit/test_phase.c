@@ -40,6 +40,9 @@ static void test_opts(void)
         SL_CHECK(pcfg.pg_connect_timeout_ms == 5000);
         SL_CHECK(pcfg.publish_timeout_ms == 2500);
         SL_CHECK(extra && strcmp(extra, "x") == 0);
+        /* the claim's Redis fast path: on with a Redis bus by default, 7 days */
+        SL_CHECK(pcfg.idem_redis && strcmp(pcfg.idem_redis, "auto") == 0);
+        SL_CHECK(pcfg.idem_redis_ttl_s == 604800);
         sl_cfg_free(opts);
 
         /* pg.dsn is required */
@@ -50,6 +53,8 @@ static void test_opts(void)
         SL_CHECKF(sl_cfg_load(split_opts, "demo", 3, argv_ok, err, sizeof(err)) == 0, "%s", err);
         SL_CHECK(strcmp(pcfg.pg_migrations, "custom/migrations") == 0);
         SL_CHECK(pcfg.publish_timeout_ms == 10000);
+        SL_CHECK(strcmp(split_opts[5].key, "idem.redis") == 0);
+        SL_CHECK(strcmp(split_opts[6].key, "idem.redis_ttl_s") == 0);
         sl_cfg_free(split_opts);
 
         /* the help text names the phase's event */
@@ -160,6 +165,21 @@ static void test_open_fails(void)
         sl_phase_close(&ph);
 }
 
+/* Without a Redis server configured the fast path stays off and claims go to PostgreSQL. */
+static void test_fast_path_off(void)
+{
+        struct sl_phase ph = {0};
+        char err[256];
+
+        memcpy(ph.name, "demo", 5);
+        SL_CHECK(sl_phase_claim(&ph, "k", "p", "c", err, sizeof(err)) == -EINVAL); /* no pg */
+        SL_CHECK(ph.redis_hits == 0 && ph.redis == NULL);
+        /* the replay always reads the outbox */
+        SL_CHECK(sl_phase_replay(&ph, "t", "k", &(char *){NULL}, &(size_t){0}, err, sizeof(err)) ==
+                 -EINVAL);
+        sl_phase_close(&ph);
+}
+
 int main(void)
 {
         test_opts();
@@ -167,5 +187,6 @@ int main(void)
         test_entities_json();
         test_readiness();
         test_open_fails();
+        test_fast_path_off();
         return SL_DONE();
 }

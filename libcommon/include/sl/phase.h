@@ -18,6 +18,20 @@
  * writes its "failed" row with sl_phase_exec_log() in its own statement
  * (autocommit) unless PostgreSQL is known to be down.
  *
+ * The Redis fast path of the claim (option idem.redis): when a Redis server
+ * is configured (the bus's own with a redis-* bus backend, or an explicit
+ * host:port), sl_phase_publish() sets "<bus prefix>:idem:<database oid>:<key>"
+ * (SET NX EX idem.redis_ttl_s) once the event is confirmed, i.e. after the
+ * COMMIT that claimed the key; sl_phase_claim() first asks Redis (EXISTS) and
+ * answers -EEXIST without its INSERT when the key is set. sl_phase_replay()
+ * still reads the outbox row (an operator may have reset published_at to
+ * have it sent again). PostgreSQL's claim stays the source of truth: a key missing in
+ * Redis (expired, evicted, Redis restarted) falls through to the INSERT, and
+ * a duplicate found there sets the Redis key again. A Redis error never fails
+ * a call: the connection is dropped, retried after SL_PHASE_REDIS_RETRY_MS,
+ * and until then only the shortcut is lost ("<phase>.idem.redis.error" logged
+ * once per outage).
+ *
  * Readiness: sl_phase_note_pg() marks /readyz not ready when a call lost the
  * PostgreSQL connection; sl_phase_tick() (from the service's tick) probes
  * PostgreSQL and clears it again (sl_phase_note_pg_up()).
@@ -38,10 +52,12 @@ struct sl_bus;
 struct sl_http;
 struct sl_pg;
 
-#define SL_PHASE_NAME_MAX      32   /* bytes of a phase name, NUL included */
-#define SL_PHASE_ERROR_MAX     1000 /* characters of an error_message in the execution log */
-#define SL_PHASE_PROBE_UP_MS   5000 /* PostgreSQL probe spacing while it answers */
-#define SL_PHASE_PROBE_DOWN_MS 1000 /* ... while it is down */
+#define SL_PHASE_NAME_MAX         32   /* bytes of a phase name, NUL included */
+#define SL_PHASE_ERROR_MAX        1000 /* characters of an error_message in the execution log */
+#define SL_PHASE_PROBE_UP_MS      5000 /* PostgreSQL probe spacing while it answers */
+#define SL_PHASE_PROBE_DOWN_MS    1000 /* ... while it is down */
+#define SL_PHASE_REDIS_TIMEOUT_MS 250  /* Redis connect / command timeout (fast path) */
+#define SL_PHASE_REDIS_RETRY_MS   5000 /* reconnect spacing after a Redis error */
 
 /* The options of SL_PHASE_OPTS, embedded in each phase service's config struct. */
 struct sl_phase_cfg {
@@ -49,6 +65,8 @@ struct sl_phase_cfg {
         const char *pg_migrations; /* directory of NNNN_name.sql */
         int pg_connect_timeout_ms; /* connect / reconnect wait */
         int publish_timeout_ms;    /* wait for the broker's confirmation of <phase>.completed */
+        const char *idem_redis;    /* "auto" (NULL), "off" or host:port: claim fast path */
+        int idem_redis_ttl_s;      /* lifetime of a fast-path key; 0 = 7 days */
 };
 
 /*
@@ -65,10 +83,19 @@ struct sl_phase_cfg {
             SL_CFG_INT("pg.connect_timeout_ms", &(c)->pg_connect_timeout_ms, 5000, 100, 600000,    \
                        SL_CFG_SHARED, "PostgreSQL connect timeout")
 
-/* The publish.timeout_ms row; phase_ is a string literal ("raw") used in its help text. */
+/*
+ * The publish.timeout_ms row, then idem.redis and idem.redis_ttl_s (the
+ * claim's Redis fast path); phase_ is a string literal ("raw") used in the
+ * help text.
+ */
 #define SL_PHASE_PUBLISH_OPTS(c, phase_)                                                           \
         SL_CFG_INT("publish.timeout_ms", &(c)->publish_timeout_ms, 10000, 100, 600000, 0,          \
-                   "wait for the broker to confirm " phase_ ".completed before acking")
+                   "wait for the broker to confirm " phase_ ".completed before acking"),           \
+            SL_CFG_STR("idem.redis", &(c)->idem_redis, "auto", SL_CFG_SHARED,                      \
+                       "idempotency fast path: auto (the bus's Redis with a redis-* bus), off, "   \
+                       "or host:port"),                                                            \
+            SL_CFG_INT("idem.redis_ttl_s", &(c)->idem_redis_ttl_s, 604800, 60, 31536000,           \
+                       SL_CFG_SHARED, "lifetime of a fast-path idempotency key in Redis")
 
 /*
  * All shared phase options, appended to a service's table after
@@ -87,6 +114,17 @@ struct sl_phase {
         struct sl_http *http;           /* borrowed from the runtime, may be NULL */
         bool pg_down;                   /* last PostgreSQL call lost the connection: /readyz 503 */
         int64_t pg_probe_ms;            /* monotonic time of the last PostgreSQL probe */
+        /* the claim's Redis fast path (see the file comment) */
+        void *redis;      /* redisContext, owned; NULL: not connected */
+        char *redis_host; /* owned; NULL: fast path off */
+        int redis_port;
+        char *redis_user;       /* owned, may be NULL */
+        char *redis_pass;       /* owned, may be NULL; never logged */
+        char *redis_prefix;     /* owned: "<bus prefix>:idem:<database oid>:" */
+        int64_t redis_retry_ms; /* monotonic time before which no reconnect is tried */
+        bool redis_warned;      /* the current outage was logged */
+        uint64_t redis_hits;    /* claims answered by Redis */
+        uint64_t redis_errors;  /* Redis failures (shortcut lost) */
 };
 
 /*
@@ -98,7 +136,7 @@ struct sl_phase {
 int sl_phase_open(struct sl_phase *ph, const char *name, const struct sl_phase_cfg *cfg,
                   struct sl_bus *bus, struct sl_http *http, char *errstr, size_t errstr_size);
 
-/* Closes the connection. Safe on a zeroed or failed ph, and twice. */
+/* Closes the connections (PostgreSQL, Redis). Safe on a zeroed or failed ph, and twice. */
 void sl_phase_close(struct sl_phase *ph);
 
 /*
@@ -121,8 +159,9 @@ int sl_phase_tick(struct sl_phase *ph);
 /*
  * Claims the idempotency key in the open transaction: INSERT INTO
  * ops.idempotency_keys (key, phase, processor, correlation_id) ON CONFLICT
- * DO NOTHING. Returns 0 (claimed), -EEXIST (held already) or -errno with
- * errstr.
+ * DO NOTHING. With the Redis fast path, a key set in Redis answers -EEXIST
+ * first, without PostgreSQL. Returns 0 (claimed), -EEXIST (held already) or
+ * -errno with errstr.
  */
 int sl_phase_claim(struct sl_phase *ph, const char *key, const char *processor,
                    const char *correlation_id, char *errstr, size_t errstr_size);
@@ -140,7 +179,8 @@ int sl_phase_outbox_insert(struct sl_phase *ph, const char *topic, const char *k
 /*
  * After COMMIT: publishes event (len bytes) to topic with partition key,
  * waits up to cfg->publish_timeout_ms for the broker (sl_bus_flush), then
- * marks the outbox row (topic, idem_key) published. Returns 0, or the bus
+ * marks the outbox row (topic, idem_key) published and sets idem_key in the
+ * Redis fast path. Returns 0, or the bus
  * error with errstr "publish <topic>: <reason>". A failed mark only logs
  * "<phase>.outbox.mark.error": the event is out, a redelivery at worst
  * publishes it again.
@@ -154,7 +194,8 @@ int sl_phase_publish(struct sl_phase *ph, const char *topic, const char *key, co
  * confirmation), publishes it with sl_phase_publish(). *event (freed
  * first, may be NULL) receives the stored event (caller frees), *len its
  * length. Returns 0 (re-published), -EEXIST (published before, or no row)
- * or -errno with errstr.
+ * or -errno with errstr. A key found published is set in the Redis fast
+ * path (it may have expired there).
  */
 int sl_phase_replay(struct sl_phase *ph, const char *topic, const char *idem_key, char **event,
                     size_t *len, char *errstr, size_t errstr_size);
