@@ -687,8 +687,9 @@ static int poll_once(struct sl_svc *svc, int timeout_ms)
         int rc;
 
         if (svc->n_topics == 0)
-                return sl_sleep_ms(timeout_ms, (volatile const int *)&stop_signal);
-        (void)def;
+                return def->tick_waits && def->tick
+                           ? 0
+                           : sl_sleep_ms(timeout_ms, (volatile const int *)&stop_signal);
         if (!svc->def->cfg->cb_enabled)
                 return sl_bus_poll(svc->bus, runtime_handler, svc, timeout_ms);
         if (svc->cb_bus && !sl_cb_allow(svc->cb_bus, t0))

@@ -101,6 +101,7 @@ int main(int argc, char **argv)
             .ctx = &ctx,
             .init = scraper_svc_init,
             .tick = scraper_svc_tick,
+            .tick_waits = true, /* it waits on its trigger bus (or sleeps) itself */
             .fini = scraper_svc_fini,
         };
         int rc = sl_svc_main(&def, argc, argv);

@@ -1234,8 +1234,14 @@ int scraper_svc_tick(struct sl_svc *svc, void *opaque)
         char today[11], date[11];
         int back, rc = 0;
 
+        /* The runtime does not sleep before this tick (tick_waits): wait here,
+           on the trigger bus when there is one, so a trigger is handled as soon
+           as it arrives (it used to wait out the loop's poll.timeout_ms first). */
+        if (!ctx->trigger_bus || sl_svc_stopping(svc))
+                sl_sleep_ms(cfg->svc.poll_timeout_ms, NULL);
         if (ctx->trigger_bus && !sl_svc_stopping(svc)) {
-                rc = sl_bus_poll(ctx->trigger_bus, scraper_trigger_handler, ctx, 0);
+                rc = sl_bus_poll(ctx->trigger_bus, scraper_trigger_handler, ctx,
+                                 cfg->svc.poll_timeout_ms);
                 if (rc < 0 && sl_mono_ms() - ctx->trigger_warn_ms >= 10000) {
                         /* the client reconnects by itself: say so every 10 s, not every tick */
                         sl_log_warn("scraper.trigger.poll", "%s", sl_strerror(rc));

@@ -192,6 +192,13 @@ struct sl_svc_def {
         /* Called every loop turn (after a poll); non-retriable < 0 stops the service. May be NULL.
          */
         int (*tick)(struct sl_svc *svc, void *ctx);
+        /*
+         * True: a service that consumes no topic waits in its tick itself (up
+         * to poll.timeout_ms, e.g. a blocking poll of a bus of its own), so
+         * the loop does not sleep first. The scraper's trigger consumer: a
+         * trigger is handled when it arrives, not after the loop's sleep.
+         */
+        bool tick_waits;
         /* After the drain, before the bus closes. May be NULL. */
         void (*fini)(struct sl_svc *svc, void *ctx);
 };
