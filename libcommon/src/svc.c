@@ -159,15 +159,22 @@ static void on_transition(struct sl_cb *cb, enum sl_cb_state from, enum sl_cb_st
         sl_metric_set(svc->m_state, (double)to, dep);
         sl_metric_set(sl_metrics_std()->cb_state, (double)to, dep);
         sl_metric_inc(svc->m_transitions, dep, sl_cb_state_name(to));
-        svc->n_open += (to == SL_CB_OPEN) - (from == SL_CB_OPEN);
+        /* Readiness follows the breakers that stop all work (pg, bus). A
+           namespaced one ("system:zone_matchup_v1", "source:injuries") stops
+           one part while the rest goes on: it alerts, but the service stays
+           ready. */
+        bool partial = strchr(dep, ':') != NULL;
+        if (!partial)
+                svc->n_open += (to == SL_CB_OPEN) - (from == SL_CB_OPEN);
         if (to == SL_CB_OPEN) {
                 snprintf(reason, sizeof(reason), "circuit open: %s", dep);
-                sl_http_set_unready(svc->http, reason);
+                if (!partial)
+                        sl_http_set_unready(svc->http, reason);
                 char key[96];
                 snprintf(key, sizeof(key), "cb.open:%s", dep);
                 sl_alert_raise(svc->alert, key, SL_ALERT_CRITICAL, reason, "%s (was %s)", why,
                                sl_cb_state_name(from));
-        } else if (from == SL_CB_OPEN && svc->n_open == 0 && !stop_signal) {
+        } else if (from == SL_CB_OPEN && !partial && svc->n_open == 0 && !stop_signal) {
                 sl_http_set_ready(svc->http, true);
         }
 }
