@@ -408,6 +408,8 @@ struct run {
         size_t event_len;
         char event_key[160];
         int64_t started_wall_ms, t0_ms;
+        const char *batch_id, *batch_version; /* a coalesced batch's run: its row, else NULL */
+        const char *batch_members;            /* its member event ids, "{a,b}" */
         char errstr[ERRSTR_SIZE];
 };
 
@@ -426,6 +428,7 @@ struct log_row {
         const char *skip_reason, *error;
         int64_t rows, t0_ms, started_wall_ms;
         const struct ents *ents;
+        const char *event_id; /* NULL: the run's event */
 };
 
 static int exec_log(struct run *run, const struct log_row *row, char *errstr, size_t n)
@@ -434,7 +437,7 @@ static int exec_log(struct run *run, const struct log_row *row, char *errstr, si
         char *ents = ents_json(row->ents ? row->ents : &run->ents);
         struct sl_phase_exec x = {
             .correlation_id = run->env->correlation_id,
-            .event_id = run->env->event_id,
+            .event_id = row->event_id ? row->event_id : run->env->event_id,
             .processor = row->processor,
             .status = row->status,
             .started_wall_ms = row->started_wall_ms,
@@ -596,9 +599,33 @@ static int run_processor(struct run *run, size_t i)
         return rc;
 }
 
+/* Adds each id of a "{1,2}" literal of digits (NULL: none). */
+static void ents_add_literal(struct ents *e, const char *kind, const char *literal)
+{
+        char id[32];
+        size_t len = 0;
+
+        for (const char *p = literal ? literal + 1 : ""; *p; p++) {
+                if (*p == ',' || *p == '}') {
+                        id[len] = '\0';
+                        if (len)
+                                ents_add(e, kind, id);
+                        len = 0;
+                } else if (len + 1 < sizeof(id)) {
+                        id[len++] = *p;
+                }
+        }
+}
+
 /* With no changed row, the event names the incoming entities (never "whole date" by accident). */
 static void incoming_entities(struct run *run)
 {
+        if (run->batch_id) { /* a batch: the union of its members' entities */
+                ents_add_literal(&run->ents, "game", run->ev.games.literal);
+                ents_add_literal(&run->ents, "player", run->ev.players.literal);
+                ents_add_literal(&run->ents, "team", run->ev.teams.literal);
+                return;
+        }
         for (size_t i = 0; i < run->env->n_entities; i++) {
                 const char *k = run->env->entities[i].kind;
                 if (strcmp(k, "game") == 0 || strcmp(k, "player") == 0 || strcmp(k, "team") == 0)
@@ -625,6 +652,63 @@ static int outbox_write(struct run *run)
                                       run->event, run->errstr, sizeof(run->errstr));
 }
 
+/*
+ * Deletes the run's batch row if it still holds what was claimed (version):
+ * inside the run's transaction, so the row goes with the effect. -ESTALE
+ * when a member was merged in meanwhile (the caller rolls back and runs the
+ * grown batch again), 0, or a PostgreSQL error.
+ */
+static int batch_delete(struct run *run)
+{
+        const char *params[2] = {run->batch_id, run->batch_version};
+        PGresult *res = NULL;
+        int rc = sl_pg_exec(run->svc->ph.pg,
+                            "DELETE FROM ops.analytics_batches WHERE batch_id = $1::bigint "
+                            "AND version = $2::int",
+                            2, params, &res, run->errstr, sizeof(run->errstr));
+
+        if (rc < 0)
+                return rc;
+        rc = strcmp(PQcmdTuples(res), "1") == 0 ? 0 : -ESTALE;
+        PQclear(res);
+        if (rc < 0)
+                sl_errf(run->errstr, sizeof(run->errstr), rc, "batch %s grew while it ran",
+                        run->batch_id);
+        return rc;
+}
+
+/*
+ * One 'skipped' log row (processor "coalesce") per member of the batch but
+ * the first (whose event id the processor rows carry), in the run's
+ * transaction: every raw.completed has a row once its batch ran.
+ */
+static int batch_member_rows(struct run *run)
+{
+        const char *p = run->batch_members ? run->batch_members + 1 : "";
+        char id[64], reason[160];
+        int rc = 0;
+
+        snprintf(reason, sizeof(reason), "coalesced: ran in batch %s with event %s", run->batch_id,
+                 run->env->event_id);
+        while (rc == 0 && *p && *p != '}') {
+                size_t len = strcspn(p, ",}");
+                if (len < sizeof(id)) {
+                        memcpy(id, p, len);
+                        id[len] = '\0';
+                        struct log_row row = {.processor = "coalesce",
+                                              .status = "skipped",
+                                              .skip_reason = reason,
+                                              .t0_ms = run->t0_ms,
+                                              .started_wall_ms = run->started_wall_ms,
+                                              .event_id = id};
+                        if (strcmp(id, run->env->event_id) != 0)
+                                rc = exec_log(run, &row, run->errstr, sizeof(run->errstr));
+                }
+                p += len + (p[len] == ',');
+        }
+        return rc;
+}
+
 /* BEGIN, claim, every processor, outbox, COMMIT. 0, -EEXIST (claimed before) or the error. */
 static int process_tx(struct run *run)
 {
@@ -641,6 +725,10 @@ static int process_tx(struct run *run)
                 incoming_entities(run);
         if (rc == 0)
                 rc = outbox_write(run);
+        if (rc == 0 && run->batch_id)
+                rc = batch_delete(run);
+        if (rc == 0 && run->batch_id)
+                rc = batch_member_rows(run);
         if (rc == 0)
                 rc = sl_pg_commit(pg, run->errstr, sizeof(run->errstr));
         return sl_phase_tx_end(&run->svc->ph, rc);
@@ -890,6 +978,140 @@ static int no_games_exit(struct run *run, int left)
         return 0;
 }
 
+/* ---- coalescing (README.md "Coalescing") ------------------------------------------------- */
+
+bool analytics_coalesce_eligible(const struct analytics_cfg *cfg, const struct sl_envelope *env)
+{
+        return cfg->coalesce_window_ms > 0 && env->correlation_id[0] && env->sport &&
+               env->sport[0] && env->game_date[0];
+}
+
+int analytics_want_from_names(const char *sport, const char *names, bool *want, size_t nwant)
+{
+        size_t len = names ? strlen(names) : 0;
+        const char *p;
+        int n = 0;
+
+        memset(want, 0, nwant * sizeof(*want));
+        if (len < 2 || names[0] != '{' || names[len - 1] != '}')
+                return -EINVAL;
+        for (p = names + 1; p < names + len - 1;) {
+                const char *end = p + strcspn(p, ",}");
+                size_t i;
+                for (i = 0; i < nwant; i++) {
+                        const struct analytics_processor *proc =
+                            analytics_sport_processor_at(sport, i);
+                        if (proc && strlen(proc->name) == (size_t)(end - p) &&
+                            strncmp(proc->name, p, (size_t)(end - p)) == 0)
+                                break;
+                }
+                if (i == nwant)
+                        return -EINVAL;
+                n += !want[i];
+                want[i] = true;
+                p = *end == ',' ? end + 1 : end;
+        }
+        return n;
+}
+
+/* The processors the run wants, as a text[] literal "{a,b}" (names need no quoting). */
+static void want_literal(const struct run *run, char *out, size_t size)
+{
+        size_t len = 0;
+
+        snprintf(out, size, "{");
+        for (size_t i = 0; i < run->nwant; i++) {
+                if (!run->want[i])
+                        continue;
+                len = strlen(out);
+                snprintf(out + len, size - len, "%s%s", len > 1 ? "," : "", proc_at(run, i)->name);
+        }
+        len = strlen(out);
+        snprintf(out + len, size - len, "}");
+}
+
+/*
+ * Merges the ready event into its batch (one statement: the member row and
+ * the batch upsert commit together; nothing is acked before). 0 merged,
+ * -EEXIST the event was a member before (redelivered), or the error.
+ */
+static int coalesce_add(struct run *run)
+{
+        char procs[512], window[32], prefix[160];
+        PGresult *res = NULL;
+        int rc;
+
+        want_literal(run, procs, sizeof(procs));
+        snprintf(window, sizeof(window), "%lld", (long long)run->svc->cfg->coalesce_window_ms);
+        snprintf(prefix, sizeof(prefix), "%s", run->svc->cfg->svc.bus_prefix);
+        const char *params[12] = {run->env->event_id,
+                                  run->env->correlation_id,
+                                  run->env->sport,
+                                  run->ev.game_date,
+                                  procs,
+                                  run->ev.games.literal,
+                                  run->ev.players.literal,
+                                  run->ev.teams.literal,
+                                  run->ev.upstream,
+                                  NULL,
+                                  window,
+                                  prefix};
+        size_t len = 0;
+        char *parent = sl_envelope_serialize(run->env, &len);
+
+        params[9] = parent;
+        rc = sl_pg_exec(
+            run->svc->ph.pg,
+            "WITH m AS (INSERT INTO ops.analytics_batch_members (event_id, correlation_id, sport, "
+            "game_date) VALUES ($1, $2, $3, $4::date) ON CONFLICT DO NOTHING RETURNING event_id) "
+            "INSERT INTO ops.analytics_batches AS b (prefix, correlation_id, sport, game_date, "
+            "processors, games, players, teams, upstreams, members, parent, due_at) "
+            "SELECT $12, $2, $3, $4::date, $5::text[], $6::text[], $7::text[], $8::text[], "
+            "ARRAY[$9::text], ARRAY[$1::text], $10, "
+            "clock_timestamp() + make_interval(secs => $11::bigint / 1000.0) FROM m "
+            "ON CONFLICT (prefix, correlation_id, sport, game_date) DO UPDATE SET "
+            "processors = ARRAY(SELECT DISTINCT x FROM unnest(b.processors || "
+            "EXCLUDED.processors) x ORDER BY x), "
+            "games = CASE WHEN b.games IS NULL OR EXCLUDED.games IS NULL THEN NULL ELSE "
+            "ARRAY(SELECT DISTINCT x FROM unnest(b.games || EXCLUDED.games) x ORDER BY x) END, "
+            "players = CASE WHEN b.players IS NULL OR EXCLUDED.players IS NULL THEN NULL ELSE "
+            "ARRAY(SELECT DISTINCT x FROM unnest(b.players || EXCLUDED.players) x ORDER BY x) "
+            "END, "
+            "teams = CASE WHEN b.teams IS NULL OR EXCLUDED.teams IS NULL THEN NULL ELSE "
+            "ARRAY(SELECT DISTINCT x FROM unnest(b.teams || EXCLUDED.teams) x ORDER BY x) END, "
+            "upstreams = ARRAY(SELECT DISTINCT x FROM unnest(b.upstreams || EXCLUDED.upstreams) "
+            "x ORDER BY x), "
+            "members = b.members || EXCLUDED.members, version = b.version + 1, "
+            "updated_at = now() "
+            "RETURNING batch_id, cardinality(members)",
+            12, params, &res, run->errstr, sizeof(run->errstr));
+        free(parent);
+        if (rc < 0)
+                return rc;
+        if (PQntuples(res) == 0) {
+                PQclear(res);
+                return -EEXIST;
+        }
+        sl_log_info("analytics.coalesce.add", "event=%s date=%s batch=%s members=%s",
+                    run->env->event_id, run->ev.game_date, PQgetvalue(res, 0, 0),
+                    PQgetvalue(res, 0, 1));
+        PQclear(res);
+        run->svc->coalesced++;
+        metric_run("coalesced");
+        return 0;
+}
+
+/* A redelivered member: acked and skipped (its batch ran, or will). */
+static int coalesce_duplicate(struct run *run)
+{
+        run->svc->duplicates++;
+        metric_run("duplicate");
+        log_skips(run, "duplicate: already merged into a coalesced batch");
+        sl_log_info("analytics.duplicate", "event=%s: already merged into a coalesced batch",
+                    run->env->event_id);
+        return -EEXIST;
+}
+
 int analytics_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void *opaque)
 {
         struct analytics_svc *svc = opaque;
@@ -938,6 +1160,12 @@ int analytics_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg
                                 run.nwant);
         if (rc == 0)
                 rc = check_deps(&run);
+        if (rc == 0 && analytics_coalesce_eligible(svc->cfg, env)) {
+                rc = coalesce_add(&run);
+                if (rc == -EEXIST)
+                        rc = coalesce_duplicate(&run);
+                goto done;
+        }
         if (rc == 0)
                 rc = process_tx(&run);
         if (rc == 0)
@@ -988,7 +1216,190 @@ void analytics_svc_close(struct analytics_svc *svc)
         sl_phase_close(&svc->ph);
 }
 
+/* Makes the batch due again in delay_ms with the error noted (it failed or grew while running). */
+static void batch_release(struct analytics_svc *svc, const char *id, int64_t delay_ms,
+                          const char *why)
+{
+        char delay[32], err[256];
+        const char *params[3] = {id, delay, why};
+
+        snprintf(delay, sizeof(delay), "%lld", (long long)delay_ms);
+        if (sl_pg_exec(svc->ph.pg,
+                       "UPDATE ops.analytics_batches SET due_at = clock_timestamp() + "
+                       "make_interval(secs => $2::bigint / 1000.0), last_error = $3, "
+                       "updated_at = now() WHERE batch_id = $1::bigint",
+                       3, params, NULL, err, sizeof(err)) < 0)
+                sl_log_warn("analytics.batch.release.error", "batch=%s: %s", id, err);
+}
+
+/* Deletes a batch whose content was processed before (-EEXIST), if it did not grow. */
+static void batch_forget(struct run *run)
+{
+        char err[256];
+        const char *params[2] = {run->batch_id, run->batch_version};
+
+        if (sl_pg_exec(run->svc->ph.pg,
+                       "DELETE FROM ops.analytics_batches WHERE batch_id = $1::bigint "
+                       "AND version = $2::int",
+                       2, params, NULL, err, sizeof(err)) < 0)
+                sl_log_warn("analytics.batch.forget.error", "batch=%s: %s", run->batch_id, err);
+}
+
+/* Fills an analytics_ids from a column of the claimed row (NULL = no filter). */
+static void ids_from(struct analytics_ids *ids, PGresult *res, int col)
+{
+        const char *v = PQgetvalue(res, 0, col);
+
+        if (PQgetisnull(res, 0, col))
+                return;
+        ids->literal = sl_xstrdup(v);
+        ids->n = strlen(v) > 2;
+        for (const char *p = v; *p; p++)
+                ids->n += *p == ',';
+}
+
+/*
+ * Runs one claimed batch (row 0 of res: batch_id, version, game_date,
+ * processors, games, players, teams, upstreams, parent, members, attempts)
+ * through the normal path: dependency check, one transaction (claim,
+ * processors, log rows, outbox, the batch row deleted), publish.
+ */
+static void batch_run(struct analytics_svc *svc, PGresult *res)
+{
+        struct sl_envelope *parent = NULL;
+        struct run run;
+        char *upstream = NULL;
+        int rc, attempts = (int)strtol(PQgetvalue(res, 0, 10), NULL, 10);
+
+        memset(&run, 0, sizeof(run));
+        run.svc = svc;
+        run.batch_id = PQgetvalue(res, 0, 0);
+        run.batch_version = PQgetvalue(res, 0, 1);
+        run.batch_members = PQgetvalue(res, 0, 11);
+        run.ents.max = (size_t)svc->cfg->max_entities;
+        run.started_wall_ms = sl_wall_ms();
+        run.t0_ms = sl_mono_ms();
+        rc = sl_envelope_parse(PQgetvalue(res, 0, 8), (size_t)PQgetlength(res, 0, 8), 0, &parent,
+                               run.errstr, sizeof(run.errstr));
+        if (rc < 0) { /* cannot happen: a parsed envelope was stored */
+                sl_log_error("analytics.batch.bad", "batch=%s: %s", run.batch_id, run.errstr);
+                batch_release(svc, run.batch_id, 60000, run.errstr);
+                return;
+        }
+        run.env = parent;
+        snprintf(run.ev.game_date, sizeof(run.ev.game_date), "%s", PQgetvalue(res, 0, 2));
+        ids_from(&run.ev.games, res, 4);
+        ids_from(&run.ev.players, res, 5);
+        ids_from(&run.ev.teams, res, 6);
+        upstream = sl_xasprintf("coalesced:%s", PQgetvalue(res, 0, 7));
+        run.ev.upstream = upstream;
+        run.nwant = nproc(parent->sport);
+        rc = analytics_want_from_names(parent->sport, PQgetvalue(res, 0, 3), run.want, run.nwant);
+        if (rc < 0)
+                rc =
+                    sl_errf(run.errstr, sizeof(run.errstr), -EBADMSG,
+                            "batch %s: unknown processors %s", run.batch_id, PQgetvalue(res, 0, 3));
+        else if (sl_bus_topic(run.topic, sizeof(run.topic), svc->cfg->svc.bus_prefix, parent->sport,
+                              "analytics") < 0)
+                rc = sl_errf(run.errstr, sizeof(run.errstr), -EBADMSG, "topic too long");
+        if (rc >= 0)
+                rc = analytics_idem_key(run.idem_key, sizeof(run.idem_key), parent->sport, &run.ev,
+                                        run.want, run.nwant);
+        if (rc == 0)
+                rc = check_deps(&run);
+        if (rc == 0)
+                rc = process_tx(&run);
+        if (rc == 0)
+                rc = sl_phase_publish(&svc->ph, run.topic, run.event_key, run.idem_key, run.event,
+                                      run.event_len, run.errstr, sizeof(run.errstr));
+        if (rc == -EEXIST) {
+                rc = duplicate(&run);
+                if (rc == 0 || rc == -EEXIST) {
+                        if (batch_member_rows(&run) < 0)
+                                sl_log_warn("analytics.exec_log.error", "%s", run.errstr);
+                        batch_forget(&run);
+                }
+        } else if (rc == 0) {
+                svc->runs++;
+                metric_run("completed");
+                sl_log_info("analytics.batch.ok", "batch=%s members=%s key=%s", run.batch_id,
+                            PQgetvalue(res, 0, 9), run.idem_key);
+                log_done(&run);
+        }
+        if (rc == -ESTALE) { /* grew while it ran: run the grown batch now */
+                batch_release(svc, run.batch_id, 0, run.errstr);
+        } else if (rc < 0 && rc != -EEXIST) {
+                int64_t delay = attempts >= 6 ? 60000 : INT64_C(1000) << (attempts - 1);
+                rc = failed(&run, rc);
+                sl_log_warn("analytics.batch.retry", "batch=%s attempt %d, again in %lld ms: %s",
+                            run.batch_id, attempts, (long long)delay, run.errstr);
+                if (!svc->ph.pg_down)
+                        batch_release(svc, run.batch_id, delay, run.errstr);
+        }
+        analytics_event_fini(&run.ev);
+        ents_fini(&run.ents);
+        free(run.event);
+        free(upstream);
+        sl_envelope_free(parent);
+}
+
+/*
+ * Claims the oldest due batch of this service's prefix (FOR UPDATE SKIP
+ * LOCKED: replicas never take the same one) and moves its due_at 30 s ahead
+ * (a lease: if this process dies before the batch's transaction commits,
+ * the row is due again then). 1 claimed (*res), 0 none, or an error.
+ */
+static int batch_claim(struct analytics_svc *svc, PGresult **res, char *err, size_t n)
+{
+        const char *params[1] = {svc->cfg->svc.bus_prefix};
+        int rc = sl_pg_exec(
+            svc->ph.pg,
+            "UPDATE ops.analytics_batches SET due_at = clock_timestamp() + interval '30 seconds', "
+            "attempts = attempts + 1, updated_at = now() WHERE batch_id = (SELECT batch_id FROM "
+            "ops.analytics_batches WHERE prefix = $1 AND due_at <= clock_timestamp() "
+            "ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
+            "RETURNING batch_id, version, game_date, processors, games, players, teams, "
+            "upstreams, parent, cardinality(members), attempts, members",
+            1, params, res, err, n);
+
+        if (rc < 0)
+                return rc;
+        if (PQntuples(*res) == 1)
+                return 1;
+        PQclear(*res);
+        *res = NULL;
+        return 0;
+}
+
 int analytics_svc_tick(struct analytics_svc *svc)
 {
-        return sl_phase_tick(&svc->ph);
+        int64_t now = sl_mono_ms(), window = svc->cfg ? svc->cfg->coalesce_window_ms : 0;
+        char err[256];
+
+        sl_phase_tick(&svc->ph);
+        if (!svc->ph.pg || svc->ph.pg_down || now < svc->next_batch_ms)
+                return 0;
+        svc->next_batch_ms = now + (window <= 0 ? 5000 : window < 250 ? window : 250);
+        for (int i = 0; i < 4; i++) {
+                PGresult *res = NULL;
+                int rc = batch_claim(svc, &res, err, sizeof(err));
+                if (rc < 0) {
+                        sl_phase_note_pg(&svc->ph, rc);
+                        sl_log_warn("analytics.batch.claim.error", "%s", err);
+                        break;
+                }
+                if (rc == 0)
+                        break;
+                batch_run(svc, res);
+                PQclear(res);
+        }
+        if (now >= svc->next_prune_ms) {
+                svc->next_prune_ms = now + 3600 * 1000;
+                if (sl_pg_exec(svc->ph.pg,
+                               "DELETE FROM ops.analytics_batch_members "
+                               "WHERE created_at < now() - interval '14 days'",
+                               0, NULL, NULL, err, sizeof(err)) < 0)
+                        sl_log_warn("analytics.batch.prune.error", "%s", err);
+        }
+        return 0;
 }

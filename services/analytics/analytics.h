@@ -21,6 +21,12 @@
  *      the analytics.completed envelope into ops.outbox;
  *   4. after COMMIT publish it, flush, mark the outbox row published.
  *
+ * With coalesce.window_ms > 0 a ready event with a correlation id and a
+ * game date stops after step 2: it is merged into the PostgreSQL batch row
+ * of its (correlation, sport, date) and acked; analytics_svc_tick() runs a
+ * due batch through steps 2-4 once, deleting the row in step 3's
+ * transaction (README.md "Coalescing").
+ *
  * The pure parts (registry, routing, the event reader, dependency
  * evaluation, entity filters, idempotency key, envelope builder) are
  * exported for the unit tests; analytics_svc_open()/analytics_handle() do I/O.
@@ -54,6 +60,8 @@ struct analytics_cfg {
         int max_entities;          /* affected entities published before "whole date" */
         int64_t stale_warn_s;      /* newest upstream row older than this: WARN (logged) */
         int64_t stale_fail_s; /* ... older than this: a critical dependency counts as missing */
+        int64_t coalesce_window_ms; /* merge ready events of one (correlation, sport, date)
+                                       arriving within this many ms into one run; 0 = off */
 };
 
 /* One upstream table of a processor. */
@@ -123,6 +131,8 @@ struct analytics_svc {
         const struct analytics_cfg *cfg;             /* borrowed, outlives the service */
         struct sl_phase ph;                          /* PostgreSQL, bus, readiness (sl/phase.h) */
         uint64_t runs, duplicates, deferred, failed; /* counters since start */
+        uint64_t coalesced;                          /* events merged into a batch */
+        int64_t next_batch_ms, next_prune_ms;        /* monotonic: next batch claim / prune */
 };
 
 /* ---- pure helpers (unit-tested) ------------------------------------------------------ */
@@ -203,6 +213,21 @@ struct sl_envelope *analytics_completed_new(const struct sl_envelope *parent, co
                                             const char *const *kinds, const char *const *ids,
                                             size_t n);
 
+/*
+ * Coalescing (README.md "Coalescing"): true when a ready event may be merged
+ * into a batch: cfg->coalesce_window_ms > 0, the envelope has a correlation
+ * id, a sport and a game date. Pure.
+ */
+bool analytics_coalesce_eligible(const struct analytics_cfg *cfg, const struct sl_envelope *env);
+
+/*
+ * Sets want[i] (i < nwant, sport's registry order) for each processor named
+ * in names, a PostgreSQL text[] literal "{a,b}" of processor names (as a
+ * batch row stores them). Returns how many are set, or -EINVAL for a
+ * malformed literal or a name not in sport's registry. Pure.
+ */
+int analytics_want_from_names(const char *sport, const char *names, bool *want, size_t nwant);
+
 /* ---- the service ------------------------------------------------------------------- */
 
 /*
@@ -214,13 +239,20 @@ int analytics_svc_open(struct analytics_svc *svc, const struct analytics_cfg *cf
                        struct sl_bus *bus, struct sl_http *http, char *errstr, size_t errstr_size);
 /* Closes the connection. Safe on a zeroed or failed svc. */
 void analytics_svc_close(struct analytics_svc *svc);
-/* Loop callback: probes PostgreSQL every 5 s (1 s while down), drives /readyz. Returns 0. */
+/*
+ * Loop callback: probes PostgreSQL every 5 s (1 s while down), drives
+ * /readyz; runs the due coalesced batches (every min(window, 250) ms, every
+ * 5 s with coalescing off: left-over batches still run), at most 4 a call,
+ * and prunes batch members older than 14 days hourly. Returns 0 (a batch
+ * that failed is retried later, logged "analytics.batch.retry").
+ */
 int analytics_svc_tick(struct analytics_svc *svc);
 
 /*
  * The bus handler for raw.completed; opaque is the struct analytics_svc.
- * Returns 0 (processed and published, or nothing triggered), -EEXIST (this
- * run was done before), -EBADMSG (poison payload), -EAGAIN (a critical
+ * Returns 0 (processed and published, nothing triggered, or merged into a
+ * coalesced batch in PostgreSQL), -EEXIST (this run was done before, or the
+ * event was merged into a batch before), -EBADMSG (poison payload), -EAGAIN (a critical
  * dependency is missing: retry later) or another retriable errno
  * (PostgreSQL / broker trouble; nothing kept).
  */

@@ -43,6 +43,8 @@ static const struct sl_cfg_opt opts[] = {
 
 static int init(struct sl_svc *svc, void *ctx, char *errstr, size_t errstr_size)
 {
+        /* the system breakers "system:<name>" (pred_run_systems) live in the runtime */
+        ((struct pred_svc *)ctx)->rt = svc;
         return pred_svc_open(ctx, &cfg, sl_svc_bus(svc), sl_svc_http(svc), errstr, errstr_size);
 }
 
@@ -71,7 +73,9 @@ int main(int argc, char **argv)
                      "of the priced props (prediction.prop_bets, kelly_portfolio); sport nhl: "
                      "GOI win probabilities of the date's games from the team ratings "
                      "(prediction.game_win_probs, model goi:nhl); and publishes "
-                     "<prefix>.<sport>.prediction.completed.",
+                     "<prefix>.<sport>.prediction.completed. Each system runs behind a circuit "
+                     "breaker system:<name> (cb.* options): a failing system is skipped and the "
+                     "others still predict.",
             .opts = opts,
             .cfg = &cfg.svc,
             .ctx = &svc_state,

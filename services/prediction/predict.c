@@ -759,6 +759,74 @@ static int run_ensemble(struct sl_pg *pg, struct pred_set *set, bool use_errors,
         return 0;
 }
 
+/*
+ * The system breaker's side of one system (set->rt): 1 = refused (skip_reason
+ * "circuit open", nothing attempted), else 0 with *cb (NULL: no breaker) and a
+ * SAVEPOINT taken (negative errno when it could not be).
+ */
+static int system_enter(struct sl_pg *pg, struct pred_set *set, int s, struct sl_cb **cb,
+                        char *errstr, size_t n)
+{
+        char dep[SL_CB_NAME_MAX];
+
+        *cb = NULL;
+        if (!set->rt)
+                return 0;
+        snprintf(dep, sizeof(dep), "system:%s", pred_system_name(s));
+        *cb = sl_svc_cb(set->rt, dep, NULL);
+        if (*cb && !sl_cb_allow(*cb, sl_mono_ms())) {
+                set->cb_open[s] = true;
+                snprintf(set->skip_reason[s], sizeof(set->skip_reason[0]), "circuit open");
+                return 1;
+        }
+        int rc = sl_pg_exec(pg, "SAVEPOINT pred_system", 0, NULL, NULL, errstr, n);
+        if (rc < 0 && *cb) /* not the system's fault: give a half-open permit back */
+                sl_cb_record(*cb, -EBUSY, 0, sl_mono_ms());
+        return rc;
+}
+
+/*
+ * After system s returned rc (set->rt only): success releases the savepoint;
+ * a failure of the system is rolled back to it and recorded (0 returned so
+ * the run goes on); a lost connection or a transaction to redo is returned.
+ */
+static int system_leave(struct sl_pg *pg, struct pred_set *set, int s, struct sl_cb *cb, int rc,
+                        int64_t t0, char *errstr, size_t n)
+{
+        char err[PRED_ERRSTR_SIZE];
+
+        if (rc == 0) {
+                if (cb)
+                        sl_cb_record(cb, 0, sl_mono_ms() - t0, sl_mono_ms());
+                return sl_pg_exec(pg, "RELEASE SAVEPOINT pred_system", 0, NULL, NULL, errstr, n);
+        }
+        if (rc == -ECONNRESET || rc == -EAGAIN) {
+                /* the whole run fails (the runtime waits / retries); not the system's fault */
+                if (cb)
+                        sl_cb_record(cb, -EBUSY, 0, sl_mono_ms());
+                return rc;
+        }
+        snprintf(err, sizeof(err), "%s", errstr[0] ? errstr : sl_strerror(rc));
+        int rb = sl_pg_exec(pg, "ROLLBACK TO SAVEPOINT pred_system", 0, NULL, NULL, errstr, n);
+        if (rb < 0) {
+                if (cb)
+                        sl_cb_record(cb, -EBUSY, 0, sl_mono_ms());
+                return rb;
+        }
+        /* any error is the system's failure here (sl_cb_record counts -EIO) */
+        if (cb)
+                sl_cb_record(cb, -EIO, sl_mono_ms() - t0, sl_mono_ms());
+        for (int m = 0; m < PRED_N_MARKETS; m++)
+                for (size_t i = 0; i < set->n; i++)
+                        set->out[s][m][i] = (struct pred_value){NAN, 0.0, 0.0};
+        set->failed[s] = true;
+        snprintf(set->skip_reason[s], sizeof(set->skip_reason[0]), "system failed: %.140s", err);
+        sl_log_warn("prediction.system.failed", "system=%s: %s (%s)", pred_system_name(s), err,
+                    sl_strerror(rc));
+        errstr[0] = '\0';
+        return 0;
+}
+
 int pred_run_systems(struct sl_pg *pg, struct pred_set *set, const struct pred_model *model,
                      bool use_errors, char *errstr, size_t n)
 {
@@ -766,7 +834,20 @@ int pred_run_systems(struct sl_pg *pg, struct pred_set *set, const struct pred_m
 
         for (int s = 0; s < PRED_N_SYSTEMS && rc == 0; s++) {
                 int64_t t0 = sl_mono_ms();
+                struct sl_cb *cb = NULL;
                 set->skip_reason[s][0] = set->missing[s][0] = '\0';
+                set->failed[s] = set->cb_open[s] = false;
+                if (n > 0)
+                        errstr[0] = '\0';
+                rc = system_enter(pg, set, s, &cb, errstr, n);
+                if (rc == 1) { /* circuit open: nothing attempted */
+                        rc = 0;
+                        set->ran[s] = false;
+                        set->duration_ms[s] = 0;
+                        continue;
+                }
+                if (rc < 0)
+                        break;
                 switch (s) {
                 case PRED_MOVING_AVERAGE:
                         rc = run_moving_average(pg, set, errstr, n);
@@ -784,6 +865,8 @@ int pred_run_systems(struct sl_pg *pg, struct pred_set *set, const struct pred_m
                         rc = run_ensemble(pg, set, use_errors, errstr, n);
                         break;
                 }
+                if (set->rt)
+                        rc = system_leave(pg, set, s, cb, rc, t0, errstr, n);
                 set->ran[s] = rc == 0 && set->skip_reason[s][0] == '\0';
                 set->duration_ms[s] = sl_mono_ms() - t0;
         }

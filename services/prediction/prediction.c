@@ -387,11 +387,14 @@ static int write_systems(struct run *run)
                         rc = upsert_system(run, s);
                 if (rc == 0 && run->set.ran[s] && run->rows[s] == 0)
                         skip = "no prediction for any target";
+                /* a failed system (its breaker counted it) is logged skipped with the reason */
                 if (rc == 0)
                         rc = exec_log(run, pred_system_name(s),
                                       run->set.ran[s] && run->rows[s] ? "completed" : "skipped",
                                       run->set.duration_ms[s], run->written[s], run->set.missing[s],
-                                      *skip ? skip : NULL, NULL, run->errstr, sizeof(run->errstr));
+                                      *skip ? skip : NULL,
+                                      run->set.failed[s] ? skip + strlen("system failed: ") : NULL,
+                                      run->errstr, sizeof(run->errstr));
         }
         return rc;
 }
@@ -548,6 +551,7 @@ static int predict_tx(struct run *run)
         if (rc >= 0)
                 rc = pred_set_load(pg, &run->set, run->feature_version, run->errstr,
                                    sizeof(run->errstr));
+        run->set.rt = run->svc->rt; /* the system breakers (pred_set_load zeroed the set) */
         if (rc == 0)
                 rc = pred_run_systems(pg, &run->set, run->svc->model, true, run->errstr,
                                       sizeof(run->errstr));
@@ -640,7 +644,13 @@ int pred_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, voi
                 rc = 0;
         } else if (rc == 0) {
                 svc->handled++;
-                pred_seen_record(&svc->seen, run.game_date, run.inputs_key, run.players);
+                /* a run with a failed or circuit-open system is not "seen": the same inputs
+                   run again once the system is back */
+                bool whole = true;
+                for (int s = 0; s < PRED_N_SYSTEMS; s++)
+                        whole = whole && !run.set.failed[s] && !run.set.cb_open[s];
+                if (whole)
+                        pred_seen_record(&svc->seen, run.game_date, run.inputs_key, run.players);
                 uint64_t hits, loads;
                 pred_hcache_stats(svc->hcache, &hits, &loads);
                 sl_log_info("prediction.ok",

@@ -26,6 +26,9 @@
 #include <stdint.h>
 
 #include <sl/bus.h>
+#include <sl/cb.h>
+#include <sl/err.h>
+#include <sl/log.h>
 #include <sl/phase.h>
 #include <sl/svc.h>
 
@@ -173,7 +176,12 @@ struct pred_set {
         char skip_reason[PRED_N_SYSTEMS][160]; /* why it did not ("" when it ran) */
         char missing[PRED_N_SYSTEMS][160];     /* missing dependency names, comma-separated */
         int64_t duration_ms[PRED_N_SYSTEMS];
-        struct pred_hcache *hcache; /* borrowed similarity history cache; NULL: none */
+        bool failed[PRED_N_SYSTEMS];  /* the system failed (skip_reason "system failed: ...") */
+        bool cb_open[PRED_N_SYSTEMS]; /* its breaker refused it (skip_reason "circuit open") */
+        struct pred_hcache *hcache;   /* borrowed similarity history cache; NULL: none */
+        /* borrowed service runtime for the system breakers "system:<name>" (sl_svc_cb());
+           NULL: no breakers, a failing system fails the call (statline-train) */
+        struct sl_svc *rt;
 };
 
 /*
@@ -230,8 +238,21 @@ int pred_set_load(struct sl_pg *pg, struct pred_set *set, const char *feature_ve
  * similarity_balanced_v1 over the feature store history, xgboost_v1 with
  * model (NULL: skipped, "no trained model"), ensemble_v1 weighted by
  * prediction.system_errors as of each target's date (use_errors false:
- * equal weights). A system that cannot run records skip_reason and missing
- * dependencies; only database errors fail the call (negative errno).
+ * equal weights), over the systems that produced a value. A system that
+ * cannot run records skip_reason and missing dependencies.
+ *
+ * With set->rt (the service): each system runs behind its circuit breaker
+ * "system:<name>" (sl_svc_cb) and inside a SAVEPOINT of the caller's
+ * transaction. Breaker refusing: nothing is attempted, skip_reason
+ * "circuit open", cb_open set. A system that fails: ROLLBACK TO SAVEPOINT,
+ * its outputs NaN, failed set, skip_reason "system failed: <error>", the
+ * failure recorded in its breaker (any error counts); the other systems
+ * still run. A success (also a skip without error) is recorded as one.
+ * Only a lost connection (-ECONNRESET, -ENOTCONN, ...), -EAGAIN
+ * (serialization / deadlock: the transaction must be redone) or a failed
+ * SAVEPOINT / ROLLBACK TO fail the call (negative errno in errstr).
+ * Without set->rt (statline-train): no savepoints, no breakers, any
+ * database error fails the call.
  */
 int pred_run_systems(struct sl_pg *pg, struct pred_set *set, const struct pred_model *model,
                      bool use_errors, char *errstr, size_t errstr_size);
@@ -425,6 +446,8 @@ struct pred_svc {
         /* input fingerprints of committed runs (inputs.c) */
         struct pred_seen_cache seen;
         uint64_t handled, duplicates, failed;
+        struct sl_svc *rt; /* the service runtime (set by main.c before pred_svc_open): the
+                              system breakers; NULL: none */
 };
 
 /*

@@ -201,11 +201,49 @@ static void test_idem_and_event(void)
         sl_envelope_free(env);
 }
 
+/* Coalescing: which events may be batched, and a batch row's processor list read back. */
+static void test_coalesce(void)
+{
+        struct analytics_cfg cfg;
+        struct sl_envelope *dated, *undated;
+        bool want[NP];
+        char lit[256];
+
+        memset(&cfg, 0, sizeof(cfg));
+        dated = raw_event("{\"tables\":[]}", "2024-01-10");
+        undated = raw_event("{\"tables\":[]}", NULL);
+        SL_CHECK(!analytics_coalesce_eligible(&cfg, dated)); /* window 0: off */
+        cfg.coalesce_window_ms = 300;
+        SL_CHECK(analytics_coalesce_eligible(&cfg, dated));
+        SL_CHECK(!analytics_coalesce_eligible(&cfg, undated)); /* no date: the normal way */
+        dated->correlation_id[0] = '\0';
+        SL_CHECK(!analytics_coalesce_eligible(&cfg, dated)); /* no correlation id */
+        sl_envelope_free(dated);
+        sl_envelope_free(undated);
+
+        /* names in any order, a repeat counted once; want[] in registry order */
+        snprintf(lit, sizeof(lit), "{%s,%s,%s}", analytics_processor_at(3)->name,
+                 analytics_processor_at(0)->name, analytics_processor_at(3)->name);
+        SL_CHECK(analytics_want_from_names("nba", lit, want, NP) == 2);
+        SL_CHECK(want[0] && !want[1] && !want[2] && want[3] && !want[4]);
+        SL_CHECK(analytics_want_from_names("nba", "{}", want, NP) == 0 && !want[0] && !want[3]);
+        SL_CHECK(analytics_want_from_names("nba", "{player_game_summary,nope}", want, NP) ==
+                 -EINVAL);
+        SL_CHECK(analytics_want_from_names("nba", "player_game_summary", want, NP) == -EINVAL);
+        SL_CHECK(analytics_want_from_names("nba", "{player_game_summ}", want, NP) == -EINVAL);
+        SL_CHECK(analytics_want_from_names("nba", NULL, want, NP) == -EINVAL);
+        /* an NHL name is not in the NBA registry */
+        SL_CHECK(analytics_want_from_names("nba", "{nhl_team_game_stats}", want, NP) == -EINVAL);
+        SL_CHECK(analytics_want_from_names("nhl", "{nhl_team_game_stats}", want, 2) == 1 &&
+                 want[0]);
+}
+
 int main(void)
 {
         test_registry();
         test_event_parse();
         test_deps();
         test_idem_and_event();
+        test_coalesce();
         return SL_DONE();
 }

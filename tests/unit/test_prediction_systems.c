@@ -69,6 +69,27 @@ static void test_ensemble(void)
         SL_CHECK(isnan(e.value));
 }
 
+/*
+ * A system that failed or whose breaker was open (pred_run_systems) leaves
+ * NaN values: its weight is left out even when its recent error is the best
+ * one, and the weights of the systems that ran are their own 1 / mae.
+ */
+static void test_ensemble_failed_system(void)
+{
+        struct pred_value parts[5] = {
+            {10.0, 0, 10}, {20.0, 0, 10}, {NAN, 0, 0}, {16.0, 0, 10}, {NAN, 0, 0}};
+        double mae[5] = {2.0, 4.0, 0.5, 1.0, 0.1};
+        struct pred_value e = pred_ensemble(parts, mae, 5);
+
+        /* (10 / 2 + 20 / 4 + 16 / 1) / (1 / 2 + 1 / 4 + 1 / 1) = 26 / 1.75 */
+        SL_CHECKF(fabs(e.value - 26.0 / 1.75) < 1e-9, "got %f", e.value);
+        SL_CHECKF(fabs(e.n - 10.0) < 1e-9, "n %f", e.n);
+        /* only the failed ones: nothing */
+        parts[0].value = parts[1].value = parts[3].value = NAN;
+        e = pred_ensemble(parts, mae, 5);
+        SL_CHECK(isnan(e.value));
+}
+
 static void test_knn(void)
 {
         const float rows[] = {0, 0, 1, 1, 5, 5, 0.5f, 0.5f, 1, 1};
@@ -272,6 +293,7 @@ int main(void)
         test_recommend();
         test_confidence();
         test_ensemble();
+        test_ensemble_failed_system();
         test_knn();
         test_model();
         test_p_over();
