@@ -291,7 +291,10 @@ static int run_moving_average(struct sl_pg *pg, struct pred_set *set, char *errs
 /*
  * zone_matchup_v1: the player's points by 2pt / 3pt / free throws (last N
  * games) times what the opponent allowed in each, relative to the league
- * (per team-game, last PRED_ZONE_DAYS days), shrunk toward 1.0.
+ * (per team-game, last PRED_ZONE_DAYS days), shrunk toward 1.0. The
+ * opponents' rows are also bounded by the earliest target date's window (a
+ * redundant condition the game_date index can use: the join's own window
+ * is per row, so PostgreSQL read every earlier date of the season).
  */
 static const char SQL_ZONE[] =
     "WITH p AS (SELECT t.idx, avg(2 * (h.fgm - h.fg3m))::float8 AS p2, avg(3 * h.fg3m)::float8 "
@@ -310,7 +313,8 @@ static const char SQL_ZONE[] =
     "sum(s.ftm)::float8 AS aft FROM (SELECT DISTINCT game_date, opp_team_id FROM pred_targets "
     "WHERE opp_team_id IS NOT NULL) x JOIN analytics.player_game_summary s "
     "ON s.opponent_team_id = x.opp_team_id AND s.game_date < x.game_date "
-    "AND s.game_date >= x.game_date - $2::int GROUP BY 1, 2) "
+    "AND s.game_date >= x.game_date - $2::int "
+    "AND s.game_date >= (SELECT min(game_date) FROM pred_targets) - $2::int GROUP BY 1, 2) "
     "SELECT p.idx, p.p2, p.p3, p.pft, "
     "coalesce((o.a2 / o.g) / nullif(lg.a2 / lg.tg, 0), 1), "
     "coalesce((o.a3 / o.g) / nullif(lg.a3 / lg.tg, 0), 1), "
@@ -576,19 +580,132 @@ static void neighbour_stats(const struct history *h, const size_t *idx, size_t k
         *sd = sqrt(fmax(s2 / (double)k - *mean * *mean, 0.0));
 }
 
-/* Balanced: half the player's own most similar games, half the league's. */
+/*
+ * The k nearest rows to query: pred_knn()'s result, by the same arithmetic
+ * (squared standardised distance ((q - r) / scale)^2 summed in feature
+ * order, a NaN term contributing nothing, strictly closer only, ties keeping
+ * the lower index), over rows list[0..n-1] (NULL: rows 0..n-1). scale[f] is
+ * sd[f] when positive, else 1; inv[f] = 1 / scale[f].
+ *
+ * Once k rows are held, a row is first bounded from below cheaply:
+ * multiplications by inv instead of divisions, the query's most distant
+ * features (|q - mean| / scale) first, abandoned as soon as the partial sum
+ * exceeds the k-th best by a margin (1e-9 relative, far above the rounding
+ * of 31 terms, ~1e-14): every term is non-negative, so the exact distance
+ * could not be strictly closer. A row not abandoned gets the exact distance
+ * and the same comparison as pred_knn(). The same rows, in the same order.
+ */
+static size_t sim_knn(const float *query, const float *rows, size_t nf, const double *mean,
+                      const double *scale, const double *inv, const size_t *list, size_t n,
+                      size_t k, size_t *out_idx)
+{
+        double best[64], w[PRED_MAX_FEATURES];
+        size_t found = 0, ord[PRED_MAX_FEATURES];
+
+        if (k > sizeof(best) / sizeof(best[0]))
+                k = sizeof(best) / sizeof(best[0]);
+        if (k == 0 || nf > PRED_MAX_FEATURES)
+                return 0;
+        for (size_t f = 0; f < nf; f++) { /* bound order: the query's most distant features */
+                double z = ((double)query[f] - mean[f]) * inv[f];
+                size_t p = f;
+                w[f] = isnan(z) ? -1.0 : fabs(z);
+                while (p > 0 && w[ord[p - 1]] < w[f]) {
+                        ord[p] = ord[p - 1];
+                        p--;
+                }
+                ord[p] = f;
+        }
+        for (size_t j = 0; j < n; j++) {
+                size_t i = list ? list[j] : j;
+                const float *row = rows + i * nf;
+                double d = 0.0;
+
+                if (found == k) {
+                        double lim = best[k - 1] * (1.0 + 1e-9), e = 0.0;
+                        for (size_t o = 0; o < nf && e <= lim; o++) {
+                                size_t f = ord[o];
+                                double t = ((double)query[f] - (double)row[f]) * inv[f];
+                                if (!isnan(t))
+                                        e += t * t;
+                        }
+                        if (e > lim)
+                                continue;
+                }
+                for (size_t f = 0; f < nf; f++) {
+                        double t = ((double)query[f] - (double)row[f]) / scale[f];
+                        if (!isnan(t))
+                                d += t * t;
+                }
+                if (found == k && d >= best[k - 1])
+                        continue;
+                size_t p = found < k ? found++ : k - 1;
+                while (p > 0 && best[p - 1] > d) {
+                        best[p] = best[p - 1];
+                        out_idx[p] = out_idx[p - 1];
+                        p--;
+                }
+                best[p] = d;
+                out_idx[p] = i;
+        }
+        return found;
+}
+
+/* Rows of h dated before date: a prefix, the rows being in date order. */
+static size_t rows_before(const struct history *h, const char *date)
+{
+        size_t lo = 0, hi = h->n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(h->date[mid], date) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+/* by_player: the row indices ordered by (player, index); qsort context-free. */
+static const struct history *sim_sort_h;
+
+static int cmp_player_row(const void *a, const void *b)
+{
+        size_t x = *(const size_t *)a, y = *(const size_t *)b;
+        int64_t px = sim_sort_h->player_id[x], py = sim_sort_h->player_id[y];
+
+        if (px != py)
+                return px < py ? -1 : 1;
+        return (x > y) - (x < y);
+}
+
+/*
+ * Balanced: half the player's own most similar games, half the league's.
+ * The league's candidates are the rows before the target's date (a prefix
+ * of h); the player's own are read from by_player (h's indices ordered by
+ * player, then index).
+ */
 static void similarity_one(struct pred_set *set, const struct history *h, size_t i,
-                           const double *mean, const double *sd, bool *use_all, bool *use_own)
+                           const double *mean, const double *scale, const double *inv,
+                           const size_t *by_player, size_t *own)
 {
         const struct pred_target *t = &set->t[i];
-        size_t lidx[PRED_SIM_K_LEAGUE], oidx[PRED_SIM_K_OWN], kl, ko;
+        size_t lidx[PRED_SIM_K_LEAGUE], oidx[PRED_SIM_K_OWN], kl, ko, lo = 0, hi = h->n, nown = 0;
+        size_t before = rows_before(h, t->game_date);
 
-        for (size_t r = 0; r < h->n; r++) {
-                use_all[r] = strcmp(h->date[r], t->game_date) < 0;
-                use_own[r] = use_all[r] && h->player_id[r] == t->player_id;
+        while (lo < hi) { /* first entry of the player in by_player */
+                size_t mid = lo + (hi - lo) / 2;
+                if (h->player_id[by_player[mid]] < t->player_id)
+                        lo = mid + 1;
+                else
+                        hi = mid;
         }
-        kl = pred_knn(t->features, h->x, h->n, h->nf, mean, sd, use_all, PRED_SIM_K_LEAGUE, lidx);
-        ko = pred_knn(t->features, h->x, h->n, h->nf, mean, sd, use_own, PRED_SIM_K_OWN, oidx);
+        for (; lo < h->n && h->player_id[by_player[lo]] == t->player_id; lo++)
+                if (by_player[lo] < before)
+                        own[nown++] = by_player[lo];
+        kl = sim_knn(t->features, h->x, h->nf, mean, scale, inv, NULL, before, PRED_SIM_K_LEAGUE,
+                     lidx);
+        ko = sim_knn(t->features, h->x, h->nf, mean, scale, inv, own, nown, PRED_SIM_K_OWN, oidx);
         if (kl == 0)
                 return;
         for (int m = 0; m < PRED_N_MARKETS; m++) {
@@ -608,8 +725,9 @@ static void similarity_one(struct pred_set *set, const struct history *h, size_t
 static int run_similarity(struct sl_pg *pg, struct pred_set *set, char *errstr, size_t n)
 {
         struct history h = {0}, *hp = &h;
-        double mean[PRED_MAX_FEATURES], sd[PRED_MAX_FEATURES];
-        bool *use_all = NULL, *use_own = NULL;
+        double mean[PRED_MAX_FEATURES], sd[PRED_MAX_FEATURES], scale[PRED_MAX_FEATURES],
+            inv[PRED_MAX_FEATURES];
+        size_t *by_player = NULL, *own = NULL;
         size_t with = 0;
         int rc;
 
@@ -642,20 +760,29 @@ static int run_similarity(struct sl_pg *pg, struct pred_set *set, char *errstr, 
                 goto out;
         }
         pred_col_stats(hp->x, hp->n, hp->nf, mean, sd);
-        use_all = sl_xmalloc(hp->n * sizeof(bool));
-        use_own = sl_xmalloc(hp->n * sizeof(bool));
+        for (size_t f = 0; f < hp->nf; f++) {
+                scale[f] = sd[f] > 0.0 ? sd[f] : 1.0;
+                inv[f] = 1.0 / scale[f];
+        }
+        by_player = sl_xmalloc(hp->n * sizeof(size_t));
+        own = sl_xmalloc(hp->n * sizeof(size_t));
+        for (size_t r = 0; r < hp->n; r++)
+                by_player[r] = r;
+        sim_sort_h = hp;
+        qsort(by_player, hp->n, sizeof(size_t), cmp_player_row);
+        sim_sort_h = NULL;
         for (size_t i = 0; i < set->n; i++) {
                 if (!set->t[i].features)
                         continue;
-                similarity_one(set, hp, i, mean, sd, use_all, use_own);
+                similarity_one(set, hp, i, mean, scale, inv, by_player, own);
                 with++;
         }
         if (with == 0)
                 snprintf(set->skip_reason[PRED_SIMILARITY], sizeof(set->skip_reason[0]),
                          "no target has a feature row");
 out:
-        free(use_all);
-        free(use_own);
+        free(by_player);
+        free(own);
         history_fini(&h);
         return rc;
 }

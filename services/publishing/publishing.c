@@ -565,6 +565,10 @@ static char *render_doc(const struct sl_envelope *env, const char *name, cJSON *
  * player's latest box score. The books are read per (player, market) through
  * the prop_lines primary key (as a CTE joined afterwards, PostgreSQL
  * re-aggregated the date's lines for every row: 3.5 s for 195 players).
+ * The box-score name is looked up only for a player without a prop-line
+ * name (COALESCE evaluates it lazily): as a CTE, every player's whole box
+ * score history was read and sorted on every run (a cost growing with the
+ * season).
  */
 static const char PREDICTIONS_SQL[] =
     "WITH pm AS ("
@@ -578,16 +582,13 @@ static const char PREDICTIONS_SQL[] =
     "         max(p.player_status) AS player_status"
     "  FROM prediction.player_prop_predictions p WHERE p.game_date = $1::date"
     "    AND ($2::bigint[] IS NULL OR p.player_id = ANY ($2::bigint[]))"
-    "  GROUP BY p.player_id, p.market),"
-
-    " names AS ("
-    "  SELECT DISTINCT ON (b.player_id) b.player_id, b.player_name"
-    "  FROM raw.player_boxscores b JOIN raw.games g ON g.game_id = b.game_id"
-    "  WHERE b.player_id IN (SELECT player_id FROM pm)"
-    "  ORDER BY b.player_id, g.game_date DESC, b.game_id DESC)"
+    "  GROUP BY p.player_id, p.market)"
     " SELECT pm.player_id::text, jsonb_build_object("
     "   'player_id', pm.player_id,"
-    "   'player_name', coalesce(min(bk.player_name), min(nm.player_name)),"
+    "   'player_name', coalesce(min(bk.player_name),"
+    "       (SELECT b.player_name FROM raw.player_boxscores b"
+    "        JOIN raw.games g ON g.game_id = b.game_id WHERE b.player_id = pm.player_id"
+    "        ORDER BY g.game_date DESC, b.game_id DESC LIMIT 1)),"
     "   'game_id', min(pm.game_id),"
     "   'status', lower(coalesce(max(pm.player_status), 'Available')),"
     "   'markets', jsonb_agg(jsonb_build_object("
@@ -605,7 +606,6 @@ static const char PREDICTIONS_SQL[] =
     "                   ORDER BY l.book) AS books"
     "  FROM raw.prop_lines l WHERE l.game_date = $1::date AND l.player_id = pm.player_id"
     "    AND l.market = pm.market) bk ON true"
-    " LEFT JOIN names nm ON nm.player_id = pm.player_id"
     " GROUP BY pm.player_id ORDER BY pm.player_id";
 
 /*
