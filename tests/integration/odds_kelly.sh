@@ -278,9 +278,14 @@ fx "v4/sports/basketball_nba/odds?regions=us&markets=h2h&oddsFormat=american&dat
 before=$(sql "SELECT count(*), max(updated_at) FROM raw.moneyline_odds")
 DLQ_T=$PREFIX.nba.scraper.completed.dlq
 n0=$(it_dlq_count "$DLQ_T")
-it_must "publishes a bad odds payload" timeout 60 "$RAWPUB" --backend "$BACKEND" --url "$IT_URL" \
-        --prefix "$PREFIX" --blob-dir "$BLOBS" --file "$IT_DIR/bad_odds.json" --source odds --kind odds \
-        --game-date "$d" --correlation-id "$(python3 -c 'import uuid; print(uuid.uuid4())')"
+publish_bad() { # sl_rawpub prints what it published: a diagnostic, not TAP
+        timeout 60 "$RAWPUB" --backend "$BACKEND" --url "$IT_URL" \
+                --prefix "$PREFIX" --blob-dir "$BLOBS" --file "$IT_DIR/bad_odds.json" --source odds \
+                --kind odds --game-date "$d" \
+                --correlation-id "$(python3 -c 'import uuid; print(uuid.uuid4())')" | sed 's/^/# /'
+        return "${PIPESTATUS[0]}"
+}
+it_must "publishes a bad odds payload" publish_bad
 dlq_more() { [[ $(it_dlq_count "$DLQ_T") -gt $n0 ]]; }
 it_check "4. the bad odds payload is dead-lettered" it_wait_for 60 dlq_more
 it_dlq_fetch "$DLQ_T" "$n0"
