@@ -200,8 +200,10 @@ format_storage() {
         id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
         # shellcheck disable=SC2086
         java $JAVA_OPTS "$(log_flag "$dir")" -cp "$LIBS/*" kafka.tools.StorageTool format \
-                -t "$id" -c "$dir/server.properties" --ignore-formatted >>"$dir/kafka.log" 2>&1 ||
+                -t "$id" -c "$dir/server.properties" --ignore-formatted >>"$dir/kafka.log" 2>&1 || {
+                tail -n 20 "$dir/kafka.log" >&2
                 die "storage format failed; see $dir/kafka.log"
+        }
 }
 
 # True if pid runs (a zombie counts as dead: its sockets are closed).
