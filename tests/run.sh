@@ -33,11 +33,6 @@ cleanup() {
         tests/harness/kafka.sh stop "$run/kafka" >/dev/null 2>&1
         tests/harness/pg.sh stop "$run/pg" >/dev/null 2>&1
         tests/harness/redis.sh stop "$run/redis" >/dev/null 2>&1
-        if [ "$fail" -gt 0 ] && [ -d build ]; then
-                rm -rf build/test-servers && mkdir -p build/test-servers
-                cp -r "$run"/*/ build/test-servers/ 2>/dev/null
-                echo "server logs kept in build/test-servers/" >&2
-        fi
         rm -rf "$run"
 }
 trap cleanup EXIT
@@ -111,6 +106,11 @@ harness() {
 
 summary() {
         say "done"
+        if [ "$fail" -gt 0 ] && [ -d build ]; then
+                rm -rf build/test-servers && mkdir -p build/test-servers
+                cp -r "$run"/*/ build/test-servers/ 2>/dev/null
+                echo "server logs kept in build/test-servers/"
+        fi
         [ -n "$diag" ] && printf '%s\n' "$diag"
         if [ "${#failed[@]}" -gt 0 ]; then
                 echo "failed:"
