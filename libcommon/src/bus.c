@@ -346,6 +346,22 @@ static int dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg, struct 
         return 0;
 }
 
+int sl_bus_dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg, int rc, int attempts,
+                       int64_t first_ms, const char *reason)
+{
+        struct failure f = {.attempts = attempts > 0 ? attempts : 1};
+        enum sl_err_class cls;
+
+        if (!bus || !msg || !msg->topic || !msg->data)
+                return -EINVAL;
+        fail_note(&f, rc, reason && reason[0] ? reason : sl_strerror(rc));
+        if (first_ms > 0 && first_ms < f.last_ms)
+                f.first_ms = first_ms;
+        cls = rc == SL_BUS_NOT_READY ? SL_ERR_TRANSIENT : sl_err_classify(rc);
+        return dead_letter(bus, msg, &f, cls,
+                           cls == SL_ERR_PERMANENT ? "permanent" : "retries_exhausted");
+}
+
 /* Finishes msg: acks it, or (if it can't be finished now) asks for redelivery. */
 static int settle(struct sl_bus *bus, const struct sl_bus_msg *msg, int rc)
 {

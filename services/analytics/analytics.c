@@ -1035,7 +1035,7 @@ static void want_literal(const struct run *run, char *out, size_t size)
  * the batch upsert commit together; nothing is acked before). 0 merged,
  * -EEXIST the event was a member before (redelivered), or the error.
  */
-static int coalesce_add(struct run *run)
+static int coalesce_add(struct run *run, const struct sl_bus_msg *msg)
 {
         char procs[512], window[32], prefix[160];
         PGresult *res = NULL;
@@ -1044,7 +1044,7 @@ static int coalesce_add(struct run *run)
         want_literal(run, procs, sizeof(procs));
         snprintf(window, sizeof(window), "%lld", (long long)run->svc->cfg->coalesce_window_ms);
         snprintf(prefix, sizeof(prefix), "%s", run->svc->cfg->svc.bus_prefix);
-        const char *params[12] = {run->env->event_id,
+        const char *params[15] = {run->env->event_id,
                                   run->env->correlation_id,
                                   run->env->sport,
                                   run->ev.game_date,
@@ -1055,7 +1055,10 @@ static int coalesce_add(struct run *run)
                                   run->ev.upstream,
                                   NULL,
                                   window,
-                                  prefix};
+                                  prefix,
+                                  msg->topic,
+                                  msg->key,
+                                  msg->data};
         size_t len = 0;
         char *parent = sl_envelope_serialize(run->env, &len);
 
@@ -1063,7 +1066,8 @@ static int coalesce_add(struct run *run)
         rc = sl_pg_exec(
             run->svc->ph.pg,
             "WITH m AS (INSERT INTO ops.analytics_batch_members (event_id, correlation_id, sport, "
-            "game_date) VALUES ($1, $2, $3, $4::date) ON CONFLICT DO NOTHING RETURNING event_id) "
+            "game_date, topic, msg_key, message) VALUES ($1, $2, $3, $4::date, $13, $14, $15) "
+            "ON CONFLICT DO NOTHING RETURNING event_id) "
             "INSERT INTO ops.analytics_batches AS b (prefix, correlation_id, sport, game_date, "
             "processors, games, players, teams, upstreams, members, parent, due_at) "
             "SELECT $12, $2, $3, $4::date, $5::text[], $6::text[], $7::text[], $8::text[], "
@@ -1084,7 +1088,7 @@ static int coalesce_add(struct run *run)
             "members = b.members || EXCLUDED.members, version = b.version + 1, "
             "updated_at = now() "
             "RETURNING batch_id, cardinality(members)",
-            12, params, &res, run->errstr, sizeof(run->errstr));
+            15, params, &res, run->errstr, sizeof(run->errstr));
         free(parent);
         if (rc < 0)
                 return rc;
@@ -1119,7 +1123,6 @@ int analytics_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg
         const char *skip;
         int rc;
 
-        (void)msg;
         memset(&run, 0, sizeof(run));
         run.svc = svc;
         run.env = env;
@@ -1160,8 +1163,10 @@ int analytics_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg
                                 run.nwant);
         if (rc == 0)
                 rc = check_deps(&run);
-        if (rc == 0 && analytics_coalesce_eligible(svc->cfg, env)) {
-                rc = coalesce_add(&run);
+        /* a member keeps its message to be dead-lettered from (a NUL inside: run it alone) */
+        if (rc == 0 && analytics_coalesce_eligible(svc->cfg, env) && msg && msg->topic &&
+            msg->data && strlen(msg->data) == msg->len) {
+                rc = coalesce_add(&run, msg);
                 if (rc == -EEXIST)
                         rc = coalesce_duplicate(&run);
                 goto done;
@@ -1216,20 +1221,162 @@ void analytics_svc_close(struct analytics_svc *svc)
         sl_phase_close(&svc->ph);
 }
 
-/* Makes the batch due again in delay_ms with the error noted (it failed or grew while running). */
+/*
+ * Makes the batch due again in delay_ms with the error noted (it failed or
+ * grew while running). The claim counted an attempt; counted false takes it
+ * back (the batch grew, waits for a dependency or for PostgreSQL: not a
+ * failure of its own).
+ */
 static void batch_release(struct analytics_svc *svc, const char *id, int64_t delay_ms,
-                          const char *why)
+                          const char *why, bool counted)
 {
         char delay[32], err[256];
-        const char *params[3] = {id, delay, why};
+        const char *params[4] = {id, delay, why, counted ? "0" : "1"};
 
         snprintf(delay, sizeof(delay), "%lld", (long long)delay_ms);
         if (sl_pg_exec(svc->ph.pg,
                        "UPDATE ops.analytics_batches SET due_at = clock_timestamp() + "
                        "make_interval(secs => $2::bigint / 1000.0), last_error = $3, "
+                       "attempts = greatest(attempts - $4::int, 0), "
                        "updated_at = now() WHERE batch_id = $1::bigint",
-                       3, params, NULL, err, sizeof(err)) < 0)
+                       4, params, NULL, err, sizeof(err)) < 0)
                 sl_log_warn("analytics.batch.release.error", "batch=%s: %s", id, err);
+}
+
+/*
+ * The batch failed for good: every member goes to the DLQ of the topic it
+ * came in on, with the batch's error (sl_bus_dead_letter), its member row
+ * deleted once the broker confirmed (a replay then merges it anew), a
+ * 'failed' log row (processor "coalesce") each; then the batch row goes (or,
+ * if it grew meanwhile, loses those members and runs again at once).
+ * Returns 0, or an error when a member could not be dead-lettered (no
+ * stored message: merged before migration 0019; or the publish failed): the
+ * caller then keeps the batch and retries it.
+ */
+static int batch_dead_letter(struct analytics_svc *svc, struct run *run, int rc, int attempts,
+                             int64_t age_ms)
+{
+        const char *params[3] = {run->batch_id, run->batch_version, run->batch_members};
+        char reason[512], err[256];
+        PGresult *res = NULL;
+        int n, dead = 0, ret = 0;
+
+        if (rc == SL_BUS_NOT_READY)
+                snprintf(reason, sizeof(reason),
+                         "analytics batch %s: dependency not ready after %lld s: %.400s",
+                         run->batch_id, (long long)(age_ms / 1000), run->errstr);
+        else
+                snprintf(reason, sizeof(reason), "analytics batch %s failed: %.400s", run->batch_id,
+                         run->errstr[0] ? run->errstr : sl_strerror(rc));
+        if (sl_pg_exec(svc->ph.pg,
+                       "SELECT u.id, m.topic, m.msg_key, m.message FROM unnest($1::text[]) "
+                       "WITH ORDINALITY AS u(id, n) JOIN ops.analytics_batch_members m "
+                       "ON m.event_id = u.id ORDER BY u.n",
+                       1, params + 2, &res, err, sizeof(err)) < 0) {
+                sl_log_warn("analytics.batch.dlq.error", "batch=%s: %s", run->batch_id, err);
+                return -EIO;
+        }
+        n = PQntuples(res);
+        for (int i = 0; i < n; i++) {
+                const char *id = PQgetvalue(res, i, 0);
+                struct sl_bus_msg m = {.partition = -1, .offset = -1};
+                const char *del[1] = {id};
+
+                if (PQgetisnull(res, i, 3) || PQgetisnull(res, i, 1)) {
+                        sl_log_error("analytics.batch.dlq.error",
+                                     "batch=%s member=%s has no stored message (merged before "
+                                     "migration 0019): the batch is retried",
+                                     run->batch_id, id);
+                        ret = -ENOENT;
+                        continue;
+                }
+                m.topic = PQgetvalue(res, i, 1);
+                m.key = PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2);
+                m.data = PQgetvalue(res, i, 3);
+                m.len = (size_t)PQgetlength(res, i, 3);
+                snprintf(m.id, sizeof(m.id), "batch:%s", run->batch_id);
+                ret = sl_bus_dead_letter(svc->ph.bus, &m, rc, attempts, sl_wall_ms() - age_ms,
+                                         reason);
+                if (ret < 0)
+                        break;
+                dead++;
+                if (sl_pg_exec(svc->ph.pg,
+                               "DELETE FROM ops.analytics_batch_members WHERE event_id = $1", 1,
+                               del, NULL, err, sizeof(err)) < 0)
+                        sl_log_warn("analytics.batch.dlq.error", "batch=%s member=%s: %s",
+                                    run->batch_id, id, err);
+                struct log_row row = {.processor = "coalesce",
+                                      .status = "failed",
+                                      .error = reason,
+                                      .t0_ms = run->t0_ms,
+                                      .started_wall_ms = run->started_wall_ms,
+                                      .event_id = id};
+                if (exec_log(run, &row, err, sizeof(err)) < 0)
+                        sl_log_debug("analytics.exec_log.error", "%s", err);
+        }
+        PQclear(res);
+        sl_log_warn("analytics.batch.dead_lettered", "batch=%s members=%d of %d: %s", run->batch_id,
+                    dead, n, reason);
+        if (ret < 0)
+                return ret;
+        if (sl_pg_exec(svc->ph.pg,
+                       "WITH d AS (DELETE FROM ops.analytics_batches WHERE batch_id = $1::bigint "
+                       "AND version = $2::int RETURNING 1) "
+                       "UPDATE ops.analytics_batches SET members = ARRAY(SELECT x FROM "
+                       "unnest(members) x WHERE x <> ALL($3::text[])), attempts = 0, "
+                       "due_at = clock_timestamp(), last_error = NULL, updated_at = now() "
+                       "WHERE batch_id = $1::bigint AND NOT EXISTS (SELECT 1 FROM d)",
+                       3, params, NULL, err, sizeof(err)) < 0) {
+                /* the members are in the DLQ and forgotten: a rerun of the rest is harmless */
+                sl_log_warn("analytics.batch.dlq.error", "batch=%s: %s", run->batch_id, err);
+        }
+        return 0;
+}
+
+/*
+ * A batch run failed with rc (failed() has logged it); attempts counts the
+ * claims that were not taken back, this one included. Connection trouble
+ * and an open breaker are not the batch's fault: taken back, again in 1 s
+ * (PostgreSQL down: the 30 s lease does it). Not ready: taken back, again in
+ * 5 s, dead-lettered once the batch is retry.not_ready_max_ms old. Anything
+ * else counts: dead-lettered at once if permanent (sl_err_classify), after
+ * retry.attempts counted failures otherwise, waiting retry.delays_ms
+ * between them, as the bus does for a single event.
+ */
+static void batch_failed(struct analytics_svc *svc, struct run *run, int rc, int attempts,
+                         int64_t age_ms)
+{
+        const struct sl_svc_cfg *c = &svc->cfg->svc;
+        struct sl_retry_opts r;
+        bool counted = true, dead;
+        int64_t delay;
+
+        if (svc->ph.pg_down)
+                return;
+        sl_retry_defaults(&r);
+        if (c->retry_delays_ms && sl_retry_parse_delays(&r, c->retry_delays_ms) < 0)
+                sl_retry_defaults(&r);
+        r.max_attempts = c->retry_attempts;
+        if (rc == SL_BUS_NOT_READY) {
+                counted = false;
+                dead = age_ms >= c->not_ready_max_ms;
+                delay = 5000;
+        } else if (rc == -EBUSY || rc == -ECONNRESET || rc == -ECONNREFUSED || rc == -ENOTCONN ||
+                   rc == -EPIPE) {
+                counted = false;
+                dead = false;
+                delay = 1000;
+        } else {
+                dead = sl_err_classify(rc) == SL_ERR_PERMANENT ||
+                       attempts >= sl_retry_max_attempts(&r);
+                delay = sl_retry_delay_ms(&r, attempts);
+        }
+        if (dead && batch_dead_letter(svc, run, rc, attempts, age_ms) == 0)
+                return;
+        sl_log_warn("analytics.batch.retry", "batch=%s attempt %d%s, again in %lld ms: %s",
+                    run->batch_id, attempts, counted ? "" : " (not counted)", (long long)delay,
+                    run->errstr);
+        batch_release(svc, run->batch_id, delay, run->errstr, counted);
 }
 
 /* Deletes a batch whose content was processed before (-EEXIST), if it did not grow. */
@@ -1270,6 +1417,7 @@ static void batch_run(struct analytics_svc *svc, PGresult *res)
         struct run run;
         char *upstream = NULL;
         int rc, attempts = (int)strtol(PQgetvalue(res, 0, 10), NULL, 10);
+        int64_t age_ms = strtoll(PQgetvalue(res, 0, 12), NULL, 10);
 
         memset(&run, 0, sizeof(run));
         run.svc = svc;
@@ -1283,7 +1431,7 @@ static void batch_run(struct analytics_svc *svc, PGresult *res)
                                run.errstr, sizeof(run.errstr));
         if (rc < 0) { /* cannot happen: a parsed envelope was stored */
                 sl_log_error("analytics.batch.bad", "batch=%s: %s", run.batch_id, run.errstr);
-                batch_release(svc, run.batch_id, 60000, run.errstr);
+                batch_release(svc, run.batch_id, 60000, run.errstr, true);
                 return;
         }
         run.env = parent;
@@ -1327,14 +1475,10 @@ static void batch_run(struct analytics_svc *svc, PGresult *res)
                 log_done(&run);
         }
         if (rc == -ESTALE) { /* grew while it ran: run the grown batch now */
-                batch_release(svc, run.batch_id, 0, run.errstr);
+                batch_release(svc, run.batch_id, 0, run.errstr, false);
         } else if (rc < 0 && rc != -EEXIST) {
-                int64_t delay = attempts >= 6 ? 60000 : INT64_C(1000) << (attempts - 1);
                 rc = failed(&run, rc);
-                sl_log_warn("analytics.batch.retry", "batch=%s attempt %d, again in %lld ms: %s",
-                            run.batch_id, attempts, (long long)delay, run.errstr);
-                if (!svc->ph.pg_down)
-                        batch_release(svc, run.batch_id, delay, run.errstr);
+                batch_failed(svc, &run, rc, attempts, age_ms);
         }
         analytics_event_fini(&run.ev);
         ents_fini(&run.ents);
@@ -1359,7 +1503,8 @@ static int batch_claim(struct analytics_svc *svc, PGresult **res, char *err, siz
             "ops.analytics_batches WHERE prefix = $1 AND due_at <= clock_timestamp() "
             "ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
             "RETURNING batch_id, version, game_date, processors, games, players, teams, "
-            "upstreams, parent, cardinality(members), attempts, members",
+            "upstreams, parent, cardinality(members), attempts, members, "
+            "(extract(epoch FROM clock_timestamp() - created_at) * 1000)::bigint",
             1, params, res, err, n);
 
         if (rc < 0)

@@ -13,6 +13,10 @@
 #       KILL window 4000 ms, SIGKILLed once the batch row holds all 5 members
 #            (acked, nothing run yet) and restarted: still exactly one run,
 #            rows identical to REF, the batch row gone;
+#       FAIL (same database) a new burst whose batch run fails for good (its
+#            table renamed away: SQLSTATE 42P01, PERMANENT): all 5 members in
+#            the DLQ with the batch's error, batch and member rows gone, the
+#            service alive; statline-dlq replays them (table back): ONE run;
 #   - two events of the same date with different correlation ids: two runs.
 . "$(dirname "$0")/lib.sh"
 
@@ -25,6 +29,8 @@ it_backend "${1:-redis-streams}"
 BUILD=${STATLINE_BUILD:-$IT_SRC/build}
 AN=${STATLINE_ANALYTICSBIN:-$BUILD/services/analytics/statline-analytics}
 [[ -x $AN ]] || it_bail "statline-analytics not found: $AN (set STATLINE_ANALYTICSBIN)"
+DLQBIN=${STATLINE_DLQBIN:-$BUILD/tools/dlq/statline-dlq}
+[[ -x $DLQBIN ]] || it_bail "statline-dlq not found: $DLQBIN (set STATLINE_DLQBIN)"
 
 # Three private databases: REF (the one lib.sh drops), CO and KILL (dropped here).
 it_pg_database co
@@ -229,5 +235,58 @@ it_is "KILL: its entities are the union" \
 it_is "KILL: rows identical to the one-by-one run (REF)" "$(fingerprint)" "$REF_FP"
 it_is "KILL: batch row gone" "$(it_sql "SELECT count(*) FROM ops.analytics_batches")" 0
 it_is "KILL: nothing dead-lettered" "$(it_count_events "$RAW_T.dlq")" 0
+
+# ---- FAIL: a batch that fails for good (same database and service) ---------------------------------
+# A new burst (fresh event ids and data versions, correlation id C4) is merged; before its
+# batch runs the summary table is renamed away, so the run fails with SQLSTATE 42P01
+# (PERMANENT). Every member must then sit in the DLQ with that error (not retried forever),
+# be forgotten by the batch tables, and replay through statline-dlq once the table is back.
+C4=$(python3 -c 'import uuid; print(uuid.uuid4())')
+events "$C4" "$BOX@$(team_ents $G1 "$TA" 1001)" "$BOX@$(team_ents $G1 "$TB" 1011)" \
+        "$BOX@$(team_ents $G2 "$TC" 1021)" "$BOX@$(team_ents $G2 "$TD" 1031)" \
+        "raw.team_boxscores@game:$G2" >"$IT_DIR/fail.jsonl"
+xadd "$IT_DIR/fail.jsonl"
+it_check "FAIL: the batch row holds all 5 members" it_wait_for 10 it_sql_ge \
+        "SELECT coalesce(max(cardinality(members)), 0) FROM ops.analytics_batches" 5
+it_sql "ALTER TABLE analytics.player_game_summary RENAME TO player_game_summary_away" >/dev/null
+it_check "FAIL: all 5 members dead-lettered" it_wait_for 30 it_events_ge "$RAW_T.dlq" 5
+sleep 1
+it_is "FAIL: exactly 5 dead letters, the burst's events in arrival order" \
+        "$(it_events "$RAW_T.dlq" | jq -r .event_id | tr '\n' ' ')" \
+        "$(jq -r .event_id "$IT_DIR/fail.jsonl" | tr '\n' ' ')"
+it_dlq() { # the 5 dead letters as statline-dlq sees them
+        env STATLINE_BUS_BACKEND="$IT_BACKEND" STATLINE_BUS_URL="$IT_URL" STATLINE_BUS_PREFIX="$PREFIX" \
+                STATLINE_PG_DSN="$IT_DSN" STATLINE_PG_MIGRATIONS="$IT_SRC/db/migrations" \
+                timeout -k 5 120 "$DLQBIN" "$@"
+}
+it_dlq list --json >"$IT_DIR/fail.dlq.json" 2>"$IT_DIR/fail.dlq.err"
+it_is "FAIL: each says why: PERMANENT, the batch and the missing table" \
+        "$(jq -r '[.[] | select(.headers["dlq.error_class"] == "PERMANENT" and
+                (.headers["dlq.error"] | test("analytics batch [0-9]+ failed: .*player_game_summary.*does not exist")) and
+                .headers["dlq.service"] == "analytics" and .original_topic == "'"$RAW_T"'")] | length' \
+                "$IT_DIR/fail.dlq.json")" 5
+it_is "FAIL: batch and member rows of C4 gone (a replay is merged anew)" \
+        "$(it_sql "SELECT (SELECT count(*) FROM ops.analytics_batches) || '/' ||
+                (SELECT count(*) FROM ops.analytics_batch_members WHERE correlation_id = '$C4')")" "0/0"
+it_is "FAIL: one 'failed' coalesce log row per member" \
+        "$(it_sql "SELECT count(DISTINCT event_id) FROM ops.pipeline_execution_log WHERE phase = 'analytics'
+                AND processor = 'coalesce' AND status = 'failed' AND correlation_id = '$C4'")" 5
+it_is "FAIL: no analytics.completed for C4" \
+        "$(it_events "$AN_T" | jq -r .correlation_id | grep -c "$C4")" 0
+it_check "FAIL: the service still runs" kill -0 "$AN_PID"
+it_sql "ALTER TABLE analytics.player_game_summary_away RENAME TO player_game_summary" >/dev/null
+replay_c4() { it_dlq replay --correlation-id "$C4" --rate 50 >"$IT_DIR/replay.txt" 2>&1; }
+it_check "FAIL: statline-dlq replays the 5 (table back)" replay_c4
+it_like "FAIL: replay summary" "$(tail -n 1 "$IT_DIR/replay.txt")" 'matched=5 done=5 skipped=0 failed=0'
+it_is "FAIL: DLQ entries replayed out (statline-dlq list)" "$(it_dlq list --json | jq length)" 0
+it_check "FAIL: replayed, they run as ONE coalesced batch" it_wait_for 30 it_events_ge "$AN_T" 2
+sleep 5
+it_is "FAIL: exactly one analytics.completed for C4 (the rows were equal already: no new entities)" \
+        "$(it_events "$AN_T" | jq -r .correlation_id | grep -c "$C4")" 1
+it_is "FAIL: one run: 3 'completed' log rows for C4" \
+        "$(it_sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE phase = 'analytics'
+                AND status = 'completed' AND correlation_id = '$C4'")" 3
+it_is "FAIL: rows identical to the one-by-one run (REF)" "$(fingerprint)" "$REF_FP"
+it_is "FAIL: no batch left" "$(it_sql "SELECT count(*) FROM ops.analytics_batches")" 0
 it_check "KILL: SIGTERM exits 0" it_stop_service AN_PID
 it_done

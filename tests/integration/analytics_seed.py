@@ -106,6 +106,6 @@ wins_a = sum(1 for gid, d, h, a in games if "A" in (h, a) and
              (team_lines[(gid, "A")][1]["pts"] > team_lines[(gid, "C" if "C" in (h, a) else "B")][1]["pts"]))
 with open(f"{out}/facts.txt", "w") as f:
     f.write(f"A1={players['A'][0]}\nA2={players['A'][1]}\nC1={players['C'][0]}\nC2={players['C'][1]}\n")
-    f.write(f"B1={players['B'][0]}\nDNP={DNP}\nTA={TEAMS['A']}\nTB={TEAMS['B']}\nTC={TEAMS['C']}\n")
+    f.write(f"B1={players['B'][0]}\nDNP={DNP}\nTA={TEAMS['A']}\nTB={TEAMS['B']}\nTC={TEAMS['C']}\nTD={TEAMS['D']}\n")
     f.write(f"WINPCT_A={round(wins_a / 2, 3):.3f}\n")
     f.write("G1_PLAYERS=" + ",".join(str(p) for p in players["A"] + players["B"]) + "\n")

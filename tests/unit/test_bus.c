@@ -262,6 +262,53 @@ static void test_dlq_publish_fails(void)
         sl_bus_mem_reset();
 }
 
+/* sl_bus_dead_letter(): work taken over from the bus that failed for good, by hand. */
+static void test_dead_letter_by_hand(void)
+{
+        struct sl_bus *bus = open_bus("analytics", 1);
+        static const char body[] = "{\"event\":\"member\"}";
+        struct sl_bus_msg msg = {.topic = TOPIC,
+                                 .key = "2025-11-05",
+                                 .data = body,
+                                 .len = sizeof(body) - 1,
+                                 .partition = -1,
+                                 .offset = -1};
+        struct sl_bus_opts o = {.backend = "mem", .group = "inspector"};
+        struct sl_bus_msg got = {0};
+        struct sl_bus_stats st;
+        struct sl_bus *dlq;
+        char err[128], v[256];
+
+        snprintf(msg.id, sizeof(msg.id), "batch:7");
+        SL_CHECK(sl_bus_dead_letter(bus, NULL, -EINVAL, 1, 0, "x") == -EINVAL);
+        SL_CHECK(sl_bus_dead_letter(bus, &msg, -EINVAL, 2, INT64_C(1700000000000),
+                                    "batch 7 failed: relation does not exist") == 0);
+        sl_bus_get_stats(bus, &st);
+        SL_CHECK(st.dead_lettered == 1);
+        SL_CHECK(dlq_header(SL_DLQ_H_CLASS, v, sizeof(v)) == 0 && strcmp(v, "PERMANENT") == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_ATTEMPTS, v, sizeof(v)) == 0 && strcmp(v, "2") == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_ERROR, v, sizeof(v)) == 0 && strstr(v, "batch 7 failed"));
+        SL_CHECK(dlq_header(SL_DLQ_H_FIRST, v, sizeof(v)) == 0 &&
+                 strncmp(v, "2023-11-14", 10) == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_OFFSET, v, sizeof(v)) == 0 && strcmp(v, "batch:7") == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_KEY, v, sizeof(v)) == 0 && strcmp(v, "2025-11-05") == 0);
+        o.topics[0] = DLQ;
+        dlq = sl_bus_open(&o, err, sizeof(err));
+        SL_CHECK(dlq->ops->fetch(dlq, &got, 0) == 1);
+        SL_CHECK(got.len == msg.len && memcmp(got.data, body, got.len) == 0);
+        sl_bus_close(dlq);
+        /* not ready for too long: TRANSIENT; a failed publish is reported, nothing counted */
+        sl_bus_mem_reset();
+        SL_CHECK(sl_bus_dead_letter(bus, &msg, SL_BUS_NOT_READY, 4, 0, "waited 6 h") == 0);
+        SL_CHECK(dlq_header(SL_DLQ_H_CLASS, v, sizeof(v)) == 0 && strcmp(v, "TRANSIENT") == 0);
+        sl_bus_mem_inject_publish_errors(1, -ECONNRESET);
+        SL_CHECK(sl_bus_dead_letter(bus, &msg, -EINVAL, 1, 0, "x") == -ECONNRESET);
+        sl_bus_get_stats(bus, &st);
+        SL_CHECK(st.dead_lettered == 2);
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
 static void test_caps_and_loops(void)
 {
         struct sl_bus_opts o = {
@@ -530,6 +577,7 @@ int main(void)
         test_handler_badmsg_and_dup();
         test_busy_waits();
         test_dlq_publish_fails();
+        test_dead_letter_by_hand();
         test_caps_and_loops();
         test_drain_interrupts_retry();
         test_open_errors_and_topics();

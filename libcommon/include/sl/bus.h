@@ -191,6 +191,19 @@ int sl_bus_dispatch(struct sl_bus *bus, const struct sl_bus_msg *msg, sl_bus_han
                     void *opaque);
 
 /*
+ * Dead-letters msg by hand, the way sl_bus_poll() does after its retries:
+ * the original bytes go to "<topic>.dlq" with the error context as headers
+ * (class from rc: SL_BUS_NOT_READY and retriable errors TRANSIENT, else
+ * sl_err_classify(); attempts; first_ms, the wall clock of the first
+ * failure, or 0 for now; reason, the error text, redacted), and the call
+ * waits for the broker's confirmation. For work a service took over from
+ * the bus and acked (statline-analytics' coalesced batches) that then fails
+ * for good. Returns 0 once confirmed, -EINVAL, or the publish error.
+ */
+int sl_bus_dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg, int rc, int attempts,
+                       int64_t first_ms, const char *reason);
+
+/*
  * Acknowledges msg: XACK for Streams, offset store for Kafka, no-op for
  * pubsub. sl_bus_poll() does this itself; for tools that fetch by hand.
  */
