@@ -1031,15 +1031,49 @@ static void want_literal(const struct run *run, char *out, size_t size)
 }
 
 /*
+ * Whether an event that names no game (an injury or prop update of a few
+ * players) may join: only a batch already open for its correlation id,
+ * sport and date. Alone it runs at once instead of waiting out the window
+ * for a burst that is not coming. 1 open, 0 none, -EEXIST the event was
+ * merged before (redelivered), or the error.
+ */
+static int coalesce_open_batch(struct run *run)
+{
+        const char *params[5] = {run->svc->cfg->svc.bus_prefix, run->env->correlation_id,
+                                 run->env->sport, run->ev.game_date, run->env->event_id};
+        PGresult *res = NULL;
+        int rc = sl_pg_exec(run->svc->ph.pg,
+                            "SELECT EXISTS (SELECT 1 FROM ops.analytics_batches WHERE prefix = $1 "
+                            "AND correlation_id = $2 AND sport = $3 AND game_date = $4::date), "
+                            "EXISTS (SELECT 1 FROM ops.analytics_batch_members WHERE "
+                            "event_id = $5)",
+                            5, params, &res, run->errstr, sizeof(run->errstr));
+
+        if (rc < 0)
+                return rc;
+        rc = strcmp(PQgetvalue(res, 0, 1), "t") == 0 ? -EEXIST
+                                                     : strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        PQclear(res);
+        return rc;
+}
+
+/*
  * Merges the ready event into its batch (one statement: the member row and
  * the batch upsert commit together; nothing is acked before). 0 merged,
- * -EEXIST the event was a member before (redelivered), or the error.
+ * 1 not merged (no game named and no batch open: run it now), -EEXIST the
+ * event was a member before (redelivered), or the error.
  */
 static int coalesce_add(struct run *run, const struct sl_bus_msg *msg)
 {
         char procs[512], window[32], prefix[160];
         PGresult *res = NULL;
         int rc;
+
+        if (!run->ev.games.literal || run->ev.games.n == 0) {
+                rc = coalesce_open_batch(run);
+                if (rc <= 0)
+                        return rc < 0 ? rc : 1; /* -EEXIST: a duplicate */
+        }
 
         want_literal(run, procs, sizeof(procs));
         snprintf(window, sizeof(window), "%lld", (long long)run->svc->cfg->coalesce_window_ms);
@@ -1169,7 +1203,9 @@ int analytics_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg
                 rc = coalesce_add(&run, msg);
                 if (rc == -EEXIST)
                         rc = coalesce_duplicate(&run);
-                goto done;
+                if (rc <= 0)
+                        goto done;
+                rc = 0; /* alone: run it now */
         }
         if (rc == 0)
                 rc = process_tx(&run);

@@ -17,7 +17,9 @@
 #            table renamed away: SQLSTATE 42P01, PERMANENT): all 5 members in
 #            the DLQ with the batch's error, batch and member rows gone, the
 #            service alive; statline-dlq replays them (table back): ONE run;
-#   - two events of the same date with different correlation ids: two runs.
+#   - two events of the same date with different correlation ids: two runs;
+#   - LONE / JOIN: an event naming no game (an injury-like player update)
+#     runs at once when no batch is open, and joins the one that is.
 . "$(dirname "$0")/lib.sh"
 
 [[ -n ${STATLINE_TEST_PG_DSN:-} ]] || it_skip_all "STATLINE_TEST_PG_DSN not set"
@@ -208,6 +210,24 @@ it_is "two correlation ids: exactly two runs, one per correlation id" \
         "$(it_events "$AN_T" | tail -n +2 | jq -r .correlation_id | sort | tr '\n' ' ')" \
         "$(printf '%s\n' "$C2" "$C3" | sort | tr '\n' ' ')"
 it_is "two correlation ids: 3 analytics.completed in all" "$(it_count_events "$AN_T")" 3
+
+# ---- an event that names no game opens no batch: alone it runs at once, else it joins -------------
+
+C5=$(python3 -c 'import uuid; print(uuid.uuid4())')
+C6=$(python3 -c 'import uuid; print(uuid.uuid4())')
+events "$C5" "raw.player_boxscores@player:1001" >"$IT_DIR/lone.jsonl"
+xadd "$IT_DIR/lone.jsonl"
+it_check "LONE: a player-only event runs" it_wait_for 20 it_events_ge "$AN_T" 4
+it_is "LONE: not merged into a batch (no member row: it did not wait out the window)" \
+        "$(it_sql "SELECT count(*) FROM ops.analytics_batch_members WHERE correlation_id = '$C5'")" 0
+it_is "LONE: its analytics.completed" "$(it_events "$AN_T" | jq -r .correlation_id | grep -c "$C5")" 1
+events "$C6" "$BOX@$(team_ents $G1 "$TA" 1001)" "raw.player_boxscores@player:1002" >"$IT_DIR/join.jsonl"
+xadd "$IT_DIR/join.jsonl"
+it_check "JOIN: a box score and a player-only event of one run" it_wait_for 20 it_events_ge "$AN_T" 5
+sleep 3
+it_is "JOIN: the player-only event joined the open batch: both members, ONE run" \
+        "$(it_sql "SELECT count(*) FROM ops.analytics_batch_members WHERE correlation_id = '$C6'")/$(
+                it_events "$AN_T" | jq -r .correlation_id | grep -c "$C6")" "2/1"
 it_stop_service AN_PID
 
 # ---- KILL: SIGKILL after the batch row committed, restart -----------------------------------------
