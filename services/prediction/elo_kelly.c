@@ -124,6 +124,35 @@ static int exec_arrays(struct sl_pg *pg, const char *sql, struct sl_buf *cols, i
         return rc;
 }
 
+/*
+ * Runs delete_sql ($1 date, $2 sport, $3.. the first nkeys array literals
+ * under construction, closed on copies: the caller still appends to them)
+ * to drop the date's rows that are no candidates any more; adds the rows
+ * deleted to *written. Returns 0 or the error.
+ */
+static int delete_stale(struct sl_pg *pg, const char *delete_sql, const char *date,
+                        const char *sport, const struct sl_buf *keys, int nkeys, int *written,
+                        char *errstr, size_t n)
+{
+        const char *params[2 + 4] = {date, sport};
+        struct sl_buf closed[4];
+        PGresult *res = NULL;
+        int rc;
+
+        for (int i = 0; i < nkeys && i < 4; i++) {
+                sl_buf_init(&closed[i], 0);
+                sl_buf_printf(&closed[i], "%s}", keys[i].data);
+                params[2 + i] = closed[i].data;
+        }
+        rc = sl_pg_exec(pg, delete_sql, 2 + nkeys, params, &res, errstr, n);
+        if (rc == 0)
+                *written += PQntuples(res);
+        PQclear(res);
+        for (int i = 0; i < nkeys && i < 4; i++)
+                sl_buf_fini(&closed[i]);
+        return rc;
+}
+
 /* ---- Elo -------------------------------------------------------------------------------- */
 
 static const char SQL_ELO_FINALS[] =
@@ -597,23 +626,7 @@ static int kelly_store(struct sl_pg *pg, const char *sport, const char *date, co
                 for (int i = 0; i < 16; i++)
                         sl_buf_puts(&a[i], "{");
         /* drop the date's bets that are no candidates any more (a player now Out) */
-        {
-                const char *params[] = {date, sport, NULL, NULL};
-                struct sl_buf p0, p1;
-                PGresult *res = NULL;
-                sl_buf_init(&p0, 0);
-                sl_buf_init(&p1, 0);
-                sl_buf_printf(&p0, "%s}", a[0].data);
-                sl_buf_printf(&p1, "%s}", a[1].data);
-                params[2] = p0.data;
-                params[3] = p1.data;
-                rc = sl_pg_exec(pg, SQL_KELLY_DELETE, 4, params, &res, errstr, n);
-                if (rc == 0)
-                        stats->written += PQntuples(res);
-                PQclear(res);
-                sl_buf_fini(&p0);
-                sl_buf_fini(&p1);
-        }
+        rc = delete_stale(pg, SQL_KELLY_DELETE, date, sport, a, 2, &stats->written, errstr, n);
         if (rc == 0 && k > 0) {
                 const char *extra[] = {date, sport};
                 rc = exec_arrays(pg, SQL_KELLY_BETS, a, 16, extra, 2, errstr, n);
@@ -789,19 +802,7 @@ static int ml_store(struct sl_pg *pg, const char *sport, const char *date, const
         if (k == 0)
                 for (int i = 0; i < 14; i++)
                         sl_buf_puts(&a[i], "{");
-        {
-                const char *params[] = {date, sport, NULL};
-                struct sl_buf p0;
-                PGresult *res = NULL;
-                sl_buf_init(&p0, 0);
-                sl_buf_printf(&p0, "%s}", a[0].data);
-                params[2] = p0.data;
-                rc = sl_pg_exec(pg, SQL_ML_DELETE, 3, params, &res, errstr, n);
-                if (rc == 0)
-                        stats->written += PQntuples(res);
-                PQclear(res);
-                sl_buf_fini(&p0);
-        }
+        rc = delete_stale(pg, SQL_ML_DELETE, date, sport, a, 1, &stats->written, errstr, n);
         if (rc == 0 && k > 0) {
                 const char *extra[] = {sport, date};
                 rc = exec_arrays(pg, SQL_ML_BETS, a, 14, extra, 2, errstr, n);
