@@ -197,7 +197,13 @@ trim_config() {
 format_storage() {
         local dir=$1 id
         [[ -f $dir/data/meta.properties ]] && return 0
-        id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+        # base64url of 16 random bytes; never starting with '-', which StorageTool's argument
+        # parser reads as an option ("argument --cluster-id/-t: expected one argument"): 1 start
+        # in 64 failed that way, and Kafka's own Uuid.randomUuid() avoids such ids for the same reason
+        id=-
+        while [[ $id == -* ]]; do
+                id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+        done
         # shellcheck disable=SC2086
         java $JAVA_OPTS "$(log_flag "$dir")" -cp "$LIBS/*" kafka.tools.StorageTool format \
                 -t "$id" -c "$dir/server.properties" --ignore-formatted >>"$dir/kafka.log" 2>&1 || {
