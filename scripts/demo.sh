@@ -214,13 +214,22 @@ echo
 t0=$(date +%s.%N)
 scrape "$nday" nhl
 ngames=$(sql "SELECT count(*) FROM raw.nhl_games WHERE game_date = '$nday'")
+# Done when the published games document has every game of the day, final and with its
+# win probability (not a count of runs: analytics coalesces the day's box scores into one).
 nhl_done() {
-        [ "$(sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE phase = 'publishing'
-                   AND sport = 'nhl' AND game_date = '$nday' AND status IN ('completed', 'skipped')")" -ge "$ngames" ]
+        python3 - "$run/publish/nhl/$nday/games.json" "$ngames" <<'PY'
+import json, sys
+try:
+    games = json.load(open(sys.argv[1]))["games"]
+except (OSError, ValueError, KeyError):
+    sys.exit(1)
+done = [g for g in games if g.get("home_score") is not None and g.get("win_prob")]
+sys.exit(0 if len(done) >= int(sys.argv[2]) else 1)
+PY
 }
-for _ in $(seq 1200); do
+for _ in $(seq 600); do
         nhl_done && break
-        sleep 0.1
+        sleep 0.2
 done
 nhl_done || die "the NHL day $nday did not reach publishing within 120 s"
 t1=$(date +%s.%N)
