@@ -203,7 +203,7 @@ static int run(struct bench *b)
         if (!concurrent)
                 pthread_create(&th, NULL, consumer, b);
         wait_consumer(b, th, sl_mono_ms() + 120000);
-        qsort(b->lat_us, (size_t)b->n_lat, sizeof(int64_t), cmp_i64);
+        sl_qsort(b->lat_us, (size_t)b->n_lat, sizeof(int64_t), cmp_i64);
         report(b, t0, t_pub);
         free(pad);
         free(b->lat_us);

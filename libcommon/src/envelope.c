@@ -348,7 +348,7 @@ struct names {
         size_t cap;
 };
 
-/* qsort() comparator over const char * elements. */
+/* sl_qsort() comparator over const char * elements. */
 static int cmp_names(const void *a, const void *b)
 {
         return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -370,7 +370,7 @@ static int check_object_dups(const cJSON *obj, struct names *nm, const char *whe
         }
         if (n < 2)
                 return 0;
-        qsort(nm->v, n, sizeof(*nm->v), cmp_names);
+        sl_qsort(nm->v, n, sizeof(*nm->v), cmp_names);
         for (size_t k = 1; k < n; k++) {
                 if (strcmp(nm->v[k - 1], nm->v[k]) != 0)
                         continue;

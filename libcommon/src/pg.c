@@ -873,7 +873,7 @@ int sl_pg_migrations_load(const char *dir, struct sl_pg_migrations *out, char *e
         if (rc < 0)
                 return rc;
         if (out->count > 1)
-                qsort(out->items, out->count, sizeof(*out->items), cmp_migration);
+                sl_qsort(out->items, out->count, sizeof(*out->items), cmp_migration);
         for (size_t i = 1; i < out->count; i++) {
                 if (out->items[i].version == out->items[i - 1].version) {
                         snprintf(errstr, errstr_size, "%s: %s and %s have the same version %04d",

@@ -513,3 +513,15 @@ int sl_uuid_version(const char *s)
         c = s[14];
         return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 }
+
+void sl_qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+        if (n > 1 && base)
+                qsort(base, n, size, cmp);
+}
+
+void *sl_bsearch(const void *key, const void *base, size_t n, size_t size,
+                 int (*cmp)(const void *, const void *))
+{
+        return n > 0 && base ? bsearch(key, base, n, size, cmp) : NULL;
+}

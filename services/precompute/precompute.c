@@ -187,7 +187,7 @@ static int parse_players(const struct sl_envelope *env, struct pc_request *req, 
                 }
                 ids[k++] = (long long)v;
         }
-        qsort(ids, k, sizeof(*ids), cmp_id);
+        sl_qsort(ids, k, sizeof(*ids), cmp_id);
         sl_buf_init(&b, 0);
         sl_buf_puts(&b, "{");
         for (size_t i = 0; i < k; i++) {

@@ -499,7 +499,7 @@ static int kelly_candidates(struct sl_pg *pg, const char *date, double w, struct
                 preds[np].market = PQgetvalue(pres, r, 1);
                 preds[np++].r = r;
         }
-        qsort(preds, np, sizeof(*preds), kpred_cmp);
+        sl_qsort(preds, np, sizeof(*preds), kpred_cmp);
         c = sl_xcalloc((size_t)PQntuples(res) + 1, sizeof(*c));
         for (int r = 0; r < PQntuples(res); r++) {
                 struct cand x;
@@ -509,7 +509,7 @@ static int kelly_candidates(struct sl_pg *pg, const char *date, double w, struct
 
                 if (sl_parse_i64(PQgetvalue(res, r, 0), INT64_MIN, INT64_MAX, &key.player) < 0)
                         continue; /* bigint: unreachable */
-                p = np ? bsearch(&key, preds, np, sizeof(*preds), kpred_cmp) : NULL;
+                p = np ? sl_bsearch(&key, preds, np, sizeof(*preds), kpred_cmp) : NULL;
                 if (!p)
                         continue; /* no ensemble bet prediction for this line */
                 memset(&x, 0, sizeof(x));

@@ -146,7 +146,7 @@ static int parse_ids(const char *players, int64_t **out, size_t *n)
                 if (*p == ',')
                         p++;
         }
-        qsort(ids, k, sizeof(*ids), cmp_i64);
+        sl_qsort(ids, k, sizeof(*ids), cmp_i64);
         *n = 0;
         for (size_t i = 0; i < k; i++)
                 if (i == 0 || ids[i] != ids[i - 1])

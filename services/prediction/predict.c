@@ -769,7 +769,7 @@ static int run_similarity(struct sl_pg *pg, struct pred_set *set, char *errstr, 
         for (size_t r = 0; r < hp->n; r++)
                 by_player[r] = r;
         sim_sort_h = hp;
-        qsort(by_player, hp->n, sizeof(size_t), cmp_player_row);
+        sl_qsort(by_player, hp->n, sizeof(size_t), cmp_player_row);
         sim_sort_h = NULL;
         for (size_t i = 0; i < set->n; i++) {
                 if (!set->t[i].features)

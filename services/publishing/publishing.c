@@ -59,7 +59,7 @@ void pub_json_sort(cJSON *item)
         kids = sl_xcalloc(n, sizeof(*kids));
         while (item->child)
                 kids[i++] = cJSON_DetachItemViaPointer(item, item->child);
-        qsort(kids, n, sizeof(*kids), key_cmp);
+        sl_qsort(kids, n, sizeof(*kids), key_cmp);
         for (i = 0; i < n; i++)
                 cJSON_AddItemToArray(item, kids[i]); /* keeps ->string: works on objects */
         free(kids);
@@ -475,7 +475,7 @@ void pub_idem_key(char *out, size_t out_size, const struct sl_envelope *env,
         if (env->n_entities > 0) {
                 ents = sl_xcalloc(env->n_entities, sizeof(*ents));
                 memcpy(ents, env->entities, env->n_entities * sizeof(*ents));
-                qsort(ents, env->n_entities, sizeof(*ents), ent_cmp);
+                sl_qsort(ents, env->n_entities, sizeof(*ents), ent_cmp);
         }
         for (size_t i = 0; i < env->n_entities; i++) {
                 sl_sha256_update(&h, "E", 1);
@@ -776,7 +776,7 @@ static cJSON *splice_players(struct run *run, cJSON *fresh)
         }
         while (fresh->child)
                 items[n++] = cJSON_DetachItemViaPointer(fresh, fresh->child);
-        qsort(items, n, sizeof(*items), cmp_player);
+        sl_qsort(items, n, sizeof(*items), cmp_player);
         out = cJSON_CreateArray();
         for (i = 0; i < n; i++)
                 cJSON_AddItemToArray(out, items[i]);

@@ -725,7 +725,7 @@ static int log_games(struct raw_ctx *ctx, const struct raw_table *log, const cha
         ctx->where = "game pairs";
         for (size_t r = 0; r < log->nrows; r++)
                 v[r] = (struct log_ref){raw_table_cell(log, r, GL_GAME_ID), r};
-        qsort(v, log->nrows, sizeof(*v), cmp_log_refs);
+        sl_qsort(v, log->nrows, sizeof(*v), cmp_log_refs);
         while (rc == 0 && i < log->nrows) {
                 for (j = i + 1; j < log->nrows && !strcmp(v[j].game_id, v[i].game_id); j++)
                         ;

@@ -352,7 +352,7 @@ int raw_check_keys(struct raw_ctx *ctx, const struct raw_table *t)
                         v[r].k[k] = t->cells[r * t->ncols + (size_t)d->keys[k]];
                 v[r].row = r;
         }
-        qsort(v, t->nrows, sizeof(*v), cmp_key_rows);
+        sl_qsort(v, t->nrows, sizeof(*v), cmp_key_rows);
         for (size_t r = 1; rc == 0 && r < t->nrows; r++) {
                 if (cmp_key_rows(&v[r - 1], &v[r]) == 0)
                         rc = raw_fail(ctx, "%s: rows %zu and %zu have the same key (%s%s%s)",

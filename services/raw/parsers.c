@@ -244,7 +244,7 @@ static int object_dups(const cJSON *obj, struct names *nm, char *errstr, size_t 
         }
         if (k < 2)
                 return 0;
-        qsort(nm->v, k, sizeof(*nm->v), cmp_names);
+        sl_qsort(nm->v, k, sizeof(*nm->v), cmp_names);
         for (size_t i = 1; i < k; i++) {
                 if (!strcmp(nm->v[i - 1], nm->v[i]))
                         return fail(errstr, n, "JSON: duplicate key \"%.40s\"", nm->v[i]);

@@ -16,6 +16,8 @@
 
 #include "fuzz.h"
 
+#include <sl/util.h>
+
 #define FILE_MAX_BYTES (16u << 20)
 
 static int n_test;
@@ -87,7 +89,7 @@ static void replay_dir(const char *dir)
         if (d)
                 closedir(d);
         if (n > 1)
-                qsort(names, n, sizeof(*names), cmp_names);
+                sl_qsort(names, n, sizeof(*names), cmp_names);
         if (n == 0) /* not a SKIP: CI counts skips as failures, and an empty dir is fine */
                 printf("ok %d - %s: no files\n", ++n_test, dir);
         for (size_t i = 0; i < n; i++) {

@@ -69,7 +69,7 @@ static size_t list_json(const char *dir, char ***out)
         }
         closedir(d);
         if (n)
-                qsort(v, n, sizeof(*v), cmp_str);
+                sl_qsort(v, n, sizeof(*v), cmp_str);
         *out = v;
         return n;
 }

@@ -129,7 +129,7 @@ int backfill_dates_list(const char *list, struct backfill_dates *out, char *errs
                 snprintf(errstr, errstr_size, "--dates: no date given");
                 goto bad;
         }
-        qsort(out->d, (size_t)n, sizeof(*out->d), cmp_date);
+        sl_qsort(out->d, (size_t)n, sizeof(*out->d), cmp_date);
         out->n = 0;
         for (int i = 0; i < n; i++) {
                 if (out->n == 0 || strcmp(out->d[out->n - 1], out->d[i]) != 0)

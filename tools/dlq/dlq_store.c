@@ -125,7 +125,7 @@ static int redis_topics(struct dlq_store *st, char **names, size_t *n, char *err
                 freeReplyObject(reply);
         } while (strcmp(cursor, "0") != 0);
         free(pattern);
-        qsort(names, *n, sizeof(*names), cmp_str);
+        sl_qsort(names, *n, sizeof(*names), cmp_str);
         return rc;
 }
 
@@ -338,7 +338,7 @@ static int kafka_topics(struct dlq_store *st, char **names, int *parts, size_t *
                     strcmp(t + tl - 4, ".dlq") == 0)
                         names[(*n)++] = sl_xstrdup(t);
         }
-        qsort(names, *n, sizeof(*names), cmp_str);
+        sl_qsort(names, *n, sizeof(*names), cmp_str);
         for (size_t k = 0; k < *n; k++) {
                 parts[k] = 0;
                 for (int i = 0; i < md->topic_cnt; i++)
@@ -423,8 +423,9 @@ static int kafka_read(struct dlq_store *st, const char *topic, int32_t part, int
                 } else if (rkm->offset >= next) {
                         next = rkm->offset + 1;
                         deadline = sl_mono_ms() + 3 * (int64_t)st->o.timeout_ms;
-                        if (rkm->offset < to && (nskip == 0 || !bsearch(&rkm->offset, skip, nskip,
-                                                                        sizeof(*skip), cmp_i64))) {
+                        if (rkm->offset < to &&
+                            (nskip == 0 ||
+                             !sl_bsearch(&rkm->offset, skip, nskip, sizeof(*skip), cmp_i64))) {
                                 struct dlq_letter *l = kafka_letter(rkm);
                                 if (l)
                                         rc = fn(l, opaque);

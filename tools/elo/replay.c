@@ -513,7 +513,7 @@ int elo_replay(const struct elo_replay_opts *opts, const char *const *files, siz
                         used = sizeof(ev->source) - 1; /* a long list is cut, not an error */
         }
         ev->rows = l.nrows;
-        qsort(l.rows, l.nrows, sizeof(*l.rows), cmp_row);
+        sl_qsort(l.rows, l.nrows, sizeof(*l.rows), cmp_row);
         league = sl_elo_league_new(params);
         if (opts->initial) {
                 rc = load_seeds(league, opts->initial, errstr, errstr_size);

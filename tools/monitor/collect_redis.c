@@ -380,7 +380,7 @@ int mon_redis_collect(struct mon_redis *r, struct mon_snapshot *snap, char *errs
         r->last_ms = snap->t_ms;
         rc = scan_streams(r, &names, &n, errstr, errstr_size);
         if (rc == 0 && n > 0) /* no stream yet: names is NULL, which qsort may not get */
-                qsort(names, n, sizeof(*names), cmp_str);
+                sl_qsort(names, n, sizeof(*names), cmp_str);
         for (size_t i = 0; i < n && rc == 0; i++)
                 if (!is_dlq(names[i]))
                         rc = stream_of(r, snap, names[i], errstr, errstr_size);

@@ -86,6 +86,16 @@ int sl_uuid_version(const char *s);
 /* Returns true if s is a calendar date YYYY-MM-DD that exists. */
 bool sl_date_valid(const char *s);
 
+/*
+ * qsort() and bsearch() with no call for fewer than 2 (1) elements: the C
+ * library's versions are undefined for a NULL base even with a count of 0
+ * (UBSan "null pointer passed as argument"), which an empty list has. Plain
+ * qsort/bsearch are banned by scripts/checksrc.sh outside util.c.
+ */
+void sl_qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+void *sl_bsearch(const void *key, const void *base, size_t n, size_t size,
+                 int (*cmp)(const void *, const void *));
+
 /* Lengths of fixed ids */
 #define SL_UUID_LEN 36
 
