@@ -301,8 +301,9 @@ static void fail_note(struct failure *f, int rc, const char *reason)
  * headers, and waits for the broker to confirm. Returns 0 once it is safe to
  * ack the original, or a negative errno (the original must then stay unacked).
  */
-static int dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg, struct failure *f,
-                       enum sl_err_class cls, const char *why)
+static int dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg,
+                       const struct sl_envelope *env, struct failure *f, enum sl_err_class cls,
+                       const char *why)
 {
         char dlq[512], part[16], off[24], attempts[16], first[25], last[25];
         const char *where = msg->partition >= 0 ? off : msg->id;
@@ -341,6 +342,12 @@ static int dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg, struct 
         }
         bus->stats.dead_lettered++;
         sl_metric_inc(sl_metrics_std()->events_failed, why);
+        if (bus->opts.defer) {
+                char cls_name[16];
+                snprintf(cls_name, sizeof(cls_name), "%s", sl_err_class_name(cls));
+                bus->opts.defer(bus->opts.defer_opaque, SL_BUS_DEFER_DEAD, msg, env, f->reason,
+                                cls_name, sizeof(cls_name));
+        }
         sl_log_warn("bus.dlq", "topic=%s id=%s class=%s attempts=%d error=%s", msg->topic, msg->id,
                     sl_err_class_name(cls), f->attempts, f->reason);
         return 0;
@@ -358,7 +365,7 @@ int sl_bus_dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg, int rc,
         if (first_ms > 0 && first_ms < f.last_ms)
                 f.first_ms = first_ms;
         cls = rc == SL_BUS_NOT_READY ? SL_ERR_TRANSIENT : sl_err_classify(rc);
-        return dead_letter(bus, msg, &f, cls,
+        return dead_letter(bus, msg, NULL, &f, cls,
                            cls == SL_ERR_PERMANENT ? "permanent" : "retries_exhausted");
 }
 
@@ -404,7 +411,7 @@ static int park(struct sl_bus *bus, const struct sl_envelope *env, const struct 
                 return -EBUSY;
         }
         fail_note(f, SL_BUS_NOT_READY, why[0] ? why : reason);
-        rc = dead_letter(bus, msg, f, SL_ERR_TRANSIENT, "not_ready_timeout");
+        rc = dead_letter(bus, msg, env, f, SL_ERR_TRANSIENT, "not_ready_timeout");
         if (rc == 0)
                 bus->opts.defer(bus->opts.defer_opaque, SL_BUS_DEFER_DONE, msg, env, reason, why,
                                 sizeof(why));
@@ -467,7 +474,7 @@ static int run_handler(struct sl_bus *bus, const struct sl_envelope *env,
         if (f->attempts >= max && cls != SL_ERR_PERMANENT)
                 snprintf(f->reason + strlen(f->reason), sizeof(f->reason) - strlen(f->reason),
                          " (gave up after %d attempts)", f->attempts);
-        return dead_letter(bus, msg, f, cls,
+        return dead_letter(bus, msg, env, f, cls,
                            cls == SL_ERR_PERMANENT ? "permanent" : "retries_exhausted");
 }
 
@@ -500,28 +507,29 @@ static int process(struct sl_bus *bus, const struct sl_bus_msg *msg, sl_bus_hand
                 snprintf(why, sizeof(why), "message of %zu bytes exceeds the %zu byte cap",
                          msg->len, bus->opts.max_msg_bytes);
                 fail_note(&f, -EMSGSIZE, why);
-                return dead_letter(bus, msg, &f, SL_ERR_PERMANENT, "oversized");
+                return dead_letter(bus, msg, NULL, &f, SL_ERR_PERMANENT, "oversized");
         }
         rc =
             sl_envelope_parse(msg->data, msg->len, bus->opts.max_msg_bytes, &env, why, sizeof(why));
         sl_metric_inc(sl_metrics_std()->events_consumed, rc == 0 ? env->type : "invalid");
         if (rc < 0) {
                 fail_note(&f, rc, why);
-                return dead_letter(bus, msg, &f, SL_ERR_PERMANENT, "poison");
+                return dead_letter(bus, msg, NULL, &f, SL_ERR_PERMANENT, "poison");
         }
         if (!topic_sport_ok(bus, msg->topic, env->sport)) {
                 snprintf(why, sizeof(why), "sport %s does not belong on topic %s", env->sport,
                          msg->topic);
                 fail_note(&f, -EBADMSG, why);
+                /* no env for the record: its sport is not this topic's (it is poison) */
                 sl_envelope_free(env);
-                return dead_letter(bus, msg, &f, SL_ERR_PERMANENT, "poison");
+                return dead_letter(bus, msg, NULL, &f, SL_ERR_PERMANENT, "poison");
         }
         if (msg->deliveries > bus->opts.max_deliveries) {
                 snprintf(why, sizeof(why), "delivered %d times without being acked (max %d)",
                          msg->deliveries, bus->opts.max_deliveries);
                 fail_note(&f, -ELOOP, why);
                 f.attempts = msg->deliveries;
-                rc = dead_letter(bus, msg, &f, SL_ERR_SYSTEM, "redelivery_loop");
+                rc = dead_letter(bus, msg, env, &f, SL_ERR_SYSTEM, "redelivery_loop");
         } else {
                 sl_log_set_event(env);
                 rc = run_handler(bus, env, msg, handler, opaque, &f);

@@ -612,7 +612,53 @@ static int runtime_handler(const struct sl_envelope *env, const struct sl_bus_ms
         return rc;
 }
 
-/* sl_bus_defer_fn: parks a not-ready message in ops.deferred_events (sl/defer.h). */
+/*
+ * A dead letter of a parsed event, as a 'failed' row (processor "dlq") in
+ * ops.pipeline_execution_log under its correlation id, so the run's log,
+ * statline-monitor and statline-backfill see that it ended there (and why)
+ * instead of waiting for it. Only for the five logged phases; a failed write
+ * is logged and dropped (the dead letter itself is safe in the DLQ).
+ */
+static void record_dead_letter(struct sl_svc *svc, const struct sl_bus_msg *msg,
+                               const struct sl_envelope *env, const char *reason, const char *cls)
+{
+        static const char *const phases[] = {"raw", "analytics", "precompute", "prediction",
+                                             "publishing"};
+        char id[37], err[320], errstr[256];
+        const char *params[7];
+        size_t i;
+
+        for (i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
+                if (strcmp(phases[i], svc->def->name) == 0)
+                        break;
+        if (i == sizeof(phases) / sizeof(phases[0]) || !env || !sl_uuid_valid(env->correlation_id))
+                return;
+        sl_uuid7(id);
+        snprintf(err, sizeof(err), "dead-lettered (%s) to %s.dlq: %s", cls, msg->topic,
+                 reason ? reason : "");
+        params[0] = id;
+        params[1] = env->correlation_id;
+        params[2] = sl_uuid_valid(env->event_id) ? env->event_id : NULL;
+        params[3] = svc->def->name;
+        params[4] = err;
+        params[5] = sl_date_valid(env->game_date) ? env->game_date : NULL;
+        params[6] = env->sport;
+        if (sl_pg_exec(svc->ops_pg,
+                       "INSERT INTO ops.pipeline_execution_log (execution_id, correlation_id, "
+                       "event_id, phase, processor, status, started_at, completed_at, "
+                       "duration_ms, error_message, game_date, sport) VALUES ($1::uuid, "
+                       "$2::uuid, $3::uuid, $4::ops.phase, 'dlq', 'failed', now(), now(), 0, "
+                       "$5, $6::date, CASE WHEN $7 ~ '^[a-z][a-z0-9_]{1,15}$' THEN $7 "
+                       "ELSE 'nba' END)",
+                       7, params, NULL, errstr, sizeof(errstr)) < 0)
+                sl_log_warn("svc.dlq.record.error", "topic=%s id=%s: %s", msg->topic, msg->id,
+                            errstr);
+}
+
+/*
+ * sl_bus_defer_fn: parks a not-ready message in ops.deferred_events
+ * (sl/defer.h); records a dead letter in the execution log.
+ */
 static int park_message(void *opaque, enum sl_bus_defer_op op, const struct sl_bus_msg *msg,
                         const struct sl_envelope *env, const char *reason, char *why,
                         size_t why_size)
@@ -624,6 +670,10 @@ static int park_message(void *opaque, enum sl_bus_defer_op op, const struct sl_b
         ops_connect(svc, sl_mono_ms());
         if (!svc->ops_pg)
                 return -ENOTCONN;
+        if (op == SL_BUS_DEFER_DEAD) {
+                record_dead_letter(svc, msg, env, reason, why);
+                return 0;
+        }
         if (op == SL_BUS_DEFER_DONE)
                 rc = sl_defer_forget(svc->ops_pg, svc->group, msg->topic, env->event_id, errstr,
                                      sizeof(errstr));

@@ -352,6 +352,8 @@ int pc_nhl_handle(struct pc_svc *svc, const struct sl_envelope *env)
         if (rc < 0 && rc != -EEXIST) {
                 svc->failed++;
                 metric_run("failed");
+                if (run.errstr[0])
+                        sl_bus_set_error("%s", run.errstr); /* into a dead letter's dlq.error */
                 sl_log_warn(rc == -EBADMSG ? "precompute.poison" : "precompute.retry",
                             "sport=nhl date=%s: %s (%s)", run.req.game_date, run.errstr,
                             sl_strerror(rc));

@@ -649,6 +649,8 @@ static int failed(struct run *run, int rc)
         run->svc->failed++;
         memset(run->rows, 0, sizeof(run->rows));
         metric_run("failed");
+        if (run->errstr[0])
+                sl_bus_set_error("%s", run->errstr); /* into a dead letter's dlq.error */
         if (rc == -EBADMSG || sl_err_classify(rc) == SL_ERR_PERMANENT)
                 sl_log_warn("precompute.poison", "date=%s: %s (dead-lettered)", run->req.game_date,
                             run->errstr);

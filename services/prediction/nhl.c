@@ -306,6 +306,8 @@ int pred_nhl_handle(struct pred_svc *svc, const struct sl_envelope *env)
         }
         if (rc < 0 && rc != -EEXIST) {
                 svc->failed++;
+                if (run.errstr[0])
+                        sl_bus_set_error("%s", run.errstr); /* into a dead letter's dlq.error */
                 sl_log_warn(rc == -EBADMSG ? "prediction.poison" : "prediction.error",
                             "sport=nhl date=%s: %s (%s)", run.game_date, run.errstr,
                             sl_strerror(rc));

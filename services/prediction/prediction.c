@@ -592,6 +592,8 @@ static int failed(struct run *run, int rc)
         char err[256];
 
         run->svc->failed++;
+        if (run->errstr[0])
+                sl_bus_set_error("%s", run->errstr); /* into a dead letter's dlq.error */
         if (rc == -EBADMSG)
                 sl_log_warn("prediction.poison", "%s (dead-lettered)", run->errstr);
         else

@@ -1107,6 +1107,8 @@ static int failed(struct run *run, int rc)
         run->svc->failed++;
         run->changed = 0;
         metric_run("failed");
+        if (run->errstr[0])
+                sl_bus_set_error("%s", run->errstr); /* into a dead letter's dlq.error */
         if (rc == -EBADMSG || sl_err_classify(rc) == SL_ERR_PERMANENT)
                 sl_log_warn("publishing.poison", "event=%s: %s (dead-lettered)", run->env->event_id,
                             run->errstr);

@@ -288,9 +288,10 @@ it_is "FAIL: each says why: PERMANENT, the batch and the missing table" \
 it_is "FAIL: batch and member rows of C4 gone (a replay is merged anew)" \
         "$(it_sql "SELECT (SELECT count(*) FROM ops.analytics_batches) || '/' ||
                 (SELECT count(*) FROM ops.analytics_batch_members WHERE correlation_id = '$C4')")" "0/0"
-it_is "FAIL: one 'failed' coalesce log row per member" \
+it_is "FAIL: one 'failed' dlq log row per member, saying where it went and why" \
         "$(it_sql "SELECT count(DISTINCT event_id) FROM ops.pipeline_execution_log WHERE phase = 'analytics'
-                AND processor = 'coalesce' AND status = 'failed' AND correlation_id = '$C4'")" 5
+                AND processor = 'dlq' AND status = 'failed' AND correlation_id = '$C4'
+                AND error_message LIKE 'dead-lettered (PERMANENT) to $RAW_T.dlq: analytics batch % failed: %'")" 5
 it_is "FAIL: no analytics.completed for C4" \
         "$(it_events "$AN_T" | jq -r .correlation_id | grep -c "$C4")" 0
 it_check "FAIL: the service still runs" kill -0 "$AN_PID"

@@ -365,6 +365,20 @@ it_is "the date ran after the live run settled" \
         "$(sql "SELECT count(*) FROM ops.scrape_runs s, ops.scrape_runs l WHERE s.game_date = '$Y2'
                 AND l.correlation_id = '$LIVE_CORR' AND s.started_at >= l.completed_at")" 1
 
+# --- a date whose events are dead-lettered: failed with the reason, not waited out ----------------
+# raw.player_boxscores renamed away: raw dead-letters the box scores (SQLSTATE 42P01, PERMANENT);
+# the runtime records each dead letter in the run's log (processor dlq), so the date settles as
+# failed at once instead of counting them "in flight" until --timeout.
+DL=$(day "$BAD" 5)
+sql "ALTER TABLE raw.player_boxscores RENAME TO player_boxscores_away" >/dev/null
+out=$("$BACKFILL" --sport nba --dates "$DL" --workers 1 --timeout 240 --poll-ms 200 2>"$IT_DIR/bf8.err")
+rc=$?
+sql "ALTER TABLE raw.player_boxscores_away RENAME TO player_boxscores" >/dev/null
+it_diag "$(tr '\n' '|' <<<"$out")"
+it_is "dead-lettered events: the date failed (exit 1)" "$rc" 1
+it_like "the report says where they went and why, not 'timeout'" "$out" \
+        "  $DL  [0-9]+ failed steps?: .*/dlq: dead-lettered \\(PERMANENT\\) to [^ ]*completed.dlq: [^;]*player_boxscores[^;]* does not exist"
+
 for s in "${SERVICES[@]}"; do
         if grep -q '"event":"svc.fatal"' "$IT_DIR"/*-$s.log; then
                 it_diag "$s: $(grep -h -m 2 svc.fatal "$IT_DIR"/*-$s.log)"

@@ -306,7 +306,11 @@ it_is "poison: the tampered game left no rows" \
         "$(it_sql "SELECT count(*) FROM raw.player_boxscores WHERE game_id = '0021699999'")" 0
 it_is "poison: five failed runs logged with their reasons" \
         "$(it_sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR'
-                AND status = 'failed' AND error_message <> ''")" 5
+                AND status = 'failed' AND processor <> 'dlq' AND error_message <> ''")" 5
+it_is "poison: and each dead letter recorded in the run's log (processor dlq, PERMANENT)" \
+        "$(it_sql "SELECT count(DISTINCT event_id) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR'
+                AND phase = 'raw' AND processor = 'dlq' AND status = 'failed'
+                AND error_message LIKE 'dead-lettered (PERMANENT) to $SCRAPER_T.dlq: %'")" 5
 reasons=$(it_sql "SELECT string_agg(error_message, ' | ' ORDER BY started_at) FROM ops.pipeline_execution_log
                WHERE correlation_id = '$CORR' AND status = 'failed'")
 it_diag "reasons: $reasons"
@@ -323,6 +327,9 @@ it_check "missing blob: dead-lettered after the retries" it_wait_for 30 it_event
 it_dlq_fetch "$DLQ_T" 5
 it_is "missing blob: TRANSIENT after 3 attempts" \
         "$(it_hdr 5 dlq.error_class)/$(it_hdr 5 dlq.attempts)" "TRANSIENT/3"
+it_check "missing blob: the dead letter is in the run's log (TRANSIENT, gave up after 3)" it_wait_for 10 it_sql_ge \
+        "SELECT count(*) FROM ops.pipeline_execution_log WHERE processor = 'dlq'
+         AND error_message LIKE 'dead-lettered (TRANSIENT)%gave up after 3 attempts%'" 1
 it_is "no raw.completed for any of them" "$(it_count_events "$RAW_T")" 5
 
 # ---- SIGTERM ----------------------------------------------------------------------

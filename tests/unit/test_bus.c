@@ -379,6 +379,8 @@ static void test_open_errors_and_topics(void)
 struct parker {
         int park_calls, done_calls, rc;
         char reason[256];
+        int dead_calls, dead_with_env; /* op DEAD: dead letters recorded, how many parsed */
+        char dead_cls[16], dead_reason[256];
 };
 
 static int park_hook(void *opaque, enum sl_bus_defer_op op, const struct sl_bus_msg *msg,
@@ -387,7 +389,13 @@ static int park_hook(void *opaque, enum sl_bus_defer_op op, const struct sl_bus_
         struct parker *p = opaque;
 
         (void)msg;
-        (void)env;
+        if (op == SL_BUS_DEFER_DEAD) {
+                p->dead_calls++;
+                p->dead_with_env += env != NULL;
+                snprintf(p->dead_cls, sizeof(p->dead_cls), "%s", why);
+                snprintf(p->dead_reason, sizeof(p->dead_reason), "%s", reason);
+                return 0;
+        }
         if (op == SL_BUS_DEFER_DONE) {
                 p->done_calls++;
                 return 0;
@@ -464,6 +472,41 @@ static void test_not_ready_timeout(void)
                  strcmp(v, "dependency not ready after 7 s: critical dependency missing: "
                            "raw.games") == 0);
         SL_CHECK(dlq_header(SL_DLQ_H_CLASS, v, sizeof(v)) == 0 && strcmp(v, "TRANSIENT") == 0);
+        /* and told to the owner (op DEAD), with the event and its class */
+        SL_CHECK(p.dead_calls == 1 && p.dead_with_env == 1 && strcmp(p.dead_cls, "TRANSIENT") == 0);
+        SL_CHECK(strstr(p.dead_reason, "dependency not ready after 7 s") != NULL);
+        sl_bus_close(bus);
+        sl_bus_mem_reset();
+}
+
+static int badmsg_handler(const struct sl_envelope *env, const struct sl_bus_msg *msg, void *opaque)
+{
+        (void)env;
+        (void)msg;
+        (void)opaque;
+        sl_bus_set_error("box score without players");
+        return -EBADMSG;
+}
+
+/* Every confirmed dead letter is told to the owner (op DEAD): with the event when it parsed. */
+static void test_dead_letter_told(void)
+{
+        struct parker p = {.rc = 0};
+        struct sl_bus *bus = open_parking_bus(&p);
+        static const char junk[] = "{\"schema_version\": 1, trunc";
+
+        publish_env(bus, "raw.completed");
+        SL_CHECK(sl_bus_poll(bus, badmsg_handler, NULL, 0) == 1);
+        SL_CHECK(p.dead_calls == 1 && p.dead_with_env == 1 && strcmp(p.dead_cls, "PERMANENT") == 0);
+        SL_CHECK(strstr(p.dead_reason, "box score without players") != NULL);
+        SL_CHECK(sl_bus_publish_raw(bus, TOPIC, "k", junk, sizeof(junk) - 1, NULL, 0) == 0);
+        SL_CHECK(sl_bus_poll(bus, badmsg_handler, NULL, 0) == 1);
+        SL_CHECK(p.dead_calls == 2 && p.dead_with_env == 1); /* poison: no envelope */
+        /* a failed dead-letter publish tells nothing */
+        publish_env(bus, "raw.completed");
+        sl_bus_mem_inject_publish_errors(1, -ECONNRESET);
+        SL_CHECK(sl_bus_poll(bus, badmsg_handler, NULL, 0) == -ECONNRESET);
+        SL_CHECK(p.dead_calls == 2 && p.park_calls == 0);
         sl_bus_close(bus);
         sl_bus_mem_reset();
 }
@@ -583,6 +626,7 @@ int main(void)
         test_open_errors_and_topics();
         test_not_ready_parked();
         test_not_ready_timeout();
+        test_dead_letter_told();
         test_not_ready_park_fails();
         test_not_ready_without_hook();
         test_dispatch();

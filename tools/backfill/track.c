@@ -20,7 +20,9 @@
  * consumes) without a completed/skipped row of the consuming phase, plus its
  * outbox rows not yet handed to the bus. The outbox row is written in the
  * transaction of the effect, so a phase that finished and emitted an event
- * is never seen as idle in between.
+ * is never seen as idle in between. An event that was dead-lettered (the
+ * runtime's 'failed' row, processor "dlq") is handled, not pending: it is a
+ * failed step until a later completed/skipped row of its phase (a replay).
  */
 static const char status_sql[] =
     "WITH sr AS (SELECT status, coalesce(error_message, '') err, coalesce(games, 0) games, "
@@ -29,8 +31,8 @@ static const char status_sql[] =
     "s AS (SELECT count(*) n FROM ops.scraper_execution_log "
     "      WHERE correlation_id = $1::uuid AND status = 'completed'), "
     "r AS (SELECT count(DISTINCT event_id) n FROM ops.pipeline_execution_log "
-    "      WHERE correlation_id = $1::uuid AND phase = 'raw' AND status IN ('completed', "
-    "'skipped')), "
+    "      WHERE correlation_id = $1::uuid AND phase = 'raw' AND (status IN ('completed', "
+    "'skipped') OR processor = 'dlq')), "
     "ob AS (SELECT topic, published_at, convert_from(payload, 'UTF8')::jsonb j FROM ops.outbox "
     "       WHERE convert_from(payload, 'UTF8') LIKE '%' || $1::text || '%'), "
     "ob1 AS (SELECT * FROM ob WHERE j->>'correlation_id' = $1::text), "
@@ -41,7 +43,8 @@ static const char status_sql[] =
     "                         phase) DESC NULLS LAST LIMIT 1), "
     "unres AS (SELECT f.phase || '/' || f.processor || ': ' || coalesce(f.error_message, '?') msg "
     "          FROM lg f WHERE f.status = 'failed' AND NOT EXISTS (SELECT 1 FROM lg c "
-    "          WHERE c.event_id = f.event_id AND c.phase = f.phase AND c.processor = f.processor "
+    "          WHERE c.event_id = f.event_id AND c.phase = f.phase "
+    "            AND (c.processor = f.processor OR f.processor = 'dlq') "
     "            AND c.status IN ('completed', 'skipped') AND c.started_at > f.started_at)) "
     "SELECT coalesce((SELECT status FROM sr), ''), coalesce((SELECT err FROM sr), ''), "
     "       coalesce((SELECT games FROM sr), 0), coalesce((SELECT gf FROM sr), 0), "
@@ -50,7 +53,8 @@ static const char status_sql[] =
     "       + (SELECT count(*) FROM ob1 WHERE topic NOT LIKE '%.publishing.completed' "
     "          AND NOT EXISTS (SELECT 1 FROM ops.pipeline_execution_log l "
     "                          WHERE l.event_id = (ob1.j->>'event_id')::uuid "
-    "                            AND l.status IN ('completed', 'skipped'))) "
+    "                            AND (l.status IN ('completed', 'skipped') "
+    "                                 OR l.processor = 'dlq'))) "
     "       + (SELECT count(*) FROM ob1 WHERE published_at IS NULL), "
     "       coalesce((SELECT phase FROM reach), ''), "
     "       EXISTS (SELECT 1 FROM lg WHERE phase = 'publishing' "

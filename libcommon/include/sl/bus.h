@@ -73,6 +73,8 @@ struct sl_bus_msg {
 enum sl_bus_defer_op {
         SL_BUS_DEFER_PARK, /* park msg durably until it is due again (see sl_bus_defer_fn) */
         SL_BUS_DEFER_DONE, /* msg was dead-lettered after waiting too long: forget it */
+        SL_BUS_DEFER_DEAD, /* msg was dead-lettered (confirmed), for any reason: record it;
+                              env is NULL when msg did not parse, reason is the error text */
 };
 
 /*
@@ -82,7 +84,9 @@ enum sl_bus_defer_op {
  * acks the original), -ETIME after writing "dependency not ready after N s:
  * <reason>" into why (why_size bytes): the bus dead-letters it and calls
  * again with op DONE, or another negative errno: not parked, the message
- * waits like one behind an open breaker (-EBUSY). op DONE's return is ignored.
+ * waits like one behind an open breaker (-EBUSY). Op DEAD tells of any dead
+ * letter the broker confirmed (why holds its class name), so the owner can
+ * record it where its runs are logged. The returns of DONE and DEAD are ignored.
  */
 typedef int sl_bus_defer_fn(void *opaque, enum sl_bus_defer_op op, const struct sl_bus_msg *msg,
                             const struct sl_envelope *env, const char *reason, char *why,
