@@ -160,12 +160,16 @@ for d in "${DATES[@]}"; do
 done
 jq -r .event_id "$IT_DIR/emitted.jsonl" | sort >"$IT_DIR/emitted_ids"
 it_check "$N dead letters within 60 s" it_wait_for 60 topic_count_ge "$DLQ_T" "$N"
-it_check "every event failed 3 times (execution log: 3 failed rows each)" \
+it_check "every event failed 3 times (execution log: 3 failed rows each) and was dead-lettered (a dlq row)" \
         it_wait_for 10 it_sql_ge "SELECT count(*) FROM ops.pipeline_execution_log
-                WHERE phase = 'publishing' AND status = 'failed'" $((3 * N))
+                WHERE phase = 'publishing' AND status = 'failed'" $((4 * N))
 it_is "per event: 3 failed attempts" \
         "$(it_sql "SELECT string_agg(DISTINCT n::text, ',') FROM (SELECT count(*) n FROM ops.pipeline_execution_log
-                WHERE phase = 'publishing' AND status = 'failed' GROUP BY event_id) x")" 3
+                WHERE phase = 'publishing' AND status = 'failed' AND processor <> 'dlq' GROUP BY event_id) x")" 3
+it_is "per event: one dlq row saying where it went (TRANSIENT, gave up after 3)" \
+        "$(it_sql "SELECT count(DISTINCT event_id) || '/' || count(*) FROM ops.pipeline_execution_log
+                WHERE phase = 'publishing' AND processor = 'dlq'
+                AND error_message LIKE 'dead-lettered (%) to %.dlq: %gave up after 3 attempts%'")" "$N/$N"
 it_stop_service PUB_PID
 it_is "nothing published while broken" "$(topic_count "$PUB_T")" 0
 it_is "no completed publishing row while broken" "$(completed_ids | grep -c .)" 0

@@ -293,7 +293,9 @@ it_like "4. its reason names the unknown team" "$(it_hdr "$n0" dlq.error)" 'unkn
 it_is "4. and nothing of it was loaded" "$(sql "SELECT count(*), max(updated_at) FROM raw.moneyline_odds")" "$before"
 
 it_is "4. logged as one failed raw run" \
-        "$(sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE status = 'failed' AND phase = 'raw' AND error_message LIKE '%Springfield Isotopes%'")" 1
+        "$(sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE status = 'failed' AND phase = 'raw' AND processor <> 'dlq' AND error_message LIKE '%Springfield Isotopes%'")" 1
+it_is "4. and its dead letter in the run's log (processor dlq)" \
+        "$(sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE status = 'failed' AND phase = 'raw' AND processor = 'dlq' AND error_message LIKE 'dead-lettered (PERMANENT)%Springfield Isotopes%'")" 1
 nfailed=$(sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE status NOT IN ('completed', 'skipped') AND coalesce(error_message, '') NOT LIKE '%Springfield Isotopes%'")
 it_is "5. no other failed or running execution-log row" "$nfailed" 0
 it_diag "$(sql "SELECT phase, processor, status, min(error_message) FROM ops.pipeline_execution_log WHERE status NOT IN ('completed', 'skipped') GROUP BY 1, 2, 3")"

@@ -338,7 +338,11 @@ emit '[{"kind":"player","id":"abc"}]' >/dev/null
 it_check "poison: two dead letters" it_wait_for 30 it_events_ge "$DLQ_T" 2
 it_is "poison: no new publishing.completed" "$(it_count_events "$PUB_T")" 3
 it_is "poison: failed runs logged" \
-        "$(it_sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND status = 'failed'")" 2
+        "$(it_sql "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND status = 'failed'
+                AND processor <> 'dlq'")" 2
+it_check "poison: and their dead letters, with the reason (processor dlq)" it_wait_for 10 it_sql_ge \
+        "SELECT count(*) FROM ops.pipeline_execution_log WHERE correlation_id = '$CORR' AND processor = 'dlq'
+         AND status = 'failed' AND error_message LIKE 'dead-lettered (PERMANENT) to %.dlq: %'" 2
 
 # ---- SIGTERM ----------------------------------------------------------------------------
 
