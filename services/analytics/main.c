@@ -22,7 +22,7 @@ static const struct sl_cfg_opt opts[] = {
     SL_CFG_INT("deps.stale_fail_s", &cfg.stale_fail_s, 604800, 0, INT64_C(315360000), 0,
                "newest critical upstream row older than this: the dependency counts as "
                "missing (retry)"),
-    SL_CFG_INT("coalesce.window_ms", &cfg.coalesce_window_ms, 300, 0, 60000, 0,
+    SL_CFG_INT("coalesce.window_ms", &cfg.coalesce_window_ms, 0, 0, 60000, 0,
                "merge ready raw.completed events of one correlation id, sport and game date "
                "arriving within this many ms into ONE analytics run (0 = off); a batch that "
                "fails for good dead-letters every member"),
