@@ -357,7 +357,10 @@ int sl_bus_dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg, int rc,
                        int64_t first_ms, const char *reason)
 {
         struct failure f = {.attempts = attempts > 0 ? attempts : 1};
+        struct sl_envelope *env = NULL;
         enum sl_err_class cls;
+        char why[64];
+        int ret;
 
         if (!bus || !msg || !msg->topic || !msg->data)
                 return -EINVAL;
@@ -365,8 +368,15 @@ int sl_bus_dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg, int rc,
         if (first_ms > 0 && first_ms < f.last_ms)
                 f.first_ms = first_ms;
         cls = rc == SL_BUS_NOT_READY ? SL_ERR_TRANSIENT : sl_err_classify(rc);
-        return dead_letter(bus, msg, NULL, &f, cls,
-                           cls == SL_ERR_PERMANENT ? "permanent" : "retries_exhausted");
+        /* the owner records it under the event's run (op DEAD), as for the bus's own dead letters
+         */
+        if (sl_envelope_parse(msg->data, msg->len, bus->opts.max_msg_bytes, &env, why,
+                              sizeof(why)) < 0)
+                env = NULL;
+        ret = dead_letter(bus, msg, env, &f, cls,
+                          cls == SL_ERR_PERMANENT ? "permanent" : "retries_exhausted");
+        sl_envelope_free(env);
+        return ret;
 }
 
 /* Finishes msg: acks it, or (if it can't be finished now) asks for redelivery. */

@@ -1284,9 +1284,8 @@ static void batch_release(struct analytics_svc *svc, const char *id, int64_t del
 /*
  * The batch failed for good: every member goes to the DLQ of the topic it
  * came in on, with the batch's error (sl_bus_dead_letter), its member row
- * deleted once the broker confirmed (a replay then merges it anew), a
- * 'failed' log row (processor "dlq", as the runtime writes for its own dead
- * letters) each; then the batch row goes (or,
+ * deleted once the broker confirmed (a replay then merges it anew), and
+ * the runtime's 'failed' log row (processor "dlq", svc.c) each; then the batch row goes (or,
  * if it grew meanwhile, loses those members and runs again at once).
  * Returns 0, or an error when a member could not be dead-lettered (no
  * stored message: merged before migration 0019; or the publish failed): the
@@ -1344,20 +1343,6 @@ static int batch_dead_letter(struct analytics_svc *svc, struct run *run, int rc,
                                del, NULL, err, sizeof(err)) < 0)
                         sl_log_warn("analytics.batch.dlq.error", "batch=%s member=%s: %s",
                                     run->batch_id, id, err);
-                /* the row the runtime writes for its own dead letters (svc.c) */
-                char logged[640];
-                snprintf(logged, sizeof(logged), "dead-lettered (%s) to %s.dlq: %s",
-                         rc == SL_BUS_NOT_READY ? "TRANSIENT"
-                                                : sl_err_class_name(sl_err_classify(rc)),
-                         m.topic, reason);
-                struct log_row row = {.processor = "dlq",
-                                      .status = "failed",
-                                      .error = logged,
-                                      .t0_ms = run->t0_ms,
-                                      .started_wall_ms = run->started_wall_ms,
-                                      .event_id = id};
-                if (exec_log(run, &row, err, sizeof(err)) < 0)
-                        sl_log_debug("analytics.exec_log.error", "%s", err);
         }
         PQclear(res);
         sl_log_warn("analytics.batch.dead_lettered", "batch=%s members=%d of %d: %s", run->batch_id,

@@ -507,6 +507,18 @@ static void test_dead_letter_told(void)
         sl_bus_mem_inject_publish_errors(1, -ECONNRESET);
         SL_CHECK(sl_bus_poll(bus, badmsg_handler, NULL, 0) == -ECONNRESET);
         SL_CHECK(p.dead_calls == 2 && p.park_calls == 0);
+        /* a dead letter by hand (sl_bus_dead_letter) is told too, with its envelope */
+        struct sl_envelope *env =
+            sl_envelope_new("raw.completed", "raw", "nba", "2025-11-05", NULL);
+        size_t len = 0;
+        char *data = sl_envelope_serialize(env, &len);
+        struct sl_bus_msg m = {
+            .topic = TOPIC, .data = data, .len = len, .partition = -1, .offset = -1};
+        SL_CHECK(sl_bus_dead_letter(bus, &m, -EINVAL, 2, 0, "analytics batch 3 failed") == 0);
+        SL_CHECK(p.dead_calls == 3 && p.dead_with_env == 2 && strcmp(p.dead_cls, "PERMANENT") == 0);
+        SL_CHECK(strcmp(p.dead_reason, "analytics batch 3 failed") == 0);
+        free(data);
+        sl_envelope_free(env);
         sl_bus_close(bus);
         sl_bus_mem_reset();
 }

@@ -202,7 +202,10 @@ int sl_bus_dispatch(struct sl_bus *bus, const struct sl_bus_msg *msg, sl_bus_han
  * failure, or 0 for now; reason, the error text, redacted), and the call
  * waits for the broker's confirmation. For work a service took over from
  * the bus and acked (statline-analytics' coalesced batches) that then fails
- * for good. Returns 0 once confirmed, -EINVAL, or the publish error.
+ * for good. Like the bus's own dead letters, a confirmed one is told to
+ * opts.defer (op DEAD, with msg's envelope when it parses), so the service
+ * runtime logs it under the event's run. Returns 0 once confirmed, -EINVAL,
+ * or the publish error.
  */
 int sl_bus_dead_letter(struct sl_bus *bus, const struct sl_bus_msg *msg, int rc, int attempts,
                        int64_t first_ms, const char *reason);
