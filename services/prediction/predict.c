@@ -637,16 +637,7 @@ static size_t sim_knn(const float *query, const float *rows, size_t nf, const do
                         if (!isnan(t))
                                 d += t * t;
                 }
-                if (found == k && d >= best[k - 1])
-                        continue;
-                size_t p = found < k ? found++ : k - 1;
-                while (p > 0 && best[p - 1] > d) {
-                        best[p] = best[p - 1];
-                        out_idx[p] = out_idx[p - 1];
-                        p--;
-                }
-                best[p] = d;
-                out_idx[p] = i;
+                pred_knn_keep(best, out_idx, &found, k, d, i);
         }
         return found;
 }

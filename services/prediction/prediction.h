@@ -111,6 +111,13 @@ size_t pred_knn(const float *query, const float *rows, size_t n, size_t nf, cons
                 const double *sd, const bool *use, size_t k, size_t *out_idx);
 
 /*
+ * One step of pred_knn(): offers row i at squared distance d to the k best
+ * so far (best[] ascending, out_idx[] their rows, *found of them filled).
+ * Only a strictly closer row displaces one, so ties keep the earlier row.
+ */
+void pred_knn_keep(double *best, size_t *out_idx, size_t *found, size_t k, double d, size_t i);
+
+/*
  * Column mean and population sd of n rows of nf floats (NaN values are
  * skipped). Pure.
  */

@@ -149,17 +149,24 @@ size_t pred_knn(const float *query, const float *rows, size_t n, size_t nf, cons
         for (size_t i = 0; i < n; i++) {
                 if (use && !use[i])
                         continue;
-                double d = dist2(query, rows + i * nf, nf, mean, sd);
-                if (found == k && d >= best[k - 1])
-                        continue; /* strictly closer only: ties keep the lower index */
-                size_t j = found < k ? found++ : k - 1;
-                while (j > 0 && best[j - 1] > d) {
-                        best[j] = best[j - 1];
-                        out_idx[j] = out_idx[j - 1];
-                        j--;
-                }
-                best[j] = d;
-                out_idx[j] = i;
+                pred_knn_keep(best, out_idx, &found, k, dist2(query, rows + i * nf, nf, mean, sd),
+                              i);
         }
         return found;
+}
+
+void pred_knn_keep(double *best, size_t *out_idx, size_t *found, size_t k, double d, size_t i)
+{
+        size_t j;
+
+        if (*found == k && d >= best[k - 1])
+                return; /* strictly closer only: ties keep the lower index */
+        j = *found < k ? (*found)++ : k - 1;
+        while (j > 0 && best[j - 1] > d) {
+                best[j] = best[j - 1];
+                out_idx[j] = out_idx[j - 1];
+                j--;
+        }
+        best[j] = d;
+        out_idx[j] = i;
 }
