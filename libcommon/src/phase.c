@@ -367,10 +367,18 @@ int sl_phase_publish(struct sl_phase *ph, const char *topic, const char *key, co
                         "UPDATE ops.outbox SET published_at = now() "
                         "WHERE topic = $1 AND idempotency_key = $2 AND published_at IS NULL",
                         2, params, NULL, err, sizeof(err));
-        if (rc < 0) { /* the event is out; at worst a redelivery publishes it again */
+        if (rc < 0) {
+                /*
+                 * The event is out but its row still reads unpublished, which
+                 * the backfill tracker and the monitor count as pending for
+                 * ever. Fail the event: its redelivery finds the claim, and
+                 * sl_phase_replay() publishes the row again (the next phase
+                 * skips the copy by its own claim) and marks it.
+                 */
                 sl_phase_note_pg(ph, rc);
-                sl_log_warn(event_name(ev, sizeof(ev), ph, "outbox.mark.error"), "key=%s: %s",
-                            idem_key, err);
+                sl_log_warn(event_name(ev, sizeof(ev), ph, "outbox.mark.error"),
+                            "key=%s: %s (published; the redelivery marks it)", idem_key, err);
+                return sl_errf(errstr, n, rc, "mark %s published: %s", topic, err);
         }
         if (ph->redis_host)
                 redis_mark(ph, idem_key); /* after COMMIT and the broker's confirmation */

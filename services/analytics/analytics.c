@@ -742,13 +742,17 @@ static void metric_run(const char *status)
                       status);
 }
 
-/* One 'skipped' log row per triggered processor (or the registry's row). */
-static void log_skips(struct run *run, const char *reason)
+/*
+ * One 'skipped' log row per triggered processor (or the registry's row).
+ * Returns 0 or the PostgreSQL error (run->errstr): a skip whose rows are not
+ * written is not handled, its event is retried.
+ */
+static int log_skips(struct run *run, const char *reason)
 {
-        char err[256];
         bool any = false;
+        int rc = 0;
 
-        for (size_t i = 0; i < run->nwant; i++) {
+        for (size_t i = 0; i < run->nwant && rc == 0; i++) {
                 if (!run->want[i])
                         continue;
                 any = true;
@@ -757,24 +761,22 @@ static void log_skips(struct run *run, const char *reason)
                                       .skip_reason = reason,
                                       .t0_ms = run->t0_ms,
                                       .started_wall_ms = run->started_wall_ms};
-                if (exec_log(run, &row, err, sizeof(err)) < 0)
-                        sl_log_debug("analytics.exec_log.error", "%s", err);
+                rc = exec_log(run, &row, run->errstr, sizeof(run->errstr));
         }
-        if (any)
-                return;
+        if (any || rc < 0)
+                return rc;
         struct log_row row = {.processor = "trigger_registry",
                               .status = "skipped",
                               .skip_reason = reason,
                               .t0_ms = run->t0_ms,
                               .started_wall_ms = run->started_wall_ms};
-        if (exec_log(run, &row, err, sizeof(err)) < 0)
-                sl_log_debug("analytics.exec_log.error", "%s", err);
+        return exec_log(run, &row, run->errstr, sizeof(run->errstr));
 }
 
 static int duplicate(struct run *run)
 {
-        int rc = sl_phase_replay(&run->svc->ph, run->topic, run->idem_key, &run->event,
-                                 &run->event_len, run->errstr, sizeof(run->errstr));
+        int lrc, rc = sl_phase_replay(&run->svc->ph, run->topic, run->idem_key, &run->event,
+                                      &run->event_len, run->errstr, sizeof(run->errstr));
 
         if (rc < 0 && rc != -EEXIST)
                 return rc;
@@ -784,9 +786,9 @@ static int duplicate(struct run *run)
         else
                 run->svc->duplicates++;
         metric_run(rc == 0 ? "republished" : "duplicate");
-        log_skips(run, rc == 0 ? "duplicate: analytics.completed re-published"
-                               : "duplicate: already processed and published");
-        return rc;
+        lrc = log_skips(run, rc == 0 ? "duplicate: analytics.completed re-published"
+                                     : "duplicate: already processed and published");
+        return lrc < 0 ? lrc : rc; /* unrecorded: the redelivery records it */
 }
 
 static int failed(struct run *run, int rc)
@@ -884,7 +886,7 @@ static int early_exit(struct run *run)
 {
         const char *params[1] = {run->ev.game_date};
         PGresult *res = NULL;
-        char reason[96], err[256];
+        char reason[96];
         int left = 0, rc;
         long long loaded;
 
@@ -920,8 +922,9 @@ static int early_exit(struct run *run)
                                       .skip_reason = reason,
                                       .t0_ms = run->t0_ms,
                                       .started_wall_ms = run->started_wall_ms};
-                if (exec_log(run, &row, err, sizeof(err)) < 0)
-                        sl_log_debug("analytics.exec_log.error", "%s", err);
+                rc = exec_log(run, &row, run->errstr, sizeof(run->errstr));
+                if (rc < 0)
+                        return rc; /* retried: a skip must be on record */
         }
         return left;
 }
@@ -941,7 +944,7 @@ static int no_games_exit(struct run *run, int left)
 {
         const char *params[1] = {run->ev.game_date};
         PGresult *res = NULL;
-        char reason[128], err[256];
+        char reason[128];
         bool gameless;
         int rc;
 
@@ -973,8 +976,9 @@ static int no_games_exit(struct run *run, int left)
                                       .skip_reason = reason,
                                       .t0_ms = run->t0_ms,
                                       .started_wall_ms = run->started_wall_ms};
-                if (exec_log(run, &row, err, sizeof(err)) < 0)
-                        sl_log_debug("analytics.exec_log.error", "%s", err);
+                rc = exec_log(run, &row, run->errstr, sizeof(run->errstr));
+                if (rc < 0)
+                        return rc; /* retried: a skip must be on record */
         }
         sl_log_info("analytics.skip", "event=%s: %s", run->env->event_id, reason);
         return 0;
@@ -1144,9 +1148,12 @@ static int coalesce_add(struct run *run, const struct sl_bus_msg *msg)
 /* A redelivered member: acked and skipped (its batch ran, or will). */
 static int coalesce_duplicate(struct run *run)
 {
+        int rc = log_skips(run, "duplicate: already merged into a coalesced batch");
+
+        if (rc < 0)
+                return rc; /* retried: a skip must be on record */
         run->svc->duplicates++;
         metric_run("duplicate");
-        log_skips(run, "duplicate: already merged into a coalesced batch");
         sl_log_info("analytics.duplicate", "event=%s: already merged into a coalesced batch",
                     run->env->event_id);
         return -EEXIST;
@@ -1174,7 +1181,9 @@ int analytics_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg
         skip = select_processors(&run);
         if (skip) {
                 memset(run.want, 0, sizeof(run.want));
-                log_skips(&run, skip);
+                rc = log_skips(&run, skip);
+                if (rc < 0)
+                        goto done;
                 metric_run("skipped");
                 sl_log_info("analytics.skip", "event=%s: %s", env->event_id, skip);
                 goto done;

@@ -337,11 +337,13 @@ int pc_nhl_handle(struct pc_svc *svc, const struct sl_envelope *env)
                 sl_log_info("precompute.nhl.duplicate", "key=%s: %s", run.idem_key,
                             rc == 0 ? "unpublished event published now"
                                     : "computed and published before");
-                if (rc == 0 || rc == -EEXIST)
-                        exec_log(&run, "skipped",
-                                 rc == 0 ? "duplicate: precompute.completed re-published"
-                                         : "duplicate: already computed and published",
-                                 NULL, err, sizeof(err));
+                if (rc == 0 || rc == -EEXIST) {
+                        int lrc = exec_log(&run, "skipped",
+                                           rc == 0 ? "duplicate: precompute.completed re-published"
+                                                   : "duplicate: already computed and published",
+                                           NULL, run.errstr, sizeof(run.errstr));
+                        rc = lrc < 0 ? lrc : rc; /* unrecorded: the redelivery records it */
+                }
         } else if (rc == 0) {
                 svc->completed++;
                 metric_run("completed");

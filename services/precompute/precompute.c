@@ -325,25 +325,28 @@ static int exec_log(struct run *run, size_t i, const char *status, const char *s
 
 /*
  * Logs every processor with the same status (skips, failures), in one
- * transaction when none is open (one commit instead of five).
+ * transaction when none is open (one commit instead of five). Returns 0 or
+ * the PostgreSQL error (errstr): a skip whose rows are not written is not
+ * handled, its event is retried.
  */
-static void exec_log_all(struct run *run, const char *status, const char *skip_reason,
-                         const char *error)
+static int exec_log_all(struct run *run, const char *status, const char *skip_reason,
+                        const char *error, char *errstr, size_t n)
 {
         struct sl_pg *pg = run->svc->ph.pg;
-        char err[256];
-        bool tx = !sl_pg_in_tx(pg) && sl_pg_begin(pg, err, sizeof(err)) == 0;
-        int rc = 0;
+        char rb[256];
+        bool tx = !sl_pg_in_tx(pg);
+        int rc = tx ? sl_pg_begin(pg, errstr, n) : 0;
 
         for (size_t i = 0; i < PC_NPROCESSORS && rc == 0; i++)
-                rc = exec_log(run, i, status, skip_reason, error, err, sizeof(err));
+                rc = exec_log(run, i, status, skip_reason, error, errstr, n);
         if (tx && rc == 0)
-                rc = sl_pg_commit(pg, err, sizeof(err));
+                rc = sl_pg_commit(pg, errstr, n);
         if (rc < 0) {
-                sl_log_debug("precompute.exec_log.error", "%s", err);
+                sl_log_debug("precompute.exec_log.error", "%s", errstr);
                 if (tx && sl_pg_in_tx(pg))
-                        sl_pg_rollback(pg, err, sizeof(err));
+                        sl_pg_rollback(pg, rb, sizeof(rb));
         }
+        return rc;
 }
 
 /* Appends name to the missing-dependency literal. */
@@ -646,6 +649,8 @@ static void metric_run(const char *status)
 
 static int failed(struct run *run, int rc)
 {
+        char err[256];
+
         run->svc->failed++;
         memset(run->rows, 0, sizeof(run->rows));
         metric_run("failed");
@@ -658,17 +663,24 @@ static int failed(struct run *run, int rc)
                 sl_log_warn("precompute.retry", "date=%s: %s (%s)", run->req.game_date, run->errstr,
                             sl_strerror(rc));
         if (!run->svc->ph.pg_down)
-                exec_log_all(run, "failed", NULL, run->errstr[0] ? run->errstr : sl_strerror(rc));
+                exec_log_all(run, "failed", NULL, run->errstr[0] ? run->errstr : sl_strerror(rc),
+                             err, sizeof(err)); /* best effort: the event fails anyway */
         return rc;
 }
 
 static int duplicate(struct run *run)
 {
-        int rc = sl_phase_replay(&run->svc->ph, run->topic, run->idem_key, &run->event,
-                                 &run->event_len, run->errstr, sizeof(run->errstr));
+        int lrc, rc = sl_phase_replay(&run->svc->ph, run->topic, run->idem_key, &run->event,
+                                      &run->event_len, run->errstr, sizeof(run->errstr));
 
         if (rc < 0 && rc != -EEXIST)
                 return failed(run, rc);
+        lrc = exec_log_all(run, "skipped",
+                           rc == 0 ? "duplicate: precompute.completed re-published"
+                                   : "duplicate: already computed and published",
+                           NULL, run->errstr, sizeof(run->errstr));
+        if (lrc < 0)
+                return failed(run, lrc); /* the redelivery logs it */
         if (rc == 0)
                 sl_log_info("precompute.republish", "key=%s: event was unpublished: published now",
                             run->idem_key);
@@ -677,10 +689,6 @@ static int duplicate(struct run *run)
                             run->idem_key);
         run->svc->duplicates++;
         metric_run(rc == 0 ? "republished" : "duplicate");
-        exec_log_all(run, "skipped",
-                     rc == 0 ? "duplicate: precompute.completed re-published"
-                             : "duplicate: already computed and published",
-                     NULL);
         return rc;
 }
 
@@ -692,6 +700,27 @@ static void run_free(struct run *run)
         free(run->ids);
         free(run->players);
         free(run->event);
+}
+
+/*
+ * A run with nothing to do: its "skipped" rows, then the ack. When they
+ * cannot be written the event fails and is retried: a skip nobody recorded
+ * would look lost.
+ */
+static int skipped(struct run *run, const char *reason)
+{
+        int rc = exec_log_all(run, "skipped", reason, NULL, run->errstr, sizeof(run->errstr));
+
+        if (rc < 0) {
+                sl_phase_note_pg(&run->svc->ph, rc);
+                rc = failed(run, rc);
+        } else {
+                run->svc->skipped++;
+                metric_run("skipped");
+                sl_log_warn("precompute.skip", "date=%s: %s", run->req.game_date, reason);
+        }
+        run_free(run);
+        return rc;
 }
 
 int pc_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void *opaque)
@@ -721,14 +750,8 @@ int pc_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void 
                 rc = nothing_before_d(&run, skip, sizeof(skip));
                 if (rc == 0)
                         rc = check_deps(&run, skip, sizeof(skip));
-                if (rc == 1) { /* nothing to do, dependency failed or nothing scheduled */
-                        svc->skipped++;
-                        metric_run("skipped");
-                        sl_log_warn("precompute.skip", "date=%s: %s", run.req.game_date, skip);
-                        exec_log_all(&run, "skipped", skip, NULL);
-                        run_free(&run);
-                        return 0;
-                }
+                if (rc == 1) /* nothing to do, dependency failed or nothing scheduled */
+                        return skipped(&run, skip);
                 if (rc < 0)
                         sl_phase_note_pg(&svc->ph, rc);
         }

@@ -291,11 +291,11 @@ int pred_nhl_handle(struct pred_svc *svc, const struct sl_envelope *env)
                         sl_log_info("prediction.nhl.duplicate", "key=%s: handled before%s",
                                     run.idem_key,
                                     rc == 0 ? "; unpublished event published now" : "");
-                        if (exec_log(&run, "prediction", "skipped",
-                                     rc == 0 ? "duplicate: prediction.completed re-published"
-                                             : "duplicate: already predicted and published",
-                                     NULL, err, sizeof(err)) < 0)
-                                sl_log_debug("prediction.exec_log.error", "%s", err);
+                        int lrc = exec_log(&run, "prediction", "skipped",
+                                           rc == 0 ? "duplicate: prediction.completed re-published"
+                                                   : "duplicate: already predicted and published",
+                                           NULL, run.errstr, sizeof(run.errstr));
+                        rc = lrc < 0 ? lrc : rc; /* unrecorded: the redelivery records it */
                 }
         } else if (rc == 0) {
                 svc->handled++;

@@ -569,8 +569,7 @@ static int predict_tx(struct run *run)
 /* The key was claimed: publish its event if it never went out, else -EEXIST. */
 static int duplicate(struct run *run)
 {
-        char err[256];
-        int rc;
+        int rc, lrc;
 
         rc = sl_phase_replay(&run->svc->ph, run->topic, run->idem_key, &run->event, &run->event_len,
                              run->errstr, sizeof(run->errstr));
@@ -579,12 +578,11 @@ static int duplicate(struct run *run)
         run->svc->duplicates++;
         sl_log_info("prediction.duplicate", "key=%s: handled before%s", run->idem_key,
                     rc == 0 ? "; unpublished event published now" : "");
-        if (exec_log(run, "prediction", "skipped", sl_mono_ms() - run->t0_ms, 0, NULL,
-                     rc == 0 ? "duplicate: prediction.completed re-published"
-                             : "duplicate: already predicted and published",
-                     NULL, err, sizeof(err)) < 0)
-                sl_log_debug("prediction.exec_log.error", "%s", err);
-        return rc;
+        lrc = exec_log(run, "prediction", "skipped", sl_mono_ms() - run->t0_ms, 0, NULL,
+                       rc == 0 ? "duplicate: prediction.completed re-published"
+                               : "duplicate: already predicted and published",
+                       NULL, run->errstr, sizeof(run->errstr));
+        return lrc < 0 ? lrc : rc; /* unrecorded: the redelivery records it */
 }
 
 static int failed(struct run *run, int rc)

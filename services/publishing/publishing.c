@@ -1124,9 +1124,8 @@ static int failed(struct run *run, int rc)
 
 static int duplicate(struct run *run)
 {
-        char err[256];
-        int rc = sl_phase_replay(&run->svc->ph, run->topic, run->idem_key, &run->event,
-                                 &run->event_len, run->errstr, sizeof(run->errstr));
+        int lrc, rc = sl_phase_replay(&run->svc->ph, run->topic, run->idem_key, &run->event,
+                                      &run->event_len, run->errstr, sizeof(run->errstr));
 
         if (rc < 0 && rc != -EEXIST)
                 return failed(run, rc);
@@ -1136,12 +1135,11 @@ static int duplicate(struct run *run)
                     rc == 0 ? "; the unpublished event was published now" : "");
         metric_run(rc == 0 ? "republished" : "duplicate");
         run->changed = 0;
-        if (exec_log(run, "skipped",
-                     rc == 0 ? "duplicate: publishing.completed re-published"
-                             : "duplicate: documents unchanged and published",
-                     NULL, err, sizeof(err)) < 0)
-                sl_log_debug("publishing.exec_log.error", "%s", err);
-        return rc;
+        lrc = exec_log(run, "skipped",
+                       rc == 0 ? "duplicate: publishing.completed re-published"
+                               : "duplicate: documents unchanged and published",
+                       NULL, run->errstr, sizeof(run->errstr));
+        return lrc < 0 ? failed(run, lrc) : rc; /* unrecorded: the redelivery records it */
 }
 
 /* Checks the event: a game date, a payload object, player ids that are ids. */

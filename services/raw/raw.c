@@ -1026,9 +1026,8 @@ static int failed(struct run *run, int rc)
 /* The key was taken: re-publish an unpublished event, or report the duplicate. */
 static int duplicate(struct run *run)
 {
-        char err[256];
-        int rc = sl_phase_replay(&run->svc->ph, run->topic, run->idem_key, &run->event,
-                                 &run->event_len, run->errstr, sizeof(run->errstr));
+        int lrc, rc = sl_phase_replay(&run->svc->ph, run->topic, run->idem_key, &run->event,
+                                      &run->event_len, run->errstr, sizeof(run->errstr));
 
         if (rc < 0 && rc != -EEXIST)
                 return failed(run, rc);
@@ -1043,12 +1042,11 @@ static int duplicate(struct run *run)
                 sl_log_info("raw.duplicate", "key=%s: loaded and published before", run->idem_key);
         }
         metric_load(run->processor, rc == 0 ? "republished" : "duplicate");
-        if (exec_log(run, "skipped",
-                     rc == 0 ? "duplicate: raw.completed re-published"
-                             : "duplicate: already loaded and published",
-                     NULL, err, sizeof(err)) < 0)
-                sl_log_debug("raw.exec_log.error", "%s", err);
-        return rc;
+        lrc = exec_log(run, "skipped",
+                       rc == 0 ? "duplicate: raw.completed re-published"
+                               : "duplicate: already loaded and published",
+                       NULL, run->errstr, sizeof(run->errstr));
+        return lrc < 0 ? failed(run, lrc) : rc; /* unrecorded: the redelivery records it */
 }
 
 static void run_init(struct run *run, struct raw_svc *svc, const struct sl_envelope *env)

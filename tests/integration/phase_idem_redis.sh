@@ -14,6 +14,8 @@
 #     which sets the Redis key again;
 #   - with Redis unreachable an event is processed (claimed, published) and
 #     its duplicate skipped by PostgreSQL: Redis never blocks processing;
+#   - a mark that fails after the publish fails the event, and its
+#     redelivery publishes the row again and marks it;
 #   - PostgreSQL holds one claim and one outbox row per key;
 #   - the saving: N duplicates timed with the fast path and without it.
 . "$(dirname "$0")/lib.sh"
@@ -94,12 +96,30 @@ it_is "Redis down: no key was written for raw:game-2" "$(it_redis EXISTS "$PREFI
 it_is "a bad idem.redis is refused at open" \
         "$("$PT" "$IT_DSN" nohostport "$PREFIX" handle x >/dev/null 2>&1; echo $?)" 1
 
+# 4b. the mark fails after the publish (PostgreSQL lost between the two, here
+# a trigger refusing the UPDATE): the event fails, so its redelivery
+# publishes the row again and marks it; a row left unpublished would read
+# as pending for ever (backfill, statline-monitor, the chaos suite)
+it_sql "CREATE FUNCTION refuse_mark_fn() RETURNS trigger LANGUAGE plpgsql AS
+        \$\$BEGIN RAISE EXCEPTION 'mark refused by the test'; END\$\$;
+        CREATE TRIGGER refuse_mark BEFORE UPDATE ON ops.outbox FOR EACH ROW EXECUTE FUNCTION refuse_mark_fn()" >/dev/null
+pt off handle raw:game-3
+it_is "the mark fails after the publish: the event fails" "$(val result)" error
+it_check "...saying what failed ($(val error))" grep -q "mark phasetest.completed published: .*mark refused by the test" <<<"$(val error)"
+it_is "...and its row still reads unpublished" \
+        "$(it_sql "SELECT published_at IS NULL FROM ops.outbox WHERE idempotency_key = 'raw:game-3'")" t
+it_sql "DROP TRIGGER refuse_mark ON ops.outbox; DROP FUNCTION refuse_mark_fn()" >/dev/null
+pt off handle raw:game-3
+it_is "its redelivery: a duplicate that publishes the row again" "$(val result)/$(val replayed)" duplicate/1
+it_is "...and marks it" \
+        "$(it_sql "SELECT published_at IS NOT NULL FROM ops.outbox WHERE idempotency_key = 'raw:game-3'")" t
+
 # 5. PostgreSQL is the source of truth: one claim and one outbox row per key
 it_is "one claim per key in ops.idempotency_keys" \
         "$(it_sql "SELECT string_agg(key || '=' || n, ',' ORDER BY key) FROM (SELECT key, count(*) n FROM ops.idempotency_keys GROUP BY key) k")" \
-        "raw:game-1=1,raw:game-2=1"
+        "raw:game-1=1,raw:game-2=1,raw:game-3=1"
 it_is "one published outbox row per key" \
-        "$(it_sql "SELECT count(*) FILTER (WHERE published_at IS NOT NULL) || '/' || count(*) FROM ops.outbox")" "2/2"
+        "$(it_sql "SELECT count(*) FILTER (WHERE published_at IS NOT NULL) || '/' || count(*) FROM ops.outbox")" "3/3"
 
 # 6. the saving on duplicates
 pt "$STATLINE_TEST_REDIS" bench raw:game-1 "$N"

@@ -268,6 +268,28 @@ it_is "stale dependency: dependencies_met false, the table named, the reason giv
 it_is "stale dependency: nothing computed, nothing published" \
         "$(it_sql "SELECT count(*) FROM precompute.player_daily_cache WHERE cache_date = '2025-03-01'")/$(it_count_events "$OUT_T")" "0/4"
 
+# ---- a skip whose rows cannot be written: retried, not acked unrecorded ------------------------
+# (the chaos suite lost one this way: PostgreSQL went away between the skip
+# and its execution-log rows; here a trigger refuses the first attempt)
+it_sql "CREATE SEQUENCE refuse_seq;
+        CREATE FUNCTION refuse_skip() RETURNS trigger LANGUAGE plpgsql AS \$\$
+        BEGIN
+                IF NEW.status = 'skipped' AND nextval('refuse_seq') = 1 THEN
+                        RAISE EXCEPTION 'skip row refused by the test' USING ERRCODE = '40001';
+                END IF;
+                RETURN NEW;
+        END\$\$;
+        CREATE TRIGGER refuse_skip BEFORE INSERT ON ops.pipeline_execution_log
+                FOR EACH ROW EXECUTE FUNCTION refuse_skip()" >/dev/null
+publish "$(envelope 2025-03-01 "analytics:nba:2025-03-01:run2")"
+it_check "unrecorded skip: retried, then its rows are written" it_wait_for 30 it_sql_ge \
+        "SELECT count(*) FROM ops.pipeline_execution_log WHERE game_date = '2025-03-01' AND status = 'skipped'" 10
+it_check "...after a retry that names the refused row" \
+        grep -q '"event":"precompute.retry".*skip row refused by the test' "$IT_DIR/pc.1.log"
+it_is "...not dead-lettered, nothing published" "$(it_count_events "$DLQ_T")/$(it_count_events "$OUT_T")" "0/4"
+it_sql "DROP TRIGGER refuse_skip ON ops.pipeline_execution_log; DROP FUNCTION refuse_skip();
+        DROP SEQUENCE refuse_seq" >/dev/null
+
 # ---- poison ------------------------------------------------------------------------------------
 
 publish "$(envelope - "analytics:nba:nodate")"

@@ -180,10 +180,12 @@ int sl_phase_outbox_insert(struct sl_phase *ph, const char *topic, const char *k
  * After COMMIT: publishes event (len bytes) to topic with partition key,
  * waits up to cfg->publish_timeout_ms for the broker (sl_bus_flush), then
  * marks the outbox row (topic, idem_key) published and sets idem_key in the
- * Redis fast path. Returns 0, or the bus
- * error with errstr "publish <topic>: <reason>". A failed mark only logs
- * "<phase>.outbox.mark.error": the event is out, a redelivery at worst
- * publishes it again.
+ * Redis fast path. Returns 0, the bus error with errstr "publish <topic>:
+ * <reason>", or the PostgreSQL error of the mark with errstr "mark <topic>
+ * published: <reason>" (logged as "<phase>.outbox.mark.error"): the event
+ * is out, but the caller fails it anyway so that its redelivery, a
+ * duplicate, publishes the row again through sl_phase_replay() and marks
+ * it; a row left unpublished would read as pending for ever.
  */
 int sl_phase_publish(struct sl_phase *ph, const char *topic, const char *key, const char *idem_key,
                      const char *event, size_t len, char *errstr, size_t errstr_size);
