@@ -530,6 +530,14 @@ static int build_slate(struct run *run)
         if (rc == 0)
                 rc = sl_pg_exec(run->svc->ph.pg, SQL_HIST, 1, params, NULL, run->errstr,
                                 sizeof(run->errstr));
+        /*
+         * Temporary tables have no statistics (autovacuum never sees them): the
+         * planner guesses their size and joins a one-player slate to the season
+         * by sequential scans. Known sizes let the processors use the indexes.
+         */
+        if (rc == 0)
+                rc = sl_pg_exec(run->svc->ph.pg, "ANALYZE pc_slate, pc_teams, pc_hist", 0, NULL,
+                                NULL, run->errstr, sizeof(run->errstr));
         if (rc == 0)
                 rc = sl_pg_exec(run->svc->ph.pg,
                                 "SELECT player_id::text FROM pc_slate ORDER BY player_id", 0, NULL,

@@ -409,6 +409,10 @@ struct pred_cfg {
  * portfolios, moneyline odds and bets when those tables exist). 0 or -errno
  * with errstr.
  *
+ * Only whole-date runs are fingerprinted (prediction.c, unchanged_inputs()):
+ * an entity run comes from a change to its players' inputs, and the sums
+ * over the season's rows cost more than the run they could save.
+ *
  * pred_seen_covered(): true when a run of date with the same key predicted
  * every player of players ("{1,2}" literal; NULL = the whole date, covered
  * only by a whole-date run). pred_seen_record(): after COMMIT, adds the
