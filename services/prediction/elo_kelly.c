@@ -564,17 +564,46 @@ static int kelly_candidates(struct sl_pg *pg, const char *date, double w, struct
         return 0;
 }
 
-static double open_exposure(struct sl_pg *pg, const char *date, const char *sport, int *rc,
-                            char *errstr, size_t n)
+/*
+ * What SQL_KELLY_OPEN reads, from the change log: the bets of earlier dates
+ * and every game (a game's status settles a bet whatever date it moved to).
+ */
+static const char SQL_KELLY_OPEN_FP[] =
+    "SELECT count(*) || ':' || coalesce(sum(seq), 0) FROM ops.data_changes "
+    "WHERE (tbl IN ('prediction.prop_bets', 'prediction.moneyline_bets') "
+    "AND (game_date < $1::date OR game_date IS NULL)) OR tbl = 'raw.games'";
+
+static double open_exposure(struct sl_pg *pg, const char *date, const char *sport,
+                            struct pred_kelly_open *oc, int *rc, char *errstr, size_t n)
 {
         const char *params[] = {date, sport};
         PGresult *res = NULL;
+        char fp[sizeof(oc->fp)] = "";
         double v = 0;
 
+        if (oc) {
+                /* read before the sum: a change committed in between moves the next fp */
+                *rc = sl_pg_exec(pg, SQL_KELLY_OPEN_FP, 1, params, &res, errstr, n);
+                if (*rc < 0)
+                        return 0;
+                snprintf(fp, sizeof(fp), "%s", PQgetvalue(res, 0, 0));
+                PQclear(res);
+                res = NULL;
+                if (oc->fp[0] && strcmp(oc->fp, fp) == 0 && strcmp(oc->date, date) == 0 &&
+                    strcmp(oc->sport, sport) == 0)
+                        return oc->value;
+        }
         *rc = sl_pg_exec(pg, SQL_KELLY_OPEN, 2, params, &res, errstr, n);
         if (*rc == 0)
                 v = strtod(PQgetvalue(res, 0, 0), NULL);
         PQclear(res);
+        if (oc && *rc == 0 && strlen(sport) < sizeof(oc->sport) &&
+            strlen(date) < sizeof(oc->date)) {
+                snprintf(oc->sport, sizeof(oc->sport), "%s", sport);
+                snprintf(oc->date, sizeof(oc->date), "%s", date);
+                snprintf(oc->fp, sizeof(oc->fp), "%s", fp);
+                oc->value = v;
+        }
         return v;
 }
 
@@ -817,8 +846,8 @@ static int ml_store(struct sl_pg *pg, const char *sport, const char *date, const
 }
 
 int pred_kelly_run(struct sl_pg *pg, const char *sport, const char *date,
-                   const struct pred_kelly_cfg *cfg, struct pred_kelly_stats *stats, char *errstr,
-                   size_t n)
+                   const struct pred_kelly_cfg *cfg, struct pred_kelly_open *oc,
+                   struct pred_kelly_stats *stats, char *errstr, size_t n)
 {
         struct cand *c = NULL;
         struct ml_cand *mc = NULL;
@@ -841,7 +870,7 @@ int pred_kelly_run(struct sl_pg *pg, const char *sport, const char *date,
         rc = ml_candidates(pg, sport, date, cfg->ml_market_weight, &mc, &km, errstr, n);
         if (rc < 0)
                 goto cleanup;
-        open = open_exposure(pg, date, sport, &rc, errstr, n);
+        open = open_exposure(pg, date, sport, oc, &rc, errstr, n);
         if (rc < 0)
                 goto cleanup;
         /* one slate: the props, then the moneylines (the day and portfolio caps cover both) */

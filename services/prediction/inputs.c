@@ -14,89 +14,85 @@
  * Input fingerprints (prediction.h, "Unchanged inputs"): a date's scoreboard
  * pass and its props pass usually predict the same players from the same
  * rows (the props were loaded before the first pass read them). The
- * fingerprint is count + sum of updated_at (microseconds) of every row a run
- * of date D reads; the replay guard moves updated_at on every real change,
- * an insert or a delete moves the count. A run whose players were all
- * predicted by an earlier committed run of D with the same fingerprint has
- * nothing to change and is skipped.
+ * fingerprint covers every row a run of date D reads, in two parts. The
+ * date's own rows (a few hundred, by index): count + sum of updated_at
+ * (microseconds), which the replay guard moves on every real change (an
+ * insert or a delete moves the count). The history (every earlier date, the
+ * season's rows): its change log (migration 0020), a few thousand rows. A
+ * run whose players were all predicted by an earlier committed run of D
+ * with the same fingerprint has nothing to change and is skipped.
  */
 
-/*
- * count:sum(updated_at in microseconds) of each input's rows, joined by '|';
- * $1 is the game date. The optional tables follow (pred_inputs_key()).
- */
-static const char SQL_INPUTS[] =
-    "WITH x AS (SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
-    "::bigint), 0) AS fp, 1 AS o FROM raw.prop_lines WHERE game_date = $1::date "
+/* The date's own rows, '|'-joined; $1 is the game date. */
+static const char SQL_INPUTS_LOCAL[] =
+    "SELECT (SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
+    "::bigint), 0) FROM raw.prop_lines WHERE game_date = $1::date) || '|' || "
     /*
      * the targets: lines, schedule of D; of the upcoming context only the injury
      * status (by content: the props' context update that follows the lines moves
      * updated_at without changing what a run reads)
      */
-    "UNION ALL SELECT count(*) || ':' || coalesce(md5(string_agg(player_id || '=' || "
-    "coalesce(injury_status, ''), ',' ORDER BY player_id)), ''), 2 "
-    "FROM analytics.upcoming_player_game_context WHERE game_date = $1::date "
-    "UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
-    "::bigint), 0), 3 FROM raw.schedule WHERE game_date = $1::date "
-    /* Elo: results up to D; the systems: box scores before D, feature rows up to D */
-    "UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
-    "::bigint), 0), 4 FROM raw.games WHERE game_date <= $1::date "
-    "UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
-    "::bigint), 0), 5 FROM analytics.player_game_summary WHERE game_date < $1::date "
-    "UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
-    "::bigint), 0), 6 FROM precompute.ml_feature_store WHERE game_date <= $1::date "
-    /* ensemble weights, Kelly's sd; Kelly's open exposure of earlier dates */
-    "UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
-    "::bigint), 0), 7 FROM prediction.system_errors WHERE as_of_date <= $1::date "
-    "UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
-    "::bigint), 0), 8 FROM prediction.prop_bets WHERE game_date < $1::date "
-    "UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
-    "::bigint), 0), 9 FROM prediction.kelly_portfolio WHERE game_date < $1::date";
+    "(SELECT count(*) || ':' || coalesce(md5(string_agg(player_id || '=' || "
+    "coalesce(injury_status, ''), ',' ORDER BY player_id)), '') "
+    "FROM analytics.upcoming_player_game_context WHERE game_date = $1::date) || '|' || "
+    "(SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
+    "::bigint), 0) FROM raw.schedule WHERE game_date = $1::date)";
 
-/* Optional inputs, read only when the table exists (a newer migration). */
-static const char *const optional_inputs[][2] = {
-    {"raw.moneyline_odds",
-     " UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
-     "::bigint), 0), 10 FROM raw.moneyline_odds WHERE game_date <= $1::date"},
-    {"prediction.moneyline_bets",
-     " UNION ALL SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
-     "::bigint), 0), 11 FROM prediction.moneyline_bets WHERE game_date < $1::date"},
-};
+/*
+ * The history: count + sum(seq) of the change log's rows (migration 0020:
+ * one row per table, date and committed statement that changed it) of each
+ * input table over the dates a run of D reads. Elo: results up to D; the
+ * systems: box scores before D, feature rows up to D; ensemble weights and
+ * Kelly's sd: system errors up to D; Kelly's open exposure: bets and
+ * portfolios of earlier dates; moneyline odds up to D, bets before it. A
+ * row of date NULL (a TRUNCATE) counts for every date.
+ */
+static const char SQL_INPUTS_HISTORY[] =
+    "SELECT string_agg(r.tbl || '=' || c.n || ':' || c.s, '|' ORDER BY r.tbl) FROM (VALUES "
+    "('raw.games', true), ('analytics.player_game_summary', false), "
+    "('precompute.ml_feature_store', true), ('prediction.system_errors', true), "
+    "('prediction.prop_bets', false), ('prediction.kelly_portfolio', false), "
+    "('raw.moneyline_odds', true), ('prediction.moneyline_bets', false)) r(tbl, upto) "
+    "CROSS JOIN LATERAL (SELECT count(*) n, coalesce(sum(d.seq), 0) s FROM ops.data_changes d "
+    "WHERE d.tbl = r.tbl AND (d.game_date IS NULL OR d.game_date < $1::date "
+    "OR (r.upto AND d.game_date = $1::date))) c";
 
-#define N_OPTIONAL (sizeof(optional_inputs) / sizeof(optional_inputs[0]))
-
-int pred_inputs_key(struct sl_pg *pg, const char *game_date, const char *context, char *key,
-                    size_t key_size, char *errstr, size_t n)
+int pred_inputs_local(struct sl_pg *pg, const char *game_date, const char *context, char *local,
+                      size_t local_size, char *errstr, size_t n)
 {
         const char *params[] = {game_date};
         PGresult *res = NULL;
-        struct sl_buf sql, in;
+        struct sl_buf in;
         int rc;
 
-        if (key_size < SL_SHA256_HEX_LEN + 1)
+        if (local_size < SL_SHA256_HEX_LEN + 1)
                 return sl_errf(errstr, n, -EINVAL, "inputs key buffer too small");
-        /* which optional tables exist (a statement cannot name a missing one) */
-        rc = sl_pg_exec(pg,
-                        "SELECT to_regclass('raw.moneyline_odds') IS NOT NULL, "
-                        "to_regclass('prediction.moneyline_bets') IS NOT NULL",
-                        0, NULL, &res, errstr, n);
-        sl_buf_init(&sql, 0);
-        if (rc == 0) {
-                sl_buf_puts(&sql, SQL_INPUTS);
-                for (size_t i = 0; i < N_OPTIONAL; i++)
-                        if (strcmp(PQgetvalue(res, 0, (int)i), "t") == 0)
-                                sl_buf_puts(&sql, optional_inputs[i][1]);
-                sl_buf_puts(&sql, ") SELECT string_agg(fp, '|' ORDER BY o) FROM x");
-        }
-        PQclear(res);
-        res = NULL;
-        if (rc == 0)
-                rc = sl_pg_exec(pg, sql.data, 1, params, &res, errstr, n);
-        sl_buf_fini(&sql);
+        rc = sl_pg_exec(pg, SQL_INPUTS_LOCAL, 1, params, &res, errstr, n);
         if (rc < 0)
                 return rc;
         sl_buf_init(&in, 0);
         sl_buf_printf(&in, "%s|%s|%s", game_date, context ? context : "", PQgetvalue(res, 0, 0));
+        sl_sha256_hex(in.data, in.len, local);
+        sl_buf_fini(&in);
+        PQclear(res);
+        return 0;
+}
+
+int pred_inputs_key(struct sl_pg *pg, const char *game_date, const char *local, char *key,
+                    size_t key_size, char *errstr, size_t n)
+{
+        const char *params[] = {game_date};
+        PGresult *res = NULL;
+        struct sl_buf in;
+        int rc;
+
+        if (key_size < SL_SHA256_HEX_LEN + 1)
+                return sl_errf(errstr, n, -EINVAL, "inputs key buffer too small");
+        rc = sl_pg_exec(pg, SQL_INPUTS_HISTORY, 1, params, &res, errstr, n);
+        if (rc < 0)
+                return rc;
+        sl_buf_init(&in, 0);
+        sl_buf_printf(&in, "%s|%s", local, PQgetvalue(res, 0, 0));
         sl_sha256_hex(in.data, in.len, key);
         sl_buf_fini(&in);
         PQclear(res);
@@ -186,14 +182,24 @@ bool pred_seen_covered(const struct pred_seen_cache *c, const char *date, const 
         return ok;
 }
 
-void pred_seen_record(struct pred_seen_cache *c, const char *date, const char *key,
-                      const char *players)
+bool pred_seen_moved(const struct pred_seen_cache *c, const char *date, const char *local)
+{
+        const struct pred_seen *e = seen_find((struct pred_seen_cache *)c, date);
+
+        return e && local && strcmp(e->local, local) != 0;
+}
+
+void pred_seen_record(struct pred_seen_cache *c, const char *date, const char *local,
+                      const char *key, const char *players)
 {
         struct pred_seen *e = seen_find(c, date);
         int64_t *ids = NULL, *merged;
         size_t n = 0, k = 0, i = 0, j = 0;
 
-        if (!key || !*key || strlen(date) >= sizeof(e->date) || strlen(key) >= sizeof(e->key))
+        if (!key)
+                key = "";
+        if (!local || !*local || strlen(date) >= sizeof(e->date) ||
+            strlen(local) >= sizeof(e->local) || strlen(key) >= sizeof(e->key))
                 return;
         if (players && parse_ids(players, &ids, &n) < 0) {
                 if (e)
@@ -205,13 +211,15 @@ void pred_seen_record(struct pred_seen_cache *c, const char *date, const char *k
                 c->next = (c->next + 1) % PRED_SEEN_DATES;
                 free(e->ids);
                 memset(e, 0, sizeof(*e));
-        } else if (strcmp(e->key, key) != 0) { /* inputs moved: only this run counts */
+        } else if (strcmp(e->local, local) != 0 || strcmp(e->key, key) != 0 || !*key) {
+                /* inputs moved (or unknown: no key): only this run counts */
                 free(e->ids);
                 e->ids = NULL;
                 e->n = 0;
                 e->whole = false;
         }
         snprintf(e->date, sizeof(e->date), "%s", date);
+        snprintf(e->local, sizeof(e->local), "%s", local);
         snprintf(e->key, sizeof(e->key), "%s", key);
         if (!players) {
                 e->whole = true;

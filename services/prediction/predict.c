@@ -307,6 +307,26 @@ static int run_moving_average(struct sl_pg *pg, struct pred_set *set, char *errs
  * redundant condition the game_date index can use: the join's own window
  * is per row, so PostgreSQL read every earlier date of the season).
  */
+/*
+ * The league's per-team-game averages of each target date's window ($1
+ * days before it): every player row of ~60 days (~10,000 rows, 15-20 ms),
+ * the same for every run of the date, so read apart from SQL_ZONE and
+ * reused while the window's rows are unchanged (zone_league()).
+ */
+static const char SQL_ZONE_LEAGUE[] =
+    "SELECT d.game_date::text, count(DISTINCT (s.game_id, s.team_id))::float8, "
+    "sum(2 * (s.fgm - s.fg3m))::float8, sum(3 * s.fg3m)::float8, sum(s.ftm)::float8 "
+    "FROM (SELECT DISTINCT game_date FROM pred_targets) d "
+    "JOIN analytics.player_game_summary s ON s.game_date < d.game_date "
+    "AND s.game_date >= d.game_date - $1::int GROUP BY d.game_date ORDER BY 1";
+
+/* The change-log fingerprint of player_game_summary over [$1 - $2 days, $1) (migration 0020). */
+static const char SQL_ZONE_LEAGUE_FP[] =
+    "SELECT count(*) || ':' || coalesce(sum(seq), 0) FROM ops.data_changes "
+    "WHERE tbl = 'analytics.player_game_summary' AND (game_date IS NULL OR "
+    "(game_date >= $1::date - $2::int AND game_date < $1::date))";
+
+/* $3..$7: the league averages by date (zone_league(), as text: float8 round-trips exactly). */
 static const char SQL_ZONE[] =
     "WITH p AS (SELECT t.idx, avg(2 * (h.fgm - h.fg3m))::float8 AS p2, avg(3 * h.fg3m)::float8 "
     "AS p3, avg(h.ftm)::float8 AS pft, coalesce(stddev_pop(h.pts), 0)::float8 AS sd, count(*) n "
@@ -314,11 +334,8 @@ static const char SQL_ZONE[] =
     "analytics.player_game_summary s WHERE s.player_id = t.player_id AND s.game_date < "
     "t.game_date AND s.minutes > 0 ORDER BY s.game_date DESC, s.game_id DESC LIMIT $1::int) h "
     "WHERE t.opp_team_id IS NOT NULL GROUP BY t.idx), "
-    "lg AS (SELECT d.game_date, count(DISTINCT (s.game_id, s.team_id))::float8 AS tg, "
-    "sum(2 * (s.fgm - s.fg3m))::float8 AS a2, sum(3 * s.fg3m)::float8 AS a3, "
-    "sum(s.ftm)::float8 AS aft FROM (SELECT DISTINCT game_date FROM pred_targets) d "
-    "JOIN analytics.player_game_summary s ON s.game_date < d.game_date "
-    "AND s.game_date >= d.game_date - $2::int GROUP BY d.game_date), "
+    "lg AS (SELECT * FROM unnest($3::date[], $4::float8[], $5::float8[], $6::float8[], "
+    "$7::float8[]) AS u(game_date, tg, a2, a3, aft)), "
     "o AS (SELECT x.game_date, x.opp_team_id, count(DISTINCT s.game_id)::float8 AS g, "
     "sum(2 * (s.fgm - s.fg3m))::float8 AS a2, sum(3 * s.fg3m)::float8 AS a3, "
     "sum(s.ftm)::float8 AS aft FROM (SELECT DISTINCT game_date, opp_team_id FROM pred_targets "
@@ -333,16 +350,96 @@ static const char SQL_ZONE[] =
     "FROM p JOIN pred_targets t ON t.idx = p.idx LEFT JOIN lg ON lg.game_date = t.game_date "
     "LEFT JOIN o ON o.game_date = t.game_date AND o.opp_team_id = t.opp_team_id";
 
+/* One date's league averages as SQL_ZONE_LEAGUE returns them (text). */
+struct zone_league {
+        char date[11];
+        char fp[64]; /* SQL_ZONE_LEAGUE_FP when read, "" = nothing kept */
+        char v[4][32];
+};
+
+/*
+ * The league averages of the targets' dates into five array literals
+ * (dates, tg, a2, a3, aft). A single-date set (every service run) reuses
+ * the averages kept in *kept while their window's change-log fingerprint is
+ * the same (read before the averages: a change committed in between moves
+ * the next fingerprint); several dates (training) read them all.
+ */
+static int zone_league(struct sl_pg *pg, const struct pred_set *set, struct zone_league *kept,
+                       struct sl_buf arr[5], char *errstr, size_t n)
+{
+        char days[16], fp[sizeof(kept->fp)] = "";
+        const char *params[] = {set->t[0].game_date, days};
+        PGresult *res = NULL;
+        bool one = kept != NULL;
+        int rc;
+
+        snprintf(days, sizeof(days), "%d", PRED_ZONE_DAYS);
+        for (size_t i = 1; i < set->n && one; i++)
+                one = strcmp(set->t[i].game_date, set->t[0].game_date) == 0;
+        if (one) {
+                rc = sl_pg_exec(pg, SQL_ZONE_LEAGUE_FP, 2, params, &res, errstr, n);
+                if (rc < 0)
+                        return rc;
+                snprintf(fp, sizeof(fp), "%s", PQgetvalue(res, 0, 0));
+                PQclear(res);
+                res = NULL;
+        }
+        for (int k = 0; k < 5; k++)
+                sl_buf_puts(&arr[k], "{");
+        if (one && kept->fp[0] && strcmp(kept->fp, fp) == 0 &&
+            strcmp(kept->date, set->t[0].game_date) == 0) {
+                sl_buf_puts(&arr[0], kept->date);
+                for (int k = 0; k < 4; k++)
+                        sl_buf_puts(&arr[k + 1], kept->v[k]);
+        } else {
+                rc = sl_pg_exec(pg, SQL_ZONE_LEAGUE, 1, params + 1, &res, errstr, n);
+                if (rc < 0)
+                        return rc;
+                for (int r = 0; r < PQntuples(res); r++)
+                        for (int k = 0; k < 5; k++)
+                                sl_buf_printf(&arr[k], "%s%s", r ? "," : "",
+                                              PQgetisnull(res, r, k) ? "NULL"
+                                                                     : PQgetvalue(res, r, k));
+                if (one) {
+                        kept->fp[0] = '\0';
+                        if (PQntuples(res) == 1) {
+                                snprintf(kept->date, sizeof(kept->date), "%s", set->t[0].game_date);
+                                for (int k = 0; k < 4; k++)
+                                        snprintf(kept->v[k], sizeof(kept->v[k]), "%s",
+                                                 PQgetisnull(res, 0, k + 1)
+                                                     ? "NULL"
+                                                     : PQgetvalue(res, 0, k + 1));
+                                snprintf(kept->fp, sizeof(kept->fp), "%s", fp);
+                        }
+                }
+                PQclear(res);
+        }
+        for (int k = 0; k < 5; k++)
+                sl_buf_puts(&arr[k], "}");
+        return 0;
+}
+
+static struct zone_league *hcache_league(struct pred_hcache *c);
+
 static int run_zone(struct sl_pg *pg, struct pred_set *set, char *errstr, size_t n)
 {
         char games[16], days[16];
-        const char *params[] = {games, days};
+        struct sl_buf lg[5];
+        const char *params[7] = {games, days};
         PGresult *res = NULL;
         int rc;
 
         snprintf(games, sizeof(games), "%d", PRED_ZONE_GAMES);
         snprintf(days, sizeof(days), "%d", PRED_ZONE_DAYS);
-        rc = sl_pg_exec(pg, SQL_ZONE, 2, params, &res, errstr, n);
+        for (int k = 0; k < 5; k++)
+                sl_buf_init(&lg[k], 0);
+        rc = zone_league(pg, set, hcache_league(set->hcache), lg, errstr, n);
+        for (int k = 0; k < 5; k++)
+                params[2 + k] = lg[k].data;
+        if (rc == 0)
+                rc = sl_pg_exec(pg, SQL_ZONE, 7, params, &res, errstr, n);
+        for (int k = 0; k < 5; k++)
+                sl_buf_fini(&lg[k]);
         if (rc < 0)
                 return rc;
         for (int r = 0; r < PQntuples(res); r++) {
@@ -388,12 +485,19 @@ static void history_fini(struct history *h)
 }
 
 struct pred_hcache {
-        char version[64];    /* feature version of the rows */
-        char lo[11], hi[11]; /* the window the rows cover: lo <= game_date < hi */
-        char fp[160];        /* fingerprint of the window's rows when they were read */
+        struct zone_league league; /* zone_matchup_v1's league averages of the last date */
+        char version[64];          /* feature version of the rows */
+        char lo[11], hi[11];       /* the window the rows cover: lo <= game_date < hi */
+        char fp[160];              /* fingerprint of the window's rows when they were read */
         struct history h;
         uint64_t hits, loads, appends;
 };
+
+/* The league averages kept between runs (NULL: no cache, every date read). */
+static struct zone_league *hcache_league(struct pred_hcache *c)
+{
+        return c ? &c->league : NULL;
+}
 
 struct pred_hcache *pred_hcache_new(void)
 {
@@ -424,10 +528,13 @@ struct hwin {
 /*
  * The window of pred_targets (PRED_SIM_DAYS before the first target date up
  * to the last) and the fingerprint of the rows history_load() reads from
- * it: count + sum of updated_at (microseconds). Every upsert that changes a
- * row moves its updated_at (the replay guard), every insert the count;
- * nothing deletes there. With a cached window (old_lo, old_hi non-NULL) also
- * that window's fingerprint now, to tell whether the cached rows still hold.
+ * it: count + sum(seq) of the change log's rows (migration 0020) of the
+ * window's dates of ml_feature_store and player_game_summary, one row per
+ * committed statement that changed a date there (a few thousand rows by
+ * index; the sums over the rows themselves took 20-40 ms). Every version's
+ * feature rows count: a change of another version only costs a reload.
+ * With a cached window (old_lo, old_hi non-NULL) also that window's
+ * fingerprint now, to tell whether the cached rows still hold.
  */
 static int history_window(struct sl_pg *pg, const struct pred_set *set, const char *old_lo,
                           const char *old_hi, struct hwin *w, char *errstr, size_t n)
@@ -447,13 +554,11 @@ static int history_window(struct sl_pg *pg, const struct pred_set *set, const ch
                         "SELECT (SELECT lo::text FROM w), (SELECT hi::text FROM w), "
                         "coalesce(max(fp) FILTER (WHERE k = 1), ''), "
                         "coalesce(max(fp) FILTER (WHERE k = 2), '') FROM (SELECT r.k, "
-                        "(SELECT count(*) || ':' || coalesce(sum((date_part('epoch', f.updated_at) "
-                        "* 1e6)::bigint), 0) FROM precompute.ml_feature_store f "
-                        "WHERE f.feature_version = $1 AND f.game_date >= r.lo AND f.game_date < "
-                        "r.hi) || '|' || (SELECT count(*) || ':' || coalesce(sum((date_part("
-                        "'epoch', s.updated_at) * 1e6)::bigint), 0) FROM "
-                        "analytics.player_game_summary s WHERE s.game_date >= r.lo AND "
-                        "s.game_date < r.hi) AS fp FROM r) x",
+                        "(SELECT $1::text || ':' || count(*) || ':' || coalesce(sum(d.seq), 0) "
+                        "FROM ops.data_changes d WHERE d.tbl IN ("
+                        "'precompute.ml_feature_store', 'analytics.player_game_summary') "
+                        "AND (d.game_date IS NULL OR (d.game_date >= r.lo AND d.game_date < "
+                        "r.hi))) AS fp FROM r) x",
                         4, params, &res, errstr, n);
         if (rc < 0)
                 return rc;

@@ -348,10 +348,21 @@ struct pred_kelly_stats {
  * the date with open_exposure = stakes of earlier dates whose game is not
  * final. Replaces the date's prediction.prop_bets and kelly_portfolio rows
  * (whole date, inside the caller's transaction). 0 or a negative errno.
+ *
+ * open (may be NULL): the open exposure of the last run, reused while the
+ * change log (migration 0020) shows no change to the bets of earlier dates
+ * or to any game since: summing every earlier bet took 15-25 ms a run on a
+ * season, and an injury update's runs of one date change neither.
  */
+struct pred_kelly_open {
+        char sport[16], date[11];
+        char fp[64]; /* change-log fingerprint it was computed under, "" = none */
+        double value;
+};
+
 int pred_kelly_run(struct sl_pg *pg, const char *sport, const char *date,
-                   const struct pred_kelly_cfg *cfg, struct pred_kelly_stats *stats, char *errstr,
-                   size_t errstr_size);
+                   const struct pred_kelly_cfg *cfg, struct pred_kelly_open *open,
+                   struct pred_kelly_stats *stats, char *errstr, size_t errstr_size);
 
 /*
  * Parses and checks the kelly.* texts into *out (bankroll > 0, fraction in
@@ -400,31 +411,33 @@ struct pred_cfg {
  * usually predict the same players from the same rows; the second run is
  * skipped when an earlier committed run of the date saw the same inputs.
  *
- * pred_inputs_key(): the input fingerprint of a run of game_date: sha256
- * (hex, key_size > 64) of the date, context (the model and feature version)
- * and count + sum of updated_at of every row a run of that date reads
- * (prop lines, schedule of the date, the upcoming context's injury status
- * by content; games up to it; box
- * scores before it; feature rows up to it; system errors, Kelly bets and
- * portfolios, moneyline odds and bets when those tables exist). 0 or -errno
- * with errstr.
+ * pred_inputs_local(): the fingerprint of the date's own inputs: sha256
+ * (hex, local_size > 64) of the date, context (the model and feature
+ * version) and count + sum of updated_at of the date's prop lines and
+ * schedule rows and the upcoming context's injury status by content; a few
+ * hundred rows by index. pred_inputs_key(): the whole input fingerprint:
+ * sha256 of local and the history's count + sum of updated_at (games up to
+ * the date; box scores before it; feature rows up to it; system errors,
+ * Kelly bets and portfolios, moneyline odds and bets when those tables
+ * exist): the season's rows, 20-40 ms. Both 0 or -errno with errstr.
  *
- * Only whole-date runs are fingerprinted (prediction.c, unchanged_inputs()):
- * an entity run comes from a change to its players' inputs, and the sums
- * over the season's rows cost more than the run they could save.
- *
- * pred_seen_covered(): true when a run of date with the same key predicted
- * every player of players ("{1,2}" literal; NULL = the whole date, covered
- * only by a whole-date run). pred_seen_record(): after COMMIT, adds the
- * run's players (or the whole date) to the date's entry; another key
- * replaces the entry. PRED_SEEN_DATES dates are kept (oldest dropped).
- * Pure (no I/O); memory only, so a restart recomputes.
+ * pred_seen_moved(): the date's entry was recorded with another local
+ * fingerprint, so this run's inputs differ from that run's whatever the
+ * history says: an entity run does not read the history then (an injury
+ * update or a moved line saves its 20-40 ms; prediction.c). pred_seen_covered(): true when a run of
+ * date with the same (non-empty) key predicted every player of players ("{1,2}" literal; NULL = the
+ * whole date, covered only by a whole-date run). pred_seen_record(): after COMMIT, adds the run's
+ * players (or the whole date) to the date's entry; another local fingerprint or key, or no key
+ * ("": the history was not read), replaces the entry. PRED_SEEN_DATES
+ * dates are kept (oldest dropped). Pure (no I/O); memory only, so a
+ * restart recomputes.
  */
 #define PRED_SEEN_DATES 8
 
 struct pred_seen {
         char date[11]; /* "" = free slot */
-        char key[65];
+        char local[65];
+        char key[65]; /* "" when the run did not read the history */
         bool whole;   /* a whole-date run saw key */
         int64_t *ids; /* sorted unique players predicted with key (heap) */
         size_t n;
@@ -435,12 +448,15 @@ struct pred_seen_cache {
         size_t next; /* slot replaced next */
 };
 
-int pred_inputs_key(struct sl_pg *pg, const char *game_date, const char *context, char *key,
+int pred_inputs_local(struct sl_pg *pg, const char *game_date, const char *context, char *local,
+                      size_t local_size, char *errstr, size_t errstr_size);
+int pred_inputs_key(struct sl_pg *pg, const char *game_date, const char *local, char *key,
                     size_t key_size, char *errstr, size_t errstr_size);
+bool pred_seen_moved(const struct pred_seen_cache *c, const char *date, const char *local);
 bool pred_seen_covered(const struct pred_seen_cache *c, const char *date, const char *key,
                        const char *players);
-void pred_seen_record(struct pred_seen_cache *c, const char *date, const char *key,
-                      const char *players);
+void pred_seen_record(struct pred_seen_cache *c, const char *date, const char *local,
+                      const char *key, const char *players);
 /* Frees the entries; the cache is empty (zeroed) afterwards. */
 void pred_seen_fini(struct pred_seen_cache *c);
 
@@ -449,8 +465,9 @@ struct pred_svc {
         struct sl_phase ph; /* PostgreSQL, bus, readiness (sl/phase.h) */
         double edge[PRED_N_MARKETS];
         struct pred_kelly_cfg kelly;
-        struct pred_model *model; /* current xgboost_v1 model, NULL: none */
-        char model_version[72];   /* its prediction.models key, "" when none */
+        struct pred_kelly_open kelly_open; /* Kelly's open exposure, reused (pred_kelly_run) */
+        struct pred_model *model;          /* current xgboost_v1 model, NULL: none */
+        char model_version[72];            /* its prediction.models key, "" when none */
         char model_feature_version[64];
         double model_mae;           /* its holdout MAE (sd for confidence), NaN unknown */
         struct pred_hcache *hcache; /* similarity history between runs (owned) */

@@ -4,7 +4,9 @@
 #     (STATLINE_TEST_PG_DSN): six migrators started at once all succeed and
 #     apply every migration exactly once; the recorded checksums equal
 #     sha256sum of the files; all schemas and tables exist, each with a
-#     primary key and the replay guard; a second run is a no-op; a tampered
+#     primary key and the replay guard; the change log (0020) logs inserts,
+#     real updates (both dates), deletes and TRUNCATE, not replays or
+#     rolled-back statements; a second run is a no-op; a tampered
 #     checksum, a renamed or deleted applied file, and a broken new file are
 #     refused with a clear message and change nothing;
 #   - COPY round-trips tabs, newlines, CRs, backslashes and NULLs exactly, and
@@ -152,6 +154,33 @@ sql "$(printf "$upsert" Questionable)" >/dev/null
 it_like "a real change goes through" "$(sql "SELECT status || ' ' || (xmin || '/' || updated_at <> '$v1')
         FROM raw.injuries")" '^Questionable true$'
 sql "DELETE FROM raw.injuries" >/dev/null
+
+# The change log (0020): one row per committed statement and date that changed a history table.
+changes() { sql "SELECT coalesce(string_agg(coalesce(game_date::text, 'ALL'), ',' ORDER BY seq), '')
+                 FROM ops.data_changes WHERE tbl = 'raw.games'"; }
+game="INSERT INTO raw.games (game_id, game_date, season, home_team_id, away_team_id, status, source, payload_sha256)
+      VALUES ('%s', '%s', '2024-25', 1, 2, '%s', 'it', repeat('a', 64))
+      ON CONFLICT (game_id) DO UPDATE SET game_date = excluded.game_date, status = excluded.status"
+# shellcheck disable=SC2059
+sql "$(printf "$game" 0022400001 2025-01-02 scheduled); $(printf "$game" 0022400002 2025-01-02 scheduled)" >/dev/null
+it_is "change log: two inserts of one date in one statement each: two rows of that date" "$(changes)" "2025-01-02,2025-01-02"
+# shellcheck disable=SC2059
+sql "$(printf "$game" 0022400001 2025-01-02 scheduled)" >/dev/null
+it_is "change log: a replayed identical upsert logs nothing (the replay guard skipped it)" "$(changes)" "2025-01-02,2025-01-02"
+# shellcheck disable=SC2059
+sql "$(printf "$game" 0022400001 2025-01-03 postponed)" >/dev/null
+it_is "change log: an update moving a row to another date logs both dates" "$(changes)" "2025-01-02,2025-01-02,2025-01-02,2025-01-03"
+sql "BEGIN; DELETE FROM raw.games WHERE game_id = '0022400002'; ROLLBACK" >/dev/null
+it_is "change log: a rolled-back delete leaves no row" "$(changes)" "2025-01-02,2025-01-02,2025-01-02,2025-01-03"
+sql "DELETE FROM raw.games WHERE game_id = '0022400002'; UPDATE raw.games SET status = 'final' WHERE false" >/dev/null
+it_is "change log: a delete logs its date, an update of no row nothing" "$(changes)" "2025-01-02,2025-01-02,2025-01-02,2025-01-03,2025-01-02"
+sql "TRUNCATE raw.games CASCADE" >/dev/null
+it_like "change log: TRUNCATE logs every date (NULL)" "$(changes)" ",ALL$"
+it_is "change log: the prediction's history tables all log" "$(sql "
+        SELECT string_agg(c.oid::regclass::text, ' ' ORDER BY c.oid::regclass::text) FROM pg_class c
+        WHERE (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname LIKE 'log_changes_%') = 4")" \
+        "analytics.player_game_summary precompute.ml_feature_store prediction.kelly_portfolio prediction.moneyline_bets prediction.prop_bets prediction.system_errors raw.games raw.moneyline_odds"
+sql "DELETE FROM ops.data_changes" >/dev/null
 
 # --- again: a no-op ----------------------------------------------------------
 it_check "migrating again succeeds" pgtest again migrate "$DSN" "$MIGS"

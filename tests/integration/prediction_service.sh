@@ -15,8 +15,9 @@
 #   - the same event again: skipped as a duplicate; a new event for the same
 #     inputs: skipped ("inputs unchanged"), no row changes, nothing published;
 #     a single-player event after its line moved touches only that player,
-#     the same player again with nothing moved runs (entity runs are not
-#     fingerprinted) and changes no row;
+#     the same player again with nothing moved runs (the run before it did
+#     not read the history's fingerprint: its own date's inputs had moved)
+#     and changes no row;
 #   - Elo: prediction.elo_ratings and game_win_probs against an independent
 #     python recomputation of 538's NBA Elo over the seeded raw.games finals
 #     (prediction_elo_kelly.py elo), including a season carry-over;
@@ -242,9 +243,9 @@ it_is "single-player: event names only that player" \
 it_is "single-player: only that player's rows changed" \
         "$(it_sql "SELECT count(DISTINCT player_id) || ':' || min(player_id) FROM prediction.player_prop_predictions WHERE updated_at > (SELECT min(started_at) FROM ops.pipeline_execution_log WHERE event_id = '$E4')")" \
         "1:$P"
-# The same player again, nothing moved: an entity run is not fingerprinted (it
-# comes from a change; the fingerprint sums the season's rows), so it runs, and
-# changes no row.
+# The same player again, nothing moved: the run before it saw its own date's
+# inputs move, so it skipped the history's fingerprint (the season's rows) and
+# left no key to compare with: this one runs, and changes no row.
 E4B=$(uuid7ish)
 send "$E4B" "$DATE" "[{\"kind\":\"player\",\"id\":\"$P\"}]"
 it_check "single-player event, nothing moved: handled" it_wait_for 30 it_events_ge "$OUT_T" 4
