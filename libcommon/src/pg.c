@@ -218,11 +218,18 @@ static int register_password(const char *dsn, char *errstr, size_t errstr_size)
 
 struct sl_pg *sl_pg_open(const char *dsn, int connect_timeout_ms, char *errstr, size_t errstr_size)
 {
-        /* Defaults first: the expanded dsn ("dbname") comes later and overrides them. */
+        /*
+         * Defaults first: the expanded dsn ("dbname") comes later and overrides them.
+         * options: JIT off. Our statements run in milliseconds, and JIT compiling one
+         * whose estimated cost passed jit_above_cost took longer than running it
+         * (a whole date's upcoming player context: 68 ms with JIT, 34 ms without;
+         * docs/performance.md). A dsn with its own options= replaces this.
+         */
         static const char *const keys[] = {
-            "application_name",    "client_encoding",  "keepalives", "keepalives_idle",
-            "keepalives_interval", "keepalives_count", "dbname",     NULL};
-        const char *vals[] = {"statline", "UTF8", "1", "10", "3", "3", dsn, NULL};
+            "application_name", "client_encoding", "keepalives",
+            "keepalives_idle",  "options",         "keepalives_interval",
+            "keepalives_count", "dbname",          NULL};
+        const char *vals[] = {"statline", "UTF8", "1", "10", "-c jit=off", "3", "3", dsn, NULL};
         struct sl_pg *pg;
         int rc;
 

@@ -220,7 +220,10 @@ static const char sql_team_defense[] =
 
 /*
  * days_rest = full days off between the last game played and this one
- * (back-to-back = 0 days, flag set); NULL before the first game.
+ * (back-to-back = 0 days, flag set); NULL before the first game. Each
+ * player's box scores look their game up by key (the LIMIT 1 keeps the
+ * planner from hashing every game of the season once per player: a whole
+ * date 100 -> 35 ms, docs/performance.md).
  */
 static const char sql_upcoming_player[] =
     "WITH " SCHED_CTE ", " INJ_CTE ", " ROSTER_CTE " "
@@ -238,10 +241,11 @@ static const char sql_upcoming_player[] =
                                             "LEFT JOIN inj ON inj.player_id = r.player_id "
                                             "CROSS JOIN LATERAL (SELECT max(gg.game_date) AS d, "
                                             "count(*) FILTER (WHERE gg.season = s.season) AS n "
-                                            "FROM raw.player_boxscores p JOIN raw.games gg USING "
-                                            "(game_id) "
-                                            "WHERE p.player_id = r.player_id AND gg.game_date < "
-                                            "s.game_date AND gg.status = 'final' "
+                                            "FROM raw.player_boxscores p CROSS JOIN LATERAL ("
+                                            "SELECT g2.game_date, g2.season FROM raw.games g2 "
+                                            "WHERE g2.game_id = p.game_id AND g2.game_date < "
+                                            "s.game_date AND g2.status = 'final' LIMIT 1) gg "
+                                            "WHERE p.player_id = r.player_id "
                                             "AND p.minutes > 0) lp "
                                             "CROSS JOIN LATERAL (SELECT round(avg(l.line) FILTER "
                                             "(WHERE l.market = 'points'), 1) AS pts, "

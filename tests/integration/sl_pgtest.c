@@ -4,7 +4,8 @@
  *
  *   sl_pgtest migrate DSN DIR          apply DIR's migrations; prints applied=N ms=T
  *   sl_pgtest copy DSN                 COPY round trips, all-or-nothing, transactions
- *   sl_pgtest errors DSN               SQLSTATE -> errno, parameters, transactions
+ *   sl_pgtest errors DSN               session defaults (JIT off), SQLSTATE -> errno,
+ *                                      parameters, transactions
  *   sl_pgtest bench-copy DSN ROWS      COPY ROWS box score lines, then replay them
  *   sl_pgtest reconnect DSN STATEDIR   server stop/start choreography (see cmd_reconnect)
  *
@@ -396,10 +397,43 @@ static void tx_semantics(struct sl_pg *pg, const char *dsn)
         sl_pg_close(other);
 }
 
+/* Session defaults of sl_pg_open(): JIT off (pg.c), unless the dsn sets its own options. */
+static void session_defaults(struct sl_pg *pg, const char *dsn)
+{
+        PGresult *res = NULL;
+        char err[256], *own;
+        struct sl_pg *pg2;
+        int rc;
+
+        rc = sl_pg_exec(pg, "SELECT current_setting('jit'), current_setting('application_name')", 0,
+                        NULL, &res, err, sizeof(err));
+        CHECK(rc == 0 && strcmp(PQgetvalue(res, 0, 0), "off") == 0 &&
+                  strcmp(PQgetvalue(res, 0, 1), "statline") == 0,
+              "jit=%s application_name=%s", rc == 0 ? PQgetvalue(res, 0, 0) : err,
+              rc == 0 ? PQgetvalue(res, 0, 1) : "");
+        PQclear(res);
+        res = NULL;
+        own = sl_xasprintf("%s%soptions=-c%%20jit%%3Don", dsn, strchr(dsn, '?') ? "&" : "?");
+        if (strncmp(dsn, "postgres", 8) != 0) { /* key=value form */
+                free(own);
+                own = sl_xasprintf("%s options='-c jit=on'", dsn);
+        }
+        pg2 = sl_pg_open(own, 5000, err, sizeof(err));
+        rc = pg2 ? sl_pg_exec(pg2, "SELECT current_setting('jit')", 0, NULL, &res, err, sizeof(err))
+                 : -1;
+        CHECK(rc == 0 && strcmp(PQgetvalue(res, 0, 0), "on") == 0,
+              "a dsn's own options replace the default: jit=%s",
+              rc == 0 ? PQgetvalue(res, 0, 0) : err);
+        PQclear(res);
+        sl_pg_close(pg2);
+        free(own);
+}
+
 static int cmd_errors(const char *dsn)
 {
         struct sl_pg *pg = must_open(dsn);
 
+        session_defaults(pg, dsn);
         error_mapping(pg);
         tx_semantics(pg, dsn);
         must_exec(pg, "DELETE FROM ops.idempotency_keys WHERE processor IN ('sl_pgtest', 'held')");
