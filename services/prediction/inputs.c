@@ -23,8 +23,17 @@
  * with the same fingerprint has nothing to change and is skipped.
  */
 
-/* The date's own rows, '|'-joined; $1 is the game date. */
-static const char SQL_INPUTS_LOCAL[] =
+/*
+ * One statement, $1 the game date: the date's own rows ('|'-joined), '#',
+ * then the history: count + sum(seq) of the change log's rows (migration
+ * 0020: one row per table, date and committed statement that changed it)
+ * of each input table over the dates a run of D reads. Elo: results up to
+ * D; the systems: box scores before D, feature rows up to D; ensemble
+ * weights and Kelly's sd: system errors up to D; Kelly's open exposure:
+ * bets and portfolios of earlier dates; moneyline odds up to D, bets
+ * before it. A log row of date NULL (a TRUNCATE) counts for every date.
+ */
+static const char SQL_INPUTS[] =
     "SELECT (SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
     "::bigint), 0) FROM raw.prop_lines WHERE game_date = $1::date) || '|' || "
     /*
@@ -36,49 +45,17 @@ static const char SQL_INPUTS_LOCAL[] =
     "coalesce(injury_status, ''), ',' ORDER BY player_id)), '') "
     "FROM analytics.upcoming_player_game_context WHERE game_date = $1::date) || '|' || "
     "(SELECT count(*) || ':' || coalesce(sum((date_part('epoch', updated_at) * 1e6)"
-    "::bigint), 0) FROM raw.schedule WHERE game_date = $1::date)";
-
-/*
- * The history: count + sum(seq) of the change log's rows (migration 0020:
- * one row per table, date and committed statement that changed it) of each
- * input table over the dates a run of D reads. Elo: results up to D; the
- * systems: box scores before D, feature rows up to D; ensemble weights and
- * Kelly's sd: system errors up to D; Kelly's open exposure: bets and
- * portfolios of earlier dates; moneyline odds up to D, bets before it. A
- * row of date NULL (a TRUNCATE) counts for every date.
- */
-static const char SQL_INPUTS_HISTORY[] =
-    "SELECT string_agg(r.tbl || '=' || c.n || ':' || c.s, '|' ORDER BY r.tbl) FROM (VALUES "
+    "::bigint), 0) FROM raw.schedule WHERE game_date = $1::date) || '#' || "
+    "(SELECT string_agg(r.tbl || '=' || c.n || ':' || c.s, '|' ORDER BY r.tbl) FROM (VALUES "
     "('raw.games', true), ('analytics.player_game_summary', false), "
     "('precompute.ml_feature_store', true), ('prediction.system_errors', true), "
     "('prediction.prop_bets', false), ('prediction.kelly_portfolio', false), "
     "('raw.moneyline_odds', true), ('prediction.moneyline_bets', false)) r(tbl, upto) "
     "CROSS JOIN LATERAL (SELECT count(*) n, coalesce(sum(d.seq), 0) s FROM ops.data_changes d "
     "WHERE d.tbl = r.tbl AND (d.game_date IS NULL OR d.game_date < $1::date "
-    "OR (r.upto AND d.game_date = $1::date))) c";
+    "OR (r.upto AND d.game_date = $1::date))) c)";
 
-int pred_inputs_local(struct sl_pg *pg, const char *game_date, const char *context, char *local,
-                      size_t local_size, char *errstr, size_t n)
-{
-        const char *params[] = {game_date};
-        PGresult *res = NULL;
-        struct sl_buf in;
-        int rc;
-
-        if (local_size < SL_SHA256_HEX_LEN + 1)
-                return sl_errf(errstr, n, -EINVAL, "inputs key buffer too small");
-        rc = sl_pg_exec(pg, SQL_INPUTS_LOCAL, 1, params, &res, errstr, n);
-        if (rc < 0)
-                return rc;
-        sl_buf_init(&in, 0);
-        sl_buf_printf(&in, "%s|%s|%s", game_date, context ? context : "", PQgetvalue(res, 0, 0));
-        sl_sha256_hex(in.data, in.len, local);
-        sl_buf_fini(&in);
-        PQclear(res);
-        return 0;
-}
-
-int pred_inputs_key(struct sl_pg *pg, const char *game_date, const char *local, char *key,
+int pred_inputs_key(struct sl_pg *pg, const char *game_date, const char *context, char *key,
                     size_t key_size, char *errstr, size_t n)
 {
         const char *params[] = {game_date};
@@ -88,11 +65,11 @@ int pred_inputs_key(struct sl_pg *pg, const char *game_date, const char *local, 
 
         if (key_size < SL_SHA256_HEX_LEN + 1)
                 return sl_errf(errstr, n, -EINVAL, "inputs key buffer too small");
-        rc = sl_pg_exec(pg, SQL_INPUTS_HISTORY, 1, params, &res, errstr, n);
+        rc = sl_pg_exec(pg, SQL_INPUTS, 1, params, &res, errstr, n);
         if (rc < 0)
                 return rc;
         sl_buf_init(&in, 0);
-        sl_buf_printf(&in, "%s|%s", local, PQgetvalue(res, 0, 0));
+        sl_buf_printf(&in, "%s|%s|%s", game_date, context ? context : "", PQgetvalue(res, 0, 0));
         sl_sha256_hex(in.data, in.len, key);
         sl_buf_fini(&in);
         PQclear(res);
@@ -182,24 +159,14 @@ bool pred_seen_covered(const struct pred_seen_cache *c, const char *date, const 
         return ok;
 }
 
-bool pred_seen_moved(const struct pred_seen_cache *c, const char *date, const char *local)
-{
-        const struct pred_seen *e = seen_find((struct pred_seen_cache *)c, date);
-
-        return e && local && strcmp(e->local, local) != 0;
-}
-
-void pred_seen_record(struct pred_seen_cache *c, const char *date, const char *local,
-                      const char *key, const char *players)
+void pred_seen_record(struct pred_seen_cache *c, const char *date, const char *key,
+                      const char *players)
 {
         struct pred_seen *e = seen_find(c, date);
         int64_t *ids = NULL, *merged;
         size_t n = 0, k = 0, i = 0, j = 0;
 
-        if (!key)
-                key = "";
-        if (!local || !*local || strlen(date) >= sizeof(e->date) ||
-            strlen(local) >= sizeof(e->local) || strlen(key) >= sizeof(e->key))
+        if (!key || !*key || strlen(date) >= sizeof(e->date) || strlen(key) >= sizeof(e->key))
                 return;
         if (players && parse_ids(players, &ids, &n) < 0) {
                 if (e)
@@ -211,15 +178,13 @@ void pred_seen_record(struct pred_seen_cache *c, const char *date, const char *l
                 c->next = (c->next + 1) % PRED_SEEN_DATES;
                 free(e->ids);
                 memset(e, 0, sizeof(*e));
-        } else if (strcmp(e->local, local) != 0 || strcmp(e->key, key) != 0 || !*key) {
-                /* inputs moved (or unknown: no key): only this run counts */
+        } else if (strcmp(e->key, key) != 0) { /* inputs moved: only this run counts */
                 free(e->ids);
                 e->ids = NULL;
                 e->n = 0;
                 e->whole = false;
         }
         snprintf(e->date, sizeof(e->date), "%s", date);
-        snprintf(e->local, sizeof(e->local), "%s", local);
         snprintf(e->key, sizeof(e->key), "%s", key);
         if (!players) {
                 e->whole = true;

@@ -300,14 +300,6 @@ static int run_moving_average(struct sl_pg *pg, struct pred_set *set, char *errs
 }
 
 /*
- * zone_matchup_v1: the player's points by 2pt / 3pt / free throws (last N
- * games) times what the opponent allowed in each, relative to the league
- * (per team-game, last PRED_ZONE_DAYS days), shrunk toward 1.0. The
- * opponents' rows are also bounded by the earliest target date's window (a
- * redundant condition the game_date index can use: the join's own window
- * is per row, so PostgreSQL read every earlier date of the season).
- */
-/*
  * The league's per-team-game averages of each target date's window ($1
  * days before it): every player row of ~60 days (~10,000 rows, 15-20 ms),
  * the same for every run of the date, so read apart from SQL_ZONE and
@@ -326,7 +318,16 @@ static const char SQL_ZONE_LEAGUE_FP[] =
     "WHERE tbl = 'analytics.player_game_summary' AND (game_date IS NULL OR "
     "(game_date >= $1::date - $2::int AND game_date < $1::date))";
 
-/* $3..$7: the league averages by date (zone_league(), as text: float8 round-trips exactly). */
+/*
+ * zone_matchup_v1: the player's points by 2pt / 3pt / free throws (last N
+ * games) times what the opponent allowed in each, relative to the league
+ * (per team-game, last PRED_ZONE_DAYS days), shrunk toward 1.0. The
+ * opponents' rows are also bounded by the earliest target date's window (a
+ * redundant condition the game_date index can use: the join's own window
+ * is per row, so PostgreSQL read every earlier date of the season).
+ * $3..$7: the league averages by date (zone_league(), as text: float8
+ * round-trips exactly).
+ */
 static const char SQL_ZONE[] =
     "WITH p AS (SELECT t.idx, avg(2 * (h.fgm - h.fg3m))::float8 AS p2, avg(3 * h.fg3m)::float8 "
     "AS p3, avg(h.ftm)::float8 AS pft, coalesce(stddev_pop(h.pts), 0)::float8 AS sd, count(*) n "
@@ -368,12 +369,19 @@ static int zone_league(struct sl_pg *pg, const struct pred_set *set, struct zone
                        struct sl_buf arr[5], char *errstr, size_t n)
 {
         char days[16], fp[sizeof(kept->fp)] = "";
-        const char *params[] = {set->t[0].game_date, days};
+        const char *params[2];
         PGresult *res = NULL;
         bool one = kept != NULL;
         int rc;
 
+        if (set->n == 0) { /* no target: nothing to average */
+                for (int k = 0; k < 5; k++)
+                        sl_buf_puts(&arr[k], "{}");
+                return 0;
+        }
         snprintf(days, sizeof(days), "%d", PRED_ZONE_DAYS);
+        params[0] = set->t[0].game_date;
+        params[1] = days;
         for (size_t i = 1; i < set->n && one; i++)
                 one = strcmp(set->t[i].game_date, set->t[0].game_date) == 0;
         if (one) {

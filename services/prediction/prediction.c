@@ -88,9 +88,8 @@ struct run {
         int errors_rows;
         struct pred_elo_stats elo;
         struct pred_kelly_stats kelly;
-        char inputs_local[SL_SHA256_HEX_LEN + 1]; /* pred_inputs_local() */
-        char inputs_key[SL_SHA256_HEX_LEN + 1];   /* pred_inputs_key(), "" when not read */
-        bool unchanged;                           /* skipped: inputs seen by an earlier run */
+        char inputs_key[SL_SHA256_HEX_LEN + 1]; /* pred_inputs_key(), "" when not read */
+        bool unchanged;                         /* skipped: inputs seen by an earlier run */
         char *event;
         size_t event_len;
         char errstr[PRED_ERRSTR_SIZE];
@@ -493,12 +492,6 @@ static int kelly_step(struct run *run)
  * before any input is read, so a write committed in between changes the
  * next run's key, never hides from it). 1 when an earlier committed run of
  * the date with the same key predicted every player of this one, else 0.
- *
- * The date's own inputs first: when an entity run's differ from those of
- * the run the date's entry remembers (an injury, a moved line), it cannot
- * be covered and the history's fingerprint (the season's rows, 20-40 ms) is
- * not read; inputs_key stays "". A whole-date run always reads it: the
- * date's next pass (props after the scoreboard) is covered by its key.
  */
 static int unchanged_inputs(struct run *run)
 {
@@ -507,13 +500,7 @@ static int unchanged_inputs(struct run *run)
 
         snprintf(context, sizeof(context), "%s|%s", run->svc->model_version,
                  run->feature_version ? run->feature_version : "");
-        rc = pred_inputs_local(run->svc->ph.pg, run->game_date, context, run->inputs_local,
-                               sizeof(run->inputs_local), run->errstr, sizeof(run->errstr));
-        if (rc < 0)
-                return rc;
-        if (run->players && pred_seen_moved(&run->svc->seen, run->game_date, run->inputs_local))
-                return 0;
-        rc = pred_inputs_key(run->svc->ph.pg, run->game_date, run->inputs_local, run->inputs_key,
+        rc = pred_inputs_key(run->svc->ph.pg, run->game_date, context, run->inputs_key,
                              sizeof(run->inputs_key), run->errstr, sizeof(run->errstr));
         if (rc < 0)
                 return rc;
@@ -664,8 +651,7 @@ int pred_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, voi
                 for (int s = 0; s < PRED_N_SYSTEMS; s++)
                         whole = whole && !run.set.failed[s] && !run.set.cb_open[s];
                 if (whole)
-                        pred_seen_record(&svc->seen, run.game_date, run.inputs_local,
-                                         run.inputs_key, run.players);
+                        pred_seen_record(&svc->seen, run.game_date, run.inputs_key, run.players);
                 uint64_t hits, loads;
                 pred_hcache_stats(svc->hcache, &hits, &loads);
                 sl_log_info("prediction.ok",

@@ -411,33 +411,28 @@ struct pred_cfg {
  * usually predict the same players from the same rows; the second run is
  * skipped when an earlier committed run of the date saw the same inputs.
  *
- * pred_inputs_local(): the fingerprint of the date's own inputs: sha256
- * (hex, local_size > 64) of the date, context (the model and feature
- * version) and count + sum of updated_at of the date's prop lines and
- * schedule rows and the upcoming context's injury status by content; a few
- * hundred rows by index. pred_inputs_key(): the whole input fingerprint:
- * sha256 of local and the history's count + sum of updated_at (games up to
- * the date; box scores before it; feature rows up to it; system errors,
- * Kelly bets and portfolios, moneyline odds and bets when those tables
- * exist): the season's rows, 20-40 ms. Both 0 or -errno with errstr.
+ * pred_inputs_key(): the input fingerprint of a run of game_date: sha256
+ * (hex, key_size > 64) of the date, context (the model and feature version),
+ * the date's own rows (count + sum of updated_at of its prop lines and
+ * schedule, the upcoming context's injury status by content; a few hundred
+ * rows by index) and the history's change log (migration 0020: count +
+ * sum(seq) per table over the dates the run reads: games up to the date;
+ * box scores before it; feature rows up to it; system errors, Kelly bets
+ * and portfolios, moneyline odds and bets). One statement, ~1 ms (summing
+ * the season's rows themselves took 20-40 ms). 0 or -errno with errstr.
  *
- * pred_seen_moved(): the date's entry was recorded with another local
- * fingerprint, so this run's inputs differ from that run's whatever the
- * history says: an entity run does not read the history then (an injury
- * update or a moved line saves its 20-40 ms; prediction.c). pred_seen_covered(): true when a run of
- * date with the same (non-empty) key predicted every player of players ("{1,2}" literal; NULL = the
- * whole date, covered only by a whole-date run). pred_seen_record(): after COMMIT, adds the run's
- * players (or the whole date) to the date's entry; another local fingerprint or key, or no key
- * ("": the history was not read), replaces the entry. PRED_SEEN_DATES
- * dates are kept (oldest dropped). Pure (no I/O); memory only, so a
- * restart recomputes.
+ * pred_seen_covered(): true when a run of date with the same key predicted
+ * every player of players ("{1,2}" literal; NULL = the whole date, covered
+ * only by a whole-date run). pred_seen_record(): after COMMIT, adds the
+ * run's players (or the whole date) to the date's entry; another key
+ * replaces the entry. PRED_SEEN_DATES dates are kept (oldest dropped).
+ * Pure (no I/O); memory only, so a restart recomputes.
  */
 #define PRED_SEEN_DATES 8
 
 struct pred_seen {
         char date[11]; /* "" = free slot */
-        char local[65];
-        char key[65]; /* "" when the run did not read the history */
+        char key[65];
         bool whole;   /* a whole-date run saw key */
         int64_t *ids; /* sorted unique players predicted with key (heap) */
         size_t n;
@@ -448,15 +443,12 @@ struct pred_seen_cache {
         size_t next; /* slot replaced next */
 };
 
-int pred_inputs_local(struct sl_pg *pg, const char *game_date, const char *context, char *local,
-                      size_t local_size, char *errstr, size_t errstr_size);
-int pred_inputs_key(struct sl_pg *pg, const char *game_date, const char *local, char *key,
+int pred_inputs_key(struct sl_pg *pg, const char *game_date, const char *context, char *key,
                     size_t key_size, char *errstr, size_t errstr_size);
-bool pred_seen_moved(const struct pred_seen_cache *c, const char *date, const char *local);
 bool pred_seen_covered(const struct pred_seen_cache *c, const char *date, const char *key,
                        const char *players);
-void pred_seen_record(struct pred_seen_cache *c, const char *date, const char *local,
-                      const char *key, const char *players);
+void pred_seen_record(struct pred_seen_cache *c, const char *date, const char *key,
+                      const char *players);
 /* Frees the entries; the cache is empty (zeroed) afterwards. */
 void pred_seen_fini(struct pred_seen_cache *c);
 

@@ -413,11 +413,12 @@ static void session_defaults(struct sl_pg *pg, const char *dsn)
               rc == 0 ? PQgetvalue(res, 0, 1) : "");
         PQclear(res);
         res = NULL;
-        own = sl_xasprintf("%s%soptions=-c%%20jit%%3Don", dsn, strchr(dsn, '?') ? "&" : "?");
-        if (strncmp(dsn, "postgres", 8) != 0) { /* key=value form */
-                free(own);
+        /* the same server with options of its own, in the dsn's form (URI or key=value) */
+        if (strncmp(dsn, "postgres", 8) == 0)
+                own =
+                    sl_xasprintf("%s%coptions=-c%%20jit%%3Don", dsn, strchr(dsn, '?') ? '&' : '?');
+        else
                 own = sl_xasprintf("%s options='-c jit=on'", dsn);
-        }
         pg2 = sl_pg_open(own, 5000, err, sizeof(err));
         rc = pg2 ? sl_pg_exec(pg2, "SELECT current_setting('jit')", 0, NULL, &res, err, sizeof(err))
                  : -1;

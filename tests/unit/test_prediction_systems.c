@@ -241,12 +241,12 @@ static void test_kelly_cfg(void)
 static void test_seen(void)
 {
         struct pred_seen_cache c = {0};
-        const char *k1 = "aaaa", *k2 = "bbbb", *l1 = "L1", *l2 = "L2";
+        const char *k1 = "aaaa", *k2 = "bbbb";
 
         SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k1, NULL));
         SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k1, "{1}"));
         /* a player run covers its players (any order, duplicates), not the date */
-        pred_seen_record(&c, "2024-11-01", l1, k1, "{30,10,20}");
+        pred_seen_record(&c, "2024-11-01", k1, "{30,10,20}");
         SL_CHECK(pred_seen_covered(&c, "2024-11-01", k1, "{20,10}"));
         SL_CHECK(pred_seen_covered(&c, "2024-11-01", k1, "{10,10,30}"));
         SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k1, "{10,40}"));
@@ -257,45 +257,29 @@ static void test_seen(void)
         SL_CHECK(!pred_seen_covered(&c, "2024-11-01", "", "{10}"));
         SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k1, "junk"));
         /* a second run with the same key adds its players */
-        pred_seen_record(&c, "2024-11-01", l1, k1, "{40,5}");
+        pred_seen_record(&c, "2024-11-01", k1, "{40,5}");
         SL_CHECK(pred_seen_covered(&c, "2024-11-01", k1, "{5,10,20,30,40}"));
         SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k1, "{6}"));
         /* another key replaces the entry: the old players are not covered any more */
-        pred_seen_record(&c, "2024-11-01", l1, k2, "{7}");
+        pred_seen_record(&c, "2024-11-01", k2, "{7}");
         SL_CHECK(pred_seen_covered(&c, "2024-11-01", k2, "{7}"));
         SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k2, "{10}"));
         SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k1, "{10}"));
         /* a whole-date run covers every player and the whole date */
-        pred_seen_record(&c, "2024-11-01", l1, k2, NULL);
+        pred_seen_record(&c, "2024-11-01", k2, NULL);
         SL_CHECK(pred_seen_covered(&c, "2024-11-01", k2, NULL));
         SL_CHECK(pred_seen_covered(&c, "2024-11-01", k2, "{123456789}"));
-        pred_seen_record(&c, "2024-11-01", l1, k2, "{1}"); /* stays whole */
+        pred_seen_record(&c, "2024-11-01", k2, "{1}"); /* stays whole */
         SL_CHECK(pred_seen_covered(&c, "2024-11-01", k2, NULL));
         /* PRED_SEEN_DATES dates kept: the oldest goes first */
         for (int i = 0; i < PRED_SEEN_DATES; i++) {
                 char d[16];
                 snprintf(d, sizeof(d), "2024-12-%02d", i + 1);
-                pred_seen_record(&c, d, l1, k1, NULL);
+                pred_seen_record(&c, d, k1, NULL);
         }
         SL_CHECK(!pred_seen_covered(&c, "2024-11-01", k2, NULL));
         SL_CHECK(pred_seen_covered(&c, "2024-12-01", k1, NULL));
         SL_CHECK(pred_seen_covered(&c, "2024-12-08", k1, "{3}"));
-        /* the date's own inputs moved: told without the history, and no key recorded */
-        SL_CHECK(!pred_seen_moved(&c, "2024-12-08", l1));
-        SL_CHECK(pred_seen_moved(&c, "2024-12-08", l2));
-        SL_CHECK(!pred_seen_moved(&c, "2025-01-01", l2)); /* no entry: nothing to compare */
-        pred_seen_record(&c, "2024-12-08", l2, "", "{3}");
-        SL_CHECK(!pred_seen_moved(&c, "2024-12-08", l2));
-        SL_CHECK(!pred_seen_covered(&c, "2024-12-08", k1, "{3}")); /* the whole-date k1 is gone */
-        SL_CHECK(!pred_seen_covered(&c, "2024-12-08", "", "{3}")); /* "" never covers */
-        pred_seen_record(&c, "2024-12-08", l2, "", "{4}");         /* still no key: only {4} */
-        pred_seen_record(&c, "2024-12-08", l2, k2, "{4}");         /* the history read: a key */
-        SL_CHECK(pred_seen_covered(&c, "2024-12-08", k2, "{4}"));
-        SL_CHECK(!pred_seen_covered(&c, "2024-12-08", k2, "{3}"));
-        /* the same key with another local fingerprint replaces the entry too */
-        pred_seen_record(&c, "2024-12-08", l1, k2, "{5}");
-        SL_CHECK(!pred_seen_covered(&c, "2024-12-08", k2, "{4}"));
-        SL_CHECK(pred_seen_covered(&c, "2024-12-08", k2, "{5}"));
         pred_seen_fini(&c);
         SL_CHECK(!pred_seen_covered(&c, "2024-12-08", k1, NULL));
 }
