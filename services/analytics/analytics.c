@@ -744,6 +744,18 @@ static void metric_run(const char *status)
                       status);
 }
 
+/* One processor's 'skipped' row for the run's event (run->errstr on failure). */
+static int log_skip(struct run *run, const char *processor, const char *reason)
+{
+        struct log_row row = {.processor = processor,
+                              .status = "skipped",
+                              .skip_reason = reason,
+                              .t0_ms = run->t0_ms,
+                              .started_wall_ms = run->started_wall_ms};
+
+        return exec_log(run, &row, run->errstr, sizeof(run->errstr));
+}
+
 /*
  * One 'skipped' log row per triggered processor (or the registry's row).
  * Returns 0 or the PostgreSQL error (run->errstr): a skip whose rows are not
@@ -758,21 +770,9 @@ static int log_skips(struct run *run, const char *reason)
                 if (!run->want[i])
                         continue;
                 any = true;
-                struct log_row row = {.processor = proc_at(run, i)->name,
-                                      .status = "skipped",
-                                      .skip_reason = reason,
-                                      .t0_ms = run->t0_ms,
-                                      .started_wall_ms = run->started_wall_ms};
-                rc = exec_log(run, &row, run->errstr, sizeof(run->errstr));
+                rc = log_skip(run, proc_at(run, i)->name, reason);
         }
-        if (any || rc < 0)
-                return rc;
-        struct log_row row = {.processor = "trigger_registry",
-                              .status = "skipped",
-                              .skip_reason = reason,
-                              .t0_ms = run->t0_ms,
-                              .started_wall_ms = run->started_wall_ms};
-        return exec_log(run, &row, run->errstr, sizeof(run->errstr));
+        return any || rc < 0 ? rc : log_skip(run, "trigger_registry", reason);
 }
 
 static int duplicate(struct run *run)
@@ -919,12 +919,7 @@ static int early_exit(struct run *run)
                         continue;
                 run->want[i] = false;
                 left--;
-                struct log_row row = {.processor = proc->name,
-                                      .status = "skipped",
-                                      .skip_reason = reason,
-                                      .t0_ms = run->t0_ms,
-                                      .started_wall_ms = run->started_wall_ms};
-                rc = exec_log(run, &row, run->errstr, sizeof(run->errstr));
+                rc = log_skip(run, proc->name, reason);
                 if (rc < 0)
                         return rc; /* retried: a skip must be on record */
         }
@@ -973,12 +968,7 @@ static int no_games_exit(struct run *run, int left)
                 if (!run->want[i])
                         continue;
                 run->want[i] = false;
-                struct log_row row = {.processor = proc_at(run, i)->name,
-                                      .status = "skipped",
-                                      .skip_reason = reason,
-                                      .t0_ms = run->t0_ms,
-                                      .started_wall_ms = run->started_wall_ms};
-                rc = exec_log(run, &row, run->errstr, sizeof(run->errstr));
+                rc = log_skip(run, proc_at(run, i)->name, reason);
                 if (rc < 0)
                         return rc; /* retried: a skip must be on record */
         }

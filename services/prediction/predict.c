@@ -359,6 +359,27 @@ struct zone_league {
 };
 
 /*
+ * What the service keeps between runs (pred_hcache): similarity_balanced_v1's
+ * history rows (below) and zone_matchup_v1's league averages (above).
+ */
+struct history {
+        size_t n, nf;
+        float *x;           /* n * nf */
+        int64_t *player_id; /* n */
+        char (*date)[11];   /* n */
+        double (*y)[PRED_N_MARKETS];
+};
+
+struct pred_hcache {
+        struct zone_league league; /* zone_matchup_v1's league averages of the last date */
+        char version[64];          /* feature version of the rows */
+        char lo[11], hi[11];       /* the window the rows cover: lo <= game_date < hi */
+        char fp[160];              /* fingerprint of the window's rows when they were read */
+        struct history h;
+        uint64_t hits, loads, appends;
+};
+
+/*
  * The league averages of the targets' dates into five array literals
  * (dates, tg, a2, a3, aft). A single-date set (every service run) reuses
  * the averages kept in *kept while their window's change-log fingerprint is
@@ -427,8 +448,6 @@ static int zone_league(struct sl_pg *pg, const struct pred_set *set, struct zone
         return 0;
 }
 
-static struct zone_league *hcache_league(struct pred_hcache *c);
-
 static int run_zone(struct sl_pg *pg, struct pred_set *set, char *errstr, size_t n)
 {
         char games[16], days[16];
@@ -441,7 +460,7 @@ static int run_zone(struct sl_pg *pg, struct pred_set *set, char *errstr, size_t
         snprintf(days, sizeof(days), "%d", PRED_ZONE_DAYS);
         for (int k = 0; k < 5; k++)
                 sl_buf_init(&lg[k], 0);
-        rc = zone_league(pg, set, hcache_league(set->hcache), lg, errstr, n);
+        rc = zone_league(pg, set, set->hcache ? &set->hcache->league : NULL, lg, errstr, n);
         for (int k = 0; k < 5; k++)
                 params[2 + k] = lg[k].data;
         if (rc == 0)
@@ -475,14 +494,6 @@ static int run_zone(struct sl_pg *pg, struct pred_set *set, char *errstr, size_t
 
 /* ---- similarity_balanced_v1 --------------------------------------------------------- */
 
-struct history {
-        size_t n, nf;
-        float *x;           /* n * nf */
-        int64_t *player_id; /* n */
-        char (*date)[11];   /* n */
-        double (*y)[PRED_N_MARKETS];
-};
-
 static void history_fini(struct history *h)
 {
         free(h->x);
@@ -490,21 +501,6 @@ static void history_fini(struct history *h)
         free(h->date);
         free(h->y);
         memset(h, 0, sizeof(*h));
-}
-
-struct pred_hcache {
-        struct zone_league league; /* zone_matchup_v1's league averages of the last date */
-        char version[64];          /* feature version of the rows */
-        char lo[11], hi[11];       /* the window the rows cover: lo <= game_date < hi */
-        char fp[160];              /* fingerprint of the window's rows when they were read */
-        struct history h;
-        uint64_t hits, loads, appends;
-};
-
-/* The league averages kept between runs (NULL: no cache, every date read). */
-static struct zone_league *hcache_league(struct pred_hcache *c)
-{
-        return c ? &c->league : NULL;
 }
 
 struct pred_hcache *pred_hcache_new(void)
