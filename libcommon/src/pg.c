@@ -43,6 +43,9 @@ struct sl_pg {
         int tx_failed_rc;       /* errno of the first failed statement of the open tx */
         int err_pos;            /* statement position (characters, 1-based) of the last error */
         char sqlstate[6];       /* SQLSTATE of the last failure, "" after success */
+        char *listen[SL_PG_MAX_LISTEN]; /* owned: LISTEN statements to repeat after a reconnect */
+        int nlisten;
+        bool relistened; /* reconnected since the last sl_pg_notifications() */
 };
 
 /* ---- errors -------------------------------------------------------------- */
@@ -261,7 +264,26 @@ void sl_pg_close(struct sl_pg *pg)
         if (!pg)
                 return;
         PQfinish(pg->conn); /* PQfinish(NULL) is a no-op */
+        for (int i = 0; i < pg->nlisten; i++)
+                free(pg->listen[i]);
         free(pg);
+}
+
+/*
+ * Issues the LISTEN statements of sl_pg_listen() on a new session. A failure
+ * is logged and only costs notifications: sl_pg_notifications() reports the
+ * reconnect either way, so the caller looks again.
+ */
+static void relisten(struct sl_pg *pg)
+{
+        for (int i = 0; i < pg->nlisten; i++) {
+                PGresult *res = PQexec(pg->conn, pg->listen[i]);
+                if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                        sl_log_warn("pg.listen.error", "%s: %s", pg->listen[i],
+                                    PQerrorMessage(pg->conn));
+                PQclear(res);
+        }
+        pg->relistened = pg->nlisten > 0;
 }
 
 /*
@@ -289,6 +311,7 @@ static int reconnect(struct sl_pg *pg, char *errstr, size_t errstr_size)
                 pg->next_reset_ms = 0;
                 pg->reset_failures = 0;
                 pg->lost_logged = false;
+                relisten(pg);
                 return 0;
         }
         connect_error(pg->conn, rc, pg->connect_timeout_ms, why, sizeof(why));
@@ -417,6 +440,63 @@ int sl_pg_exec(struct sl_pg *pg, const char *sql, int nparams, const char *const
         res =
             PQexecParams(pg->conn, sql, nparams, NULL, (const char *const *)params, NULL, NULL, 0);
         return finish(pg, res, was_in_tx, res_out, errstr, errstr_size);
+}
+
+int sl_pg_listen(struct sl_pg *pg, const char *channel, char *errstr, size_t errstr_size)
+{
+        struct sl_buf sql;
+        char *ident;
+        int rc;
+
+        if (!pg || !channel || !channel[0]) {
+                snprintf(errstr, errstr_size, "sl_pg_listen: invalid arguments");
+                return -EINVAL;
+        }
+        if (pg->nlisten == SL_PG_MAX_LISTEN) {
+                snprintf(errstr, errstr_size, "LISTEN %s: more than %d channels", channel,
+                         SL_PG_MAX_LISTEN);
+                return -ENOSPC;
+        }
+        if (tx_active(pg)) {
+                snprintf(errstr, errstr_size, "LISTEN %s: inside a transaction", channel);
+                return -EINVAL;
+        }
+        rc = ensure_ready(pg, errstr, errstr_size);
+        if (rc < 0)
+                return rc;
+        ident = PQescapeIdentifier(pg->conn, channel, strlen(channel));
+        if (!ident) {
+                snprintf(errstr, errstr_size, "LISTEN %s: %s", channel, PQerrorMessage(pg->conn));
+                return -EINVAL;
+        }
+        sl_buf_init(&sql, 0);
+        sl_buf_printf(&sql, "LISTEN %s", ident);
+        PQfreemem(ident);
+        rc = sl_pg_exec(pg, sql.data, 0, NULL, NULL, errstr, errstr_size);
+        if (rc == 0)
+                pg->listen[pg->nlisten++] = sl_buf_steal(&sql);
+        sl_buf_fini(&sql);
+        return rc;
+}
+
+int sl_pg_notifications(struct sl_pg *pg)
+{
+        PGnotify *note;
+        int n = 0;
+
+        if (!pg || PQstatus(pg->conn) != CONNECTION_OK)
+                return -ECONNRESET;
+        if (!PQconsumeInput(pg->conn))
+                return -ECONNRESET; /* the next statement notices it and reconnects */
+        while ((note = PQnotifies(pg->conn))) {
+                n++;
+                PQfreemem(note);
+        }
+        if (pg->relistened) {
+                pg->relistened = false;
+                n++;
+        }
+        return n;
 }
 
 /* Runs a multi-statement script (migrations, bootstrap) with the simple query protocol. */

@@ -704,6 +704,10 @@ int pred_svc_open(struct pred_svc *svc, const struct pred_cfg *cfg, struct sl_bu
         if (rc < 0)
                 return rc;
         sl_log_info("prediction.init", "migrations applied=%d", rc);
+        /* before the first look: a model committed in between is not missed */
+        rc = sl_pg_listen(svc->ph.pg, PRED_MODEL_CHANNEL, errstr, n);
+        if (rc < 0)
+                return rc;
         rc = pred_svc_refresh_model(svc, errstr, n);
         if (rc < 0) {
                 sl_log_warn("prediction.model.error", "%s (xgboost_v1 skipped until fixed)",
@@ -727,5 +731,14 @@ void pred_svc_close(struct pred_svc *svc)
 
 int pred_svc_tick(struct pred_svc *svc)
 {
+        char err[PRED_ERRSTR_SIZE];
+
+        /* a model trained (NOTIFY statline_model, migration 0021) or a reconnect: load it now,
+           not in the next event's handler */
+        if (sl_pg_notifications(svc->ph.pg) > 0 &&
+            pred_svc_refresh_model(svc, err, sizeof(err)) < 0) {
+                sl_log_warn("prediction.model.error", "%s (xgboost_v1 keeps the loaded model)",
+                            err);
+        }
         return sl_phase_tick(&svc->ph);
 }

@@ -477,7 +477,12 @@ struct pred_svc {
 int pred_svc_open(struct pred_svc *svc, const struct pred_cfg *cfg, struct sl_bus *bus,
                   struct sl_http *http, char *errstr, size_t errstr_size);
 void pred_svc_close(struct pred_svc *svc);
-/* The service loop's tick: the PostgreSQL readiness probe. Returns 0. */
+/*
+ * The service loop's tick: loads a newly trained model when PostgreSQL
+ * notified one (channel PRED_MODEL_CHANNEL) and probes PostgreSQL for
+ * readiness. Returns 0.
+ */
+#define PRED_MODEL_CHANNEL "statline_model" /* NOTIFY of migration 0021 */
 int pred_svc_tick(struct pred_svc *svc);
 
 /*

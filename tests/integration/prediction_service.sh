@@ -8,6 +8,7 @@
 #     four systems write rows;
 #   - statline-train: model file + prediction.models row, and the accuracy
 #     report shows xgboost_v1 beating the season-average baseline;
+#     and the running service loads the new model on its NOTIFY, before any event;
 #   - a new precompute.completed: all five systems, values checked against an
 #     independent recomputation (moving average in python over the seeded
 #     rows, OVER/UNDER/PASS against the line), prediction.completed a child
@@ -145,6 +146,14 @@ it_is "model file exists with the recorded sha256" \
         "$(sha256sum "$(it_sql "SELECT file_path FROM prediction.models")" | cut -d' ' -f1)" \
         "$(it_sql "SELECT file_sha256 FROM prediction.models")"
 it_is "holdout MAE recorded" "$(it_sql "SELECT holdout_mae FROM prediction.models")" "$xgb"
+# The running service loads it when it is committed (NOTIFY statline_model, migration 0021),
+# before any event asks for it: the load is never part of a run's latency.
+model_loaded_idle() {
+        grep '"event":"prediction.model.loaded"' "$IT_DIR/pred.1.log" | grep -v '"correlation_id"' |
+                grep -q "model=$MODEL"
+}
+it_check "the running service loaded $MODEL on the notification, outside any event" \
+        it_wait_for 10 model_loaded_idle
 
 # ---- all five systems ----------------------------------------------------------------
 

@@ -5,7 +5,7 @@
  *   sl_pgtest migrate DSN DIR          apply DIR's migrations; prints applied=N ms=T
  *   sl_pgtest copy DSN                 COPY round trips, all-or-nothing, transactions
  *   sl_pgtest errors DSN               session defaults (JIT off), SQLSTATE -> errno,
- *                                      parameters, transactions
+ *                                      parameters, transactions, LISTEN/NOTIFY
  *   sl_pgtest bench-copy DSN ROWS      COPY ROWS box score lines, then replay them
  *   sl_pgtest reconnect DSN STATEDIR   server stop/start choreography (see cmd_reconnect)
  *
@@ -430,6 +430,64 @@ static void session_defaults(struct sl_pg *pg, const char *dsn)
         free(own);
 }
 
+/* Up to 5 s of sl_pg_notifications() until it returns non-zero; the last value. */
+static int wait_notifications(struct sl_pg *pg)
+{
+        int n = 0;
+
+        for (int i = 0; i < 100 && n == 0; i++) {
+                n = sl_pg_notifications(pg);
+                if (n == 0)
+                        sl_sleep_ms(50, NULL);
+        }
+        return n;
+}
+
+/*
+ * sl_pg_listen() / sl_pg_notifications(): a NOTIFY from another session
+ * arrives, is counted once, and the LISTEN survives a reconnect (the first
+ * call after it reports the reconnect, then new notifications arrive).
+ */
+static void notifications(struct sl_pg *pg, const char *dsn)
+{
+        struct sl_pg *other = must_open(dsn);
+        char err[512], sql[128];
+        int rc, n;
+
+        CHECK(sl_pg_notifications(pg) == 0, "nothing before LISTEN");
+        must_exec(pg, "BEGIN");
+        rc = sl_pg_listen(pg, "pgtest chan", err, sizeof(err));
+        CHECK(rc == -EINVAL, "LISTEN inside a transaction refused: rc=%d", rc);
+        must_exec(pg, "ROLLBACK");
+        rc = sl_pg_listen(pg, "pgtest chan", err, sizeof(err)); /* quoted: a space in the name */
+        CHECK(rc == 0, "LISTEN: rc=%d %s", rc, err);
+        must_exec(other, "NOTIFY \"pgtest chan\", 'one'");
+        must_exec(other, "NOTIFY \"pgtest chan\", 'two'");
+        must_exec(other, "NOTIFY \"pgtest other\""); /* not listened to */
+        n = wait_notifications(pg);
+        if (n == 1) /* the second may come in a later read */
+                n += wait_notifications(pg);
+        CHECK(n == 2, "two notifications: %d", n);
+        CHECK(sl_pg_notifications(pg) == 0, "each counted once");
+        must_exec(other, "NOTIFY \"pgtest chan\"");
+        must_exec(pg, "SELECT 1"); /* a statement in between collects it */
+        CHECK(sl_pg_notifications(pg) == 1, "collected by a statement");
+
+        snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", PQbackendPID(sl_pg_conn(pg)));
+        must_exec(other, sql);
+        for (int i = 0; i < 100 && (rc = sl_pg_notifications(pg)) >= 0; i++)
+                sl_sleep_ms(50, NULL);
+        CHECK(rc == -ECONNRESET, "connection gone: rc=%d", rc);
+        for (int i = 0; i < 20 && sl_pg_exec(pg, "SELECT 1", 0, NULL, NULL, err, sizeof(err)) < 0;
+             i++)
+                sl_sleep_ms(100, NULL);
+        CHECK(sl_pg_notifications(pg) == 1, "the reconnect is reported once");
+        CHECK(sl_pg_notifications(pg) == 0, "then nothing");
+        must_exec(other, "NOTIFY \"pgtest chan\"");
+        CHECK(wait_notifications(pg) == 1, "LISTEN again after the reconnect");
+        sl_pg_close(other);
+}
+
 static int cmd_errors(const char *dsn)
 {
         struct sl_pg *pg = must_open(dsn);
@@ -437,6 +495,7 @@ static int cmd_errors(const char *dsn)
         session_defaults(pg, dsn);
         error_mapping(pg);
         tx_semantics(pg, dsn);
+        notifications(pg, dsn);
         must_exec(pg, "DELETE FROM ops.idempotency_keys WHERE processor IN ('sl_pgtest', 'held')");
         printf("errors: checks=%d failed=%d\n", checks, failures);
         sl_pg_close(pg);

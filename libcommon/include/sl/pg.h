@@ -131,6 +131,27 @@ bool sl_pg_in_tx(const struct sl_pg *pg);
 const char *sl_pg_sqlstate(const struct sl_pg *pg);
 
 /*
+ * LISTEN on channel (an identifier, quoted here) for this connection's life,
+ * reconnects included: the LISTEN is issued again after each reconnect. At
+ * most SL_PG_MAX_LISTEN channels. 0, or -errno with errstr set (the LISTEN
+ * failed, or -ENOSPC: too many channels). Not inside a transaction
+ * (-EINVAL): a rolled-back transaction would undo the LISTEN.
+ */
+#define SL_PG_MAX_LISTEN 4
+int sl_pg_listen(struct sl_pg *pg, const char *channel, char *errstr, size_t errstr_size);
+
+/*
+ * Reads what the server sent since the last call without blocking and
+ * returns how many notifications arrived for the channels of
+ * sl_pg_listen() (statements run in between collect them too), plus one
+ * when the connection was re-established since the last call (a
+ * notification may have been missed while it was down: look again). 0
+ * when nothing arrived; -ECONNRESET when the connection is down (the next
+ * statement reconnects). Never call it while a statement is running.
+ */
+int sl_pg_notifications(struct sl_pg *pg);
+
+/*
  * The underlying libpq connection, for what this module does not wrap
  * (server version, PQescapeIdentifier). Owned by pg, valid until
  * sl_pg_close(); the pointer stays the same across reconnects. Do not run
