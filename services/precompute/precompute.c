@@ -250,6 +250,87 @@ int pc_idem_key(char *out, size_t out_size, const char *sport, const struct pc_r
         return w < 0 || (size_t)w >= out_size ? -ENAMETOOLONG : 0;
 }
 
+/* ---- inputs of committed runs (pc_seen_*) ------------------------------------------- */
+
+static int cmp_seen_player(const void *a, const void *b)
+{
+        int64_t x = ((const struct pc_seen_player *)a)->id;
+        int64_t y = ((const struct pc_seen_player *)b)->id;
+
+        return (x > y) - (x < y);
+}
+
+static struct pc_seen *seen_find(struct pc_seen_cache *c, const char *date)
+{
+        for (size_t i = 0; i < PC_SEEN_DATES; i++)
+                if (c->e[i].date[0] && strcmp(c->e[i].date, date) == 0)
+                        return &c->e[i];
+        return NULL;
+}
+
+bool pc_seen_covered(struct pc_seen_cache *c, const char *date, const char *hist,
+                     const struct pc_seen_player *p, size_t n)
+{
+        struct pc_seen *e = seen_find(c, date);
+
+        if (!e || n == 0 || strcmp(e->hist, hist) != 0)
+                return false;
+        e->used = ++c->tick;
+        for (size_t i = 0; i < n; i++) {
+                const struct pc_seen_player *q =
+                    sl_bsearch(&p[i], e->p, e->n, sizeof(*e->p), cmp_seen_player);
+                if (!q || q->slate != p[i].slate)
+                        return false;
+        }
+        return true;
+}
+
+void pc_seen_record(struct pc_seen_cache *c, const char *date, const char *hist,
+                    const struct pc_seen_player *p, size_t n)
+{
+        struct pc_seen *e = seen_find(c, date);
+
+        if (!e) { /* a free slot, else the least recently used */
+                e = &c->e[0];
+                for (size_t i = 0; i < PC_SEEN_DATES && e->date[0]; i++)
+                        if (!c->e[i].date[0] || c->e[i].used < e->used)
+                                e = &c->e[i];
+                e->n = 0;
+                e->hist[0] = '\0';
+        }
+        if (strlen(hist) >= sizeof(e->hist)) { /* cannot happen; never covered then */
+                e->date[0] = '\0';
+                e->n = 0;
+                return;
+        }
+        if (strcmp(e->hist, hist) != 0)
+                e->n = 0; /* other history: the players computed before do not count */
+        snprintf(e->date, sizeof(e->date), "%s", date);
+        snprintf(e->hist, sizeof(e->hist), "%s", hist);
+        e->used = ++c->tick;
+        for (size_t i = 0; i < n; i++) {
+                struct pc_seen_player *q =
+                    sl_bsearch(&p[i], e->p, e->n, sizeof(*e->p), cmp_seen_player);
+                if (q) {
+                        q->slate = p[i].slate;
+                        continue;
+                }
+                if (e->n == e->cap) {
+                        e->cap = e->cap ? e->cap * 2 : 256;
+                        e->p = sl_xrealloc(e->p, e->cap * sizeof(*e->p));
+                }
+                e->p[e->n++] = p[i]; /* sorted again below */
+        }
+        sl_qsort(e->p, e->n, sizeof(*e->p), cmp_seen_player);
+}
+
+void pc_seen_fini(struct pc_seen_cache *c)
+{
+        for (size_t i = 0; i < PC_SEEN_DATES; i++)
+                free(c->e[i].p);
+        memset(c, 0, sizeof(*c));
+}
+
 /* ---- one run ------------------------------------------------------------------------------ */
 
 struct run {
@@ -266,6 +347,9 @@ struct run {
         char *players;        /* entity jsonb [{"kind":"player","id":..}], heap */
         char **ids;           /* slate player ids (heap strings) */
         size_t nids;
+        struct pc_seen_player *slate; /* the slate players and their row hashes (nids, heap) */
+        char hist[96];                /* history fingerprint (pc_seen_*) */
+        bool unchanged;               /* every slate player computed before from these inputs */
         char *event;
         size_t event_len;
         char event_key[64];
@@ -522,33 +606,50 @@ static int build_slate(struct run *run)
         PGresult *res = NULL;
         int rc;
 
+        /*
+         * Temporary tables have no statistics (autovacuum never sees them): the
+         * planner guesses their size and joins a one-player slate to the season
+         * by sequential scans. Known sizes let the processors use the indexes;
+         * pc_slate is analyzed before pc_hist reads it (one player's history:
+         * 8.7 -> 0.7 ms, docs/performance.md pass 5).
+         */
         rc = sl_pg_exec(run->svc->ph.pg, SQL_SLATE, 2, params, NULL, run->errstr,
                         sizeof(run->errstr));
+        if (rc == 0)
+                rc = sl_pg_exec(run->svc->ph.pg, "ANALYZE pc_slate", 0, NULL, NULL, run->errstr,
+                                sizeof(run->errstr));
         if (rc == 0)
                 rc = sl_pg_exec(run->svc->ph.pg, SQL_TEAMS, 0, NULL, NULL, run->errstr,
                                 sizeof(run->errstr));
         if (rc == 0)
                 rc = sl_pg_exec(run->svc->ph.pg, SQL_HIST, 1, params, NULL, run->errstr,
                                 sizeof(run->errstr));
-        /*
-         * Temporary tables have no statistics (autovacuum never sees them): the
-         * planner guesses their size and joins a one-player slate to the season
-         * by sequential scans. Known sizes let the processors use the indexes.
-         */
         if (rc == 0)
-                rc = sl_pg_exec(run->svc->ph.pg, "ANALYZE pc_slate, pc_teams, pc_hist", 0, NULL,
-                                NULL, run->errstr, sizeof(run->errstr));
+                rc = sl_pg_exec(run->svc->ph.pg, "ANALYZE pc_teams, pc_hist", 0, NULL, NULL,
+                                run->errstr, sizeof(run->errstr));
+        /* the slate players with what their rows are computed from (struct pc_seen) */
         if (rc == 0)
-                rc = sl_pg_exec(run->svc->ph.pg,
-                                "SELECT player_id::text FROM pc_slate ORDER BY player_id", 0, NULL,
-                                &res, run->errstr, sizeof(run->errstr));
+                rc = sl_pg_exec(run->svc->ph.pg, SQL_SLATE_INPUTS, 1, params, &res, run->errstr,
+                                sizeof(run->errstr));
         if (rc < 0)
                 return rc;
         run->nids = (size_t)PQntuples(res);
         run->ids = sl_xcalloc(run->nids + 1, sizeof(*run->ids));
-        for (size_t i = 0; i < run->nids; i++)
+        run->slate = sl_xcalloc(run->nids + 1, sizeof(*run->slate));
+        for (size_t i = 0; i < run->nids; i++) {
+                int64_t h = 0;
                 run->ids[i] = sl_xstrdup(PQgetvalue(res, (int)i, 0));
+                if (sl_parse_i64(run->ids[i], INT64_MIN, INT64_MAX, &run->slate[i].id) < 0 ||
+                    sl_parse_i64(PQgetvalue(res, (int)i, 1), INT64_MIN, INT64_MAX, &h) < 0)
+                        rc = sl_errf(run->errstr, sizeof(run->errstr), -EIO,
+                                     "slate row %zu: not a bigint", i); /* cannot happen */
+                run->slate[i].slate = (uint64_t)h;
+        }
+        if (rc == 0 && PQntuples(res) > 0)
+                snprintf(run->hist, sizeof(run->hist), "%s", PQgetvalue(res, 0, 2));
         PQclear(res);
+        if (rc < 0)
+                return rc;
         run->players = entities_json(run);
         return 0;
 }
@@ -626,7 +727,14 @@ static int outbox_write(struct run *run)
                                       run->event, run->errstr, sizeof(run->errstr));
 }
 
-/* BEGIN, claim, slate, processors, execution log, outbox, COMMIT. */
+#define UNCHANGED_REASON                                                                           \
+        "inputs unchanged: computed before from the same slate rows and history; "                 \
+        "precompute.completed published for the downstream"
+
+/*
+ * BEGIN, claim, slate, processors (unless every slate player was computed
+ * from the same inputs before: struct pc_seen), execution log, outbox, COMMIT.
+ */
 static int compute_tx(struct run *run)
 {
         struct sl_pg *pg = run->svc->ph.pg;
@@ -638,11 +746,17 @@ static int compute_tx(struct run *run)
         if (rc == 0)
                 rc = build_slate(run);
         if (rc == 0)
+                run->unchanged = pc_seen_covered(&run->svc->seen, run->req.game_date, run->hist,
+                                                 run->slate, run->nids);
+        if (rc == 0 && !run->unchanged)
                 rc = run_processors(run);
         if (rc == 0)
                 rc = outbox_write(run);
         for (size_t i = 0; rc == 0 && i < PC_NPROCESSORS; i++)
-                rc = exec_log(run, i, "completed", NULL, NULL, run->errstr, sizeof(run->errstr));
+                rc = run->unchanged ? exec_log(run, i, "skipped", UNCHANGED_REASON, NULL,
+                                               run->errstr, sizeof(run->errstr))
+                                    : exec_log(run, i, "completed", NULL, NULL, run->errstr,
+                                               sizeof(run->errstr));
         if (rc == 0)
                 rc = sl_pg_commit(pg, run->errstr, sizeof(run->errstr));
         return sl_phase_tx_end(&run->svc->ph, rc);
@@ -703,9 +817,10 @@ static int duplicate(struct run *run)
 static void run_free(struct run *run)
 {
         pc_request_fini(&run->req);
-        for (size_t i = 0; i < run->nids; i++)
+        for (size_t i = 0; run->ids && run->ids[i]; i++)
                 free(run->ids[i]);
         free(run->ids);
+        free(run->slate);
         free(run->players);
         free(run->event);
 }
@@ -770,9 +885,19 @@ int pc_handle(const struct sl_envelope *env, const struct sl_bus_msg *msg, void 
                                       run.event_len, run.errstr, sizeof(run.errstr));
         if (rc == -EEXIST) {
                 rc = duplicate(&run);
+        } else if (rc == 0 && run.unchanged) {
+                svc->unchanged++;
+                metric_run("unchanged");
+                sl_log_info("precompute.unchanged",
+                            "date=%s players=%zu%s: inputs unchanged, processors skipped, "
+                            "precompute.completed published duration_ms=%lld",
+                            run.req.game_date, run.nids,
+                            run.req.player_filter ? " (entity update)" : "",
+                            (long long)(sl_mono_ms() - run.t0_ms));
         } else if (rc == 0) {
                 svc->completed++;
                 metric_run("completed");
+                pc_seen_record(&svc->seen, run.req.game_date, run.hist, run.slate, run.nids);
                 sl_log_info("precompute.ok",
                             "date=%s players=%zu%s rows daily_cache=%lld shot_zone=%lld "
                             "team_defense=%lld composite=%lld features=%lld duration_ms=%lld",
@@ -843,6 +968,7 @@ int pc_svc_open(struct pc_svc *svc, const struct pc_cfg *cfg, struct sl_bus *bus
 void pc_svc_close(struct pc_svc *svc)
 {
         sl_phase_close(&svc->ph);
+        pc_seen_fini(&svc->seen);
 }
 
 int pc_svc_tick(struct pc_svc *svc)

@@ -69,11 +69,59 @@ struct pc_request {
         char entities[65];   /* SHA-256 hex of the sorted player filter ("" -> of "*") */
 };
 
+/*
+ * What committed runs computed from (pc_seen_*, the "inputs unchanged" skip).
+ * A precompute row of date D for player P is a function of P's slate row
+ * (game, team, opponent, home) and of the history before D (the analytics
+ * game summaries, logged in ops.data_changes: migration 0023), nothing
+ * else. A run whose every slate player was computed by a committed run of D
+ * from the same slate row and the same history fingerprint has nothing new
+ * to compute: it skips the processors and still publishes
+ * precompute.completed (the downstream may depend on what precompute does
+ * not read: injuries, lines). Kept per process for PC_SEEN_DATES dates
+ * (least recently used goes); a restart computes once more.
+ */
+#define PC_SEEN_DATES 8
+
+struct pc_seen_player {
+        int64_t id;
+        uint64_t slate; /* hash of the player's slate row */
+};
+
+struct pc_seen {
+        char date[11];            /* "" = free slot */
+        char hist[96];            /* history fingerprint the players were computed from */
+        struct pc_seen_player *p; /* sorted by id, heap */
+        size_t n, cap;
+        uint64_t used; /* LRU tick */
+};
+
+struct pc_seen_cache {
+        struct pc_seen e[PC_SEEN_DATES];
+        uint64_t tick;
+};
+
+/*
+ * True when every one of the n players (sorted by id, n > 0) was computed
+ * for date from the same slate row and history fingerprint.
+ */
+bool pc_seen_covered(struct pc_seen_cache *c, const char *date, const char *hist,
+                     const struct pc_seen_player *p, size_t n);
+/*
+ * After a committed run: date's entry gets the players (merged when its
+ * history fingerprint is the same, else replaced).
+ */
+void pc_seen_record(struct pc_seen_cache *c, const char *date, const char *hist,
+                    const struct pc_seen_player *p, size_t n);
+void pc_seen_fini(struct pc_seen_cache *c);
+
 /* The service state; zero it, then pc_svc_open(). */
 struct pc_svc {
-        const struct pc_cfg *cfg; /* borrowed */
-        struct sl_phase ph;       /* PostgreSQL, bus, readiness (sl/phase.h) */
+        const struct pc_cfg *cfg;  /* borrowed */
+        struct sl_phase ph;        /* PostgreSQL, bus, readiness (sl/phase.h) */
+        struct pc_seen_cache seen; /* inputs of committed runs */
         uint64_t completed, skipped, duplicates, failed; /* counters since start */
+        uint64_t unchanged;                              /* runs with inputs unchanged */
 };
 
 /* ---- pure helpers (unit-tested) ------------------------------------------------------ */

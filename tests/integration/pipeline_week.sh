@@ -452,11 +452,17 @@ it_is "injury (Out): predictions.json carries the same entry" \
         "$(jq -c --argjson p "$P" '.players[] | select(.player_id == $p)' "$PUBDIR/nba/$PD/predictions.json")" \
         "$(jq -c .player "$PDOC")"
 it_is "injury (Out): no other player's row or document touched" "$(others)" "$OTHERS0"
-it_is "injury (Out): precompute, prediction and publishing ran for that one player" \
+it_is "injury (Out): prediction and publishing ran for that one player" \
         "$(sql "SELECT string_agg(DISTINCT phase || ':' || jsonb_array_length(affected_entities), ' ')
                 FROM ops.pipeline_execution_log WHERE correlation_id = '$INJ_CORR'
                 AND phase IN ('precompute', 'prediction', 'publishing') AND status = 'completed'")" \
-        "precompute:1 prediction:1 publishing:1"
+        "prediction:1 publishing:1"
+# An injury moves nothing precompute reads (the slate row, the history before
+# the date): it skips its processors for that one player and passes the event on.
+it_is "injury (Out): precompute skipped that one player, inputs unchanged" \
+        "$(sql "SELECT string_agg(DISTINCT jsonb_array_length(affected_entities) || ':' || split_part(skip_reason, ':', 1), ' ')
+                FROM ops.pipeline_execution_log WHERE correlation_id = '$INJ_CORR' AND phase = 'precompute'")" \
+        "1:inputs unchanged"
 it_must "dumps the tables (Out)" dump
 out=$($CHECK published "$DUMP" "$PUBDIR" "$PD")
 rc=$?

@@ -19,7 +19,12 @@
 #   - dependency check: a date 100+ days after the newest analytics row is
 #     skipped (dependencies_met false, the missing table named), nothing
 #     published;
-#   - poison (no game_date, bad JSON) is dead-lettered; SIGTERM: exit 0.
+#   - poison (no game_date, bad JSON) is dead-lettered;
+#   - inputs unchanged: the leakage run found every player computed from the
+#     same slate rows and history (processors skipped with the reason, the
+#     event still published); a team summary before D moves: computed again;
+#     the same inputs again for one player: skipped, nothing changed;
+#   - SIGTERM: exit 0.
 . "$(dirname "$0")/lib.sh"
 
 [[ -n ${STATLINE_TEST_PG_DSN:-} ]] || it_skip_all "STATLINE_TEST_PG_DSN not set"
@@ -301,6 +306,35 @@ it_is "poison: PERMANENT, first attempt" \
         "$(it_hdr 0 dlq.error_class)/$(it_hdr 0 dlq.attempts) $(it_hdr 1 dlq.error_class)/$(it_hdr 1 dlq.attempts)" \
         "PERMANENT/1 PERMANENT/1"
 it_is "poison: no new event" "$(it_count_events "$OUT_T")" 4
+
+# ---- inputs unchanged: nothing to compute, the event still goes out ---------------------------
+# Run 2 (the leakage probe) already found every player computed from the same
+# slate rows and history: its processors were skipped with the reason.
+it_is "leakage run: processors skipped, inputs unchanged" \
+        "$(it_sql "SELECT count(*) || ':' || min(skip_reason) FROM ops.pipeline_execution_log
+                   WHERE phase = 'precompute' AND status = 'skipped' AND skip_reason LIKE 'inputs unchanged%'")" \
+        "5:inputs unchanged: computed before from the same slate rows and history; precompute.completed published for the downstream"
+it_is "leakage run: its precompute.completed named the 9 players all the same" \
+        "$(it_events "$OUT_T" | sed -n 2p | jq -c '[(.affected_entities | length), .payload.players]')" '[9,9]'
+# A team's defensive game summary before D moves: the history fingerprint
+# (change log, migration 0023) moves with it, the date is computed again.
+fp_all=$(fingerprint)
+it_sql "UPDATE analytics.team_defense_game_summary SET opp_pts = opp_pts + 12
+        WHERE game_date = (SELECT max(game_date) FROM analytics.team_defense_game_summary WHERE game_date < '$D')" >/dev/null
+publish "$(envelope "$D" "analytics:nba:$D:run6")"
+it_check "team summary before D changed: handled" it_wait_for 30 it_events_ge "$OUT_T" 5
+it_is "team summary before D changed: the five processors completed" \
+        "$(it_sql "SELECT string_agg(DISTINCT status, ',') FROM (SELECT status FROM ops.pipeline_execution_log
+                   WHERE phase = 'precompute' AND game_date = '$D' ORDER BY started_at DESC, execution_id DESC LIMIT 5) x")" \
+        completed
+it_check "team summary before D changed: rows of D changed" test "$(fingerprint)" != "$fp_all"
+fp_all=$(fingerprint)
+publish "$(envelope "$D" "analytics:nba:$D:run7" 101)"
+it_check "the same inputs again (player 101): handled" it_wait_for 30 it_events_ge "$OUT_T" 6
+it_is "the same inputs again: skipped as unchanged, no row changed, the event names player 101" \
+        "$(it_sql "SELECT count(*) FROM (SELECT status FROM ops.pipeline_execution_log WHERE phase = 'precompute'
+                   AND game_date = '$D' AND skip_reason LIKE 'inputs unchanged%' ORDER BY started_at DESC LIMIT 5) x")/$(fingerprint)/$(it_events "$OUT_T" | tail -n 1 | jq -c .affected_entities)" \
+        "5/$fp_all/[{\"kind\":\"player\",\"id\":\"101\"}]"
 
 # ---- SIGTERM -----------------------------------------------------------------------------------
 

@@ -1,10 +1,12 @@
 /*
  * The pure parts of statline-precompute (services/precompute/precompute.c):
  * date checks, the analytics.completed request (date, player filter,
- * upstream identity), the idempotency key, the feature list and its SQL.
+ * upstream identity), the idempotency key, the feature list and its SQL,
+ * the cache of what committed runs computed from (pc_seen_*).
  * No database: the SQL itself runs in tests/integration/precompute_service.sh.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,11 +183,59 @@ static void test_request(void)
         sl_envelope_free(env);
 }
 
+/* pc_seen_*: what committed runs computed from, per date, player and history. */
+static void test_seen(void)
+{
+        struct pc_seen_cache c = {0};
+        struct pc_seen_player whole[] = {{1, 11}, {2, 22}, {3, 33}};
+        struct pc_seen_player one[] = {{2, 22}};
+        struct pc_seen_player moved[] = {{2, 99}};
+        struct pc_seen_player other[] = {{4, 44}};
+        char date[11];
+
+        SL_CHECK(!pc_seen_covered(&c, "2025-01-10", "3:9", whole, 3)); /* nothing yet */
+        pc_seen_record(&c, "2025-01-10", "3:9", whole, 3);
+        SL_CHECK(pc_seen_covered(&c, "2025-01-10", "3:9", whole, 3));  /* the whole date again */
+        SL_CHECK(pc_seen_covered(&c, "2025-01-10", "3:9", one, 1));    /* one of its players */
+        SL_CHECK(!pc_seen_covered(&c, "2025-01-10", "3:9", moved, 1)); /* his slate row moved */
+        SL_CHECK(!pc_seen_covered(&c, "2025-01-10", "4:12", one, 1));  /* the history moved */
+        SL_CHECK(!pc_seen_covered(&c, "2025-01-11", "3:9", one, 1));   /* another date */
+        SL_CHECK(!pc_seen_covered(&c, "2025-01-10", "3:9", other, 1)); /* not computed */
+        SL_CHECK(!pc_seen_covered(&c, "2025-01-10", "3:9", whole, 0)); /* no player: runs */
+
+        /* same history: merged; a changed row replaces the old one */
+        pc_seen_record(&c, "2025-01-10", "3:9", other, 1);
+        pc_seen_record(&c, "2025-01-10", "3:9", moved, 1);
+        SL_CHECK(pc_seen_covered(&c, "2025-01-10", "3:9", other, 1));
+        SL_CHECK(pc_seen_covered(&c, "2025-01-10", "3:9", moved, 1));
+        SL_CHECK(!pc_seen_covered(&c, "2025-01-10", "3:9", whole, 3)); /* 2 is 99 now */
+
+        /* other history: the players computed from the old one no longer count */
+        pc_seen_record(&c, "2025-01-10", "4:12", one, 1);
+        SL_CHECK(pc_seen_covered(&c, "2025-01-10", "4:12", one, 1));
+        SL_CHECK(!pc_seen_covered(&c, "2025-01-10", "4:12", other, 1));
+
+        /* PC_SEEN_DATES dates kept, the least recently used goes */
+        for (int d = 0; d < PC_SEEN_DATES; d++) {
+                snprintf(date, sizeof(date), "2025-02-%02d", d + 1);
+                pc_seen_record(&c, date, "1:1", whole, 3);
+        }
+        SL_CHECK(!pc_seen_covered(&c, "2025-01-10", "4:12", one, 1)); /* evicted */
+        SL_CHECK(pc_seen_covered(&c, "2025-02-01", "1:1", whole, 3));
+        pc_seen_record(&c, "2025-03-01", "1:1", whole, 3); /* evicts 02-02, not 02-01 (used) */
+        SL_CHECK(pc_seen_covered(&c, "2025-02-01", "1:1", whole, 3));
+        SL_CHECK(!pc_seen_covered(&c, "2025-02-02", "1:1", whole, 3));
+        SL_CHECK(pc_seen_covered(&c, "2025-03-01", "1:1", one, 1));
+        pc_seen_fini(&c);
+        SL_CHECK(!pc_seen_covered(&c, "2025-03-01", "1:1", one, 1));
+}
+
 int main(void)
 {
         test_dates();
         test_features();
         test_no_future_reads();
         test_request();
+        test_seen();
         return SL_DONE();
 }
