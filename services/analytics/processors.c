@@ -280,15 +280,21 @@ static const char sql_upcoming_player[] =
                                             "RETURNING (xmax = 0), game_id::text, player_id::text, "
                                             "team_id::text";
 
-/* Player ids narrow to their teams (roster as above). */
+/*
+ * Player ids narrow to their teams (roster as above). played holds only the
+ * date's teams' games: every use of it is by one of those teams (an injury
+ * update's two teams scanned the whole league's games four times each).
+ */
 static const char sql_upcoming_team[] =
     "WITH " SCHED_CTE ", " INJ_CTE ", " ROSTER_CTE ", "
     "played AS (SELECT game_date, season, home_team_id AS team_id, home_pts "
     "> away_pts AS win "
     "FROM raw.games WHERE game_date < $1::date AND status = 'final' "
+    "AND home_team_id IN (SELECT team_id FROM s) "
     "UNION ALL SELECT game_date, season, away_team_id, away_pts > home_pts "
     "FROM raw.games "
-    "WHERE game_date < $1::date AND status = 'final'), "
+    "WHERE game_date < $1::date AND status = 'final' "
+    "AND away_team_id IN (SELECT team_id FROM s)), "
     "x AS (SELECT s.game_id, s.game_date, s.season, s.team_id, s.opp, "
     "s.is_home, "
     "(SELECT max(p.game_date) FROM played p WHERE p.team_id = s.team_id) AS "
