@@ -618,15 +618,6 @@ static int build_slate(struct run *run)
         if (rc == 0)
                 rc = sl_pg_exec(run->svc->ph.pg, "ANALYZE pc_slate", 0, NULL, NULL, run->errstr,
                                 sizeof(run->errstr));
-        if (rc == 0)
-                rc = sl_pg_exec(run->svc->ph.pg, SQL_TEAMS, 0, NULL, NULL, run->errstr,
-                                sizeof(run->errstr));
-        if (rc == 0)
-                rc = sl_pg_exec(run->svc->ph.pg, SQL_HIST, 1, params, NULL, run->errstr,
-                                sizeof(run->errstr));
-        if (rc == 0)
-                rc = sl_pg_exec(run->svc->ph.pg, "ANALYZE pc_teams, pc_hist", 0, NULL, NULL,
-                                run->errstr, sizeof(run->errstr));
         /* the slate players with what their rows are computed from (struct pc_seen) */
         if (rc == 0)
                 rc = sl_pg_exec(run->svc->ph.pg, SQL_SLATE_INPUTS, 1, params, &res, run->errstr,
@@ -652,6 +643,23 @@ static int build_slate(struct run *run)
                 return rc;
         run->players = entities_json(run);
         return 0;
+}
+
+/* The slate's teams and its players' history (what the processors read; build_slate() first). */
+static int build_history(struct run *run)
+{
+        const char *params[] = {run->req.game_date};
+        int rc;
+
+        rc =
+            sl_pg_exec(run->svc->ph.pg, SQL_TEAMS, 0, NULL, NULL, run->errstr, sizeof(run->errstr));
+        if (rc == 0)
+                rc = sl_pg_exec(run->svc->ph.pg, SQL_HIST, 1, params, NULL, run->errstr,
+                                sizeof(run->errstr));
+        if (rc == 0)
+                rc = sl_pg_exec(run->svc->ph.pg, "ANALYZE pc_teams, pc_hist", 0, NULL, NULL,
+                                run->errstr, sizeof(run->errstr));
+        return rc;
 }
 
 static int run_processors(struct run *run)
@@ -748,6 +756,8 @@ static int compute_tx(struct run *run)
         if (rc == 0)
                 run->unchanged = pc_seen_covered(&run->svc->seen, run->req.game_date, run->hist,
                                                  run->slate, run->nids);
+        if (rc == 0 && !run->unchanged)
+                rc = build_history(run);
         if (rc == 0 && !run->unchanged)
                 rc = run_processors(run);
         if (rc == 0)
