@@ -2,9 +2,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sl/pg.h>
 #include <sl/util.h>
@@ -833,12 +835,88 @@ static void similarity_one(struct pred_set *set, const struct history *h, size_t
         }
 }
 
+/*
+ * The targets of a whole date are independent searches over the same
+ * read-only history: with SIM_PAR_MIN targets or more they are split over
+ * up to SIM_PAR_THREADS threads (one per online CPU), target i to thread
+ * i % threads; each thread has its own scratch list and writes only its
+ * targets' outputs, so the results are those of one thread, in any
+ * interleaving. A date's search took ~110 ms of a ~370 ms prediction run on
+ * one core (docs/performance.md, pass 5); an injury update's one target
+ * stays on the calling thread.
+ */
+#define SIM_PAR_MIN     32
+#define SIM_PAR_THREADS 4
+
+struct sim_job {
+        struct pred_set *set;
+        const struct history *h;
+        const double *mean, *scale, *inv;
+        const size_t *by_player;
+        size_t *own; /* this thread's scratch, h->n entries */
+        size_t first, step, with;
+};
+
+static void *sim_worker(void *arg)
+{
+        struct sim_job *job = arg;
+
+        for (size_t i = job->first; i < job->set->n; i += job->step) {
+                if (!job->set->t[i].features)
+                        continue;
+                similarity_one(job->set, job->h, i, job->mean, job->scale, job->inv, job->by_player,
+                               job->own);
+                job->with++;
+        }
+        return NULL;
+}
+
+/* Runs every target's search; the number of targets with features. */
+static size_t similarity_all(struct pred_set *set, const struct history *h, const double *mean,
+                             const double *scale, const double *inv, const size_t *by_player)
+{
+        struct sim_job jobs[SIM_PAR_THREADS];
+        pthread_t tid[SIM_PAR_THREADS];
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        size_t nt = 1, with = 0;
+
+        if (set->n >= SIM_PAR_MIN && cpus > 1)
+                nt = cpus < SIM_PAR_THREADS ? (size_t)cpus : SIM_PAR_THREADS;
+        for (size_t t = 0; t < nt; t++)
+                jobs[t] = (struct sim_job){.set = set,
+                                           .h = h,
+                                           .mean = mean,
+                                           .scale = scale,
+                                           .inv = inv,
+                                           .by_player = by_player,
+                                           .own = sl_xmalloc((h->n ? h->n : 1) * sizeof(size_t)),
+                                           .first = t,
+                                           .step = nt};
+        /* a thread that cannot start leaves its share to this one */
+        size_t started = 1;
+        for (size_t t = 1; t < nt; t++) {
+                if (pthread_create(&tid[t], NULL, sim_worker, &jobs[t]) != 0)
+                        break;
+                started++;
+        }
+        for (size_t t = started; t < nt; t++)
+                sim_worker(&jobs[t]);
+        sim_worker(&jobs[0]);
+        for (size_t t = 1; t < started; t++)
+                pthread_join(tid[t], NULL);
+        for (size_t t = 0; t < nt; t++) {
+                with += jobs[t].with;
+                free(jobs[t].own);
+        }
+        return with;
+}
+
 static int run_similarity(struct sl_pg *pg, struct pred_set *set, char *errstr, size_t n)
 {
         struct history h = {0}, *hp = &h;
         double mean[PRED_MAX_FEATURES], sd[PRED_MAX_FEATURES], scale[PRED_MAX_FEATURES],
             inv[PRED_MAX_FEATURES];
-        size_t *by_player = NULL, *own = NULL;
+        size_t *by_player = NULL;
         size_t with = 0;
         int rc;
 
@@ -876,24 +954,17 @@ static int run_similarity(struct sl_pg *pg, struct pred_set *set, char *errstr, 
                 inv[f] = 1.0 / scale[f];
         }
         by_player = sl_xmalloc(hp->n * sizeof(size_t));
-        own = sl_xmalloc(hp->n * sizeof(size_t));
         for (size_t r = 0; r < hp->n; r++)
                 by_player[r] = r;
         sim_sort_h = hp;
         sl_qsort(by_player, hp->n, sizeof(size_t), cmp_player_row);
         sim_sort_h = NULL;
-        for (size_t i = 0; i < set->n; i++) {
-                if (!set->t[i].features)
-                        continue;
-                similarity_one(set, hp, i, mean, scale, inv, by_player, own);
-                with++;
-        }
+        with = similarity_all(set, hp, mean, scale, inv, by_player);
         if (with == 0)
                 snprintf(set->skip_reason[PRED_SIMILARITY], sizeof(set->skip_reason[0]),
                          "no target has a feature row");
 out:
         free(by_player);
-        free(own);
         history_fini(&h);
         return rc;
 }
