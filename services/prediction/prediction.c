@@ -86,6 +86,7 @@ struct run {
         int rows[PRED_N_SYSTEMS];    /* predictions produced */
         int written[PRED_N_SYSTEMS]; /* rows inserted or changed */
         int errors_rows;
+        int error_days; /* prediction dates whose error sums were taken again */
         struct pred_elo_stats elo;
         struct pred_kelly_stats kelly;
         char inputs_key[SL_SHA256_HEX_LEN + 1]; /* pred_inputs_key(), "" when not read */
@@ -222,6 +223,88 @@ static int claim(struct run *run)
  * dated before the date, which an injury or a line of that date does not
  * change, and scoring reads every prediction of the window.
  */
+/*
+ * The error sums of the window's prediction dates whose change-log
+ * fingerprint moved since they were taken (migration 0024): read the
+ * fingerprints first (a change committed after that moves the next one),
+ * then the sums of those dates again, then the fingerprints they came from.
+ */
+static int refresh_error_sums(struct run *run, const char *window)
+{
+        const char *params[] = {run->game_date, window}, *dp[2];
+        struct sl_buf days, fps;
+        PGresult *res = NULL;
+        int rc, n;
+
+        rc =
+            sl_pg_exec(run->svc->ph.pg,
+                       "SELECT w.day::text, w.fp FROM (SELECT g.day::date AS day, (SELECT count(*) "
+                       "|| ':' || coalesce(sum(d.seq), 0) FROM ops.data_changes d WHERE d.tbl IN "
+                       "('prediction.player_prop_predictions', 'analytics.player_game_summary') "
+                       "AND (d.game_date = g.day::date OR d.game_date IS NULL)) AS fp "
+                       "FROM generate_series($1::date - $2::int, $1::date - 1, interval '1 day') "
+                       "AS g(day)) w LEFT JOIN prediction.system_error_days s "
+                       "ON s.game_date = w.day WHERE s.inputs_fp IS DISTINCT FROM w.fp",
+                       2, params, &res, run->errstr, sizeof(run->errstr));
+        if (rc < 0)
+                return rc;
+        n = PQntuples(res);
+        sl_buf_init(&days, 0);
+        sl_buf_init(&fps, 0);
+        for (int r = 0; r < n; r++) {
+                sl_buf_puts(&days, r ? "," : "{");
+                sl_buf_puts(&days, PQgetvalue(res, r, 0));
+                sl_buf_puts(&fps, r ? ",\"" : "{\"");
+                sl_buf_puts(&fps, PQgetvalue(res, r, 1)); /* digits and ':' only */
+                sl_buf_puts(&fps, "\"");
+        }
+        PQclear(res);
+        sl_buf_puts(&days, "}");
+        sl_buf_puts(&fps, "}");
+        dp[0] = days.data;
+        dp[1] = fps.data;
+        if (n > 0)
+                rc = sl_pg_exec(run->svc->ph.pg,
+                                "DELETE FROM prediction.system_error_sums WHERE game_date = "
+                                "ANY($1::date[])",
+                                1, dp, NULL, run->errstr, sizeof(run->errstr));
+        if (n > 0 && rc == 0)
+                rc = sl_pg_exec(
+                    run->svc->ph.pg,
+                    "INSERT INTO prediction.system_error_sums (game_date, system_id, market, "
+                    "n_samples, sum_abs, sum_sq, sum_err) SELECT p.game_date, p.system_id, "
+                    "p.market, count(*), sum(abs(p.predicted_value - a.v)), "
+                    "sum((p.predicted_value - a.v) ^ 2), sum(p.predicted_value - a.v) "
+                    "FROM prediction.player_prop_predictions p JOIN LATERAL (SELECT CASE p.market "
+                    "WHEN 'points' THEN g.pts WHEN 'rebounds' THEN g.reb WHEN 'assists' THEN g.ast "
+                    "END AS v FROM analytics.player_game_summary g WHERE g.player_id = p.player_id "
+                    "AND g.game_id = p.game_id AND g.game_date = p.game_date) a ON a.v IS NOT NULL "
+                    "WHERE p.game_date = ANY($1::date[]) "
+                    "GROUP BY 1, 2, 3 ON CONFLICT (game_date, system_id, market) DO UPDATE SET "
+                    "n_samples = excluded.n_samples, sum_abs = excluded.sum_abs, "
+                    "sum_sq = excluded.sum_sq, sum_err = excluded.sum_err",
+                    1, dp, NULL, run->errstr, sizeof(run->errstr));
+        if (n > 0 && rc == 0)
+                rc = sl_pg_exec(run->svc->ph.pg,
+                                "INSERT INTO prediction.system_error_days (game_date, inputs_fp) "
+                                "SELECT * FROM unnest($1::date[], $2::text[]) ON CONFLICT "
+                                "(game_date) DO UPDATE SET inputs_fp = excluded.inputs_fp",
+                                2, dp, NULL, run->errstr, sizeof(run->errstr));
+        run->error_days = n;
+        sl_buf_fini(&days);
+        sl_buf_fini(&fps);
+        return rc;
+}
+
+/*
+ * prediction.system_errors as of the run's date: each system's and market's
+ * count, MAE, RMSE and bias over the predictions of the PRED_ERR_WINDOW days
+ * before it, scored against the player's box score of the same game on the
+ * same date. Summed from the kept per-date sums (refresh_error_sums()): the
+ * same numeric values as avg() over the rows (sums of numerics are exact;
+ * avg is sum / count), ~40,000 rows joined with their box scores on every
+ * date before (docs/performance.md, pass 5).
+ */
 static int score_errors(struct run *run, const char **skip)
 {
         char window[16];
@@ -244,19 +327,18 @@ static int score_errors(struct run *run, const char **skip)
                 res = NULL;
         }
         snprintf(window, sizeof(window), "%d", PRED_ERR_WINDOW);
+        rc = refresh_error_sums(run, window);
+        if (rc < 0)
+                return rc;
         rc = sl_pg_exec(
             run->svc->ph.pg,
             "INSERT INTO prediction.system_errors (system_id, market, as_of_date, window_days, "
-            "n_samples, mae, rmse, bias) SELECT p.system_id, p.market, $1::date, $2::smallint, "
-            "count(*), round(avg(abs(p.predicted_value - a.v)), 3), "
-            "round(sqrt(avg((p.predicted_value - a.v) ^ 2))::numeric, 3), "
-            "round(avg(p.predicted_value - a.v), 3) "
-            "FROM prediction.player_prop_predictions p JOIN LATERAL (SELECT CASE p.market "
-            "WHEN 'points' THEN g.pts WHEN 'rebounds' THEN g.reb WHEN 'assists' THEN g.ast END "
-            "AS v FROM analytics.player_game_summary g WHERE g.player_id = p.player_id "
-            "AND g.game_id = p.game_id) a ON a.v IS NOT NULL "
-            "WHERE p.game_date < $1::date AND p.game_date >= $1::date - $2::int "
-            "GROUP BY p.system_id, p.market ON CONFLICT (system_id, market, as_of_date) DO "
+            "n_samples, mae, rmse, bias) SELECT system_id, market, $1::date, $2::smallint, "
+            "sum(n_samples), round(sum(sum_abs) / sum(n_samples), 3), "
+            "round(sqrt(sum(sum_sq) / sum(n_samples))::numeric, 3), "
+            "round(sum(sum_err) / sum(n_samples), 3) FROM prediction.system_error_sums "
+            "WHERE game_date < $1::date AND game_date >= $1::date - $2::int "
+            "GROUP BY system_id, market ON CONFLICT (system_id, market, as_of_date) DO "
             "UPDATE SET window_days = excluded.window_days, n_samples = excluded.n_samples, "
             "mae = excluded.mae, rmse = excluded.rmse, bias = excluded.bias RETURNING 1",
             2, params, &res, run->errstr, sizeof(run->errstr));

@@ -179,7 +179,7 @@ it_like "change log: TRUNCATE logs every date (NULL)" "$(changes)" ",ALL$"
 it_is "change log: the prediction's and precompute's history tables all log" "$(sql "
         SELECT string_agg(c.oid::regclass::text, ' ' ORDER BY c.oid::regclass::text) FROM pg_class c
         WHERE (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname LIKE 'log_changes_%') = 4")" \
-        "analytics.player_game_summary analytics.team_defense_game_summary analytics.team_offense_game_summary precompute.ml_feature_store prediction.kelly_portfolio prediction.moneyline_bets prediction.prop_bets prediction.system_errors raw.games raw.moneyline_odds"
+        "analytics.player_game_summary analytics.team_defense_game_summary analytics.team_offense_game_summary precompute.ml_feature_store prediction.kelly_portfolio prediction.moneyline_bets prediction.player_prop_predictions prediction.prop_bets prediction.system_errors raw.games raw.moneyline_odds"
 sql "DELETE FROM ops.data_changes" >/dev/null
 
 # --- again: a no-op ----------------------------------------------------------

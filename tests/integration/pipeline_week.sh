@@ -320,6 +320,28 @@ out=$($CHECK published "$DUMP" "$PUBDIR" "${WDATES[@]}")
 rc=$?
 it_diag "$out"
 it_is "4. predictions.json = the prediction rows; ensemble recommendation follows line and edge" "$rc" 0
+# The systems' recent errors (the ensemble's weights) against a row-by-row
+# recomputation: every prediction of the 30 days before each scored date with
+# the player's box score of that game, avg() over the rows (the service sums
+# kept per-date sums: migration 0024).
+it_like "4. system_errors = count, MAE, RMSE, bias over each window's scored predictions" \
+        "$(sql "WITH want AS (SELECT d.as_of_date, p.system_id, p.market, count(*) AS n,
+                        round(avg(abs(p.predicted_value - g.v)), 3) AS mae,
+                        round(sqrt(avg((p.predicted_value - g.v) * (p.predicted_value - g.v))), 3) AS rmse,
+                        round(avg(p.predicted_value - g.v), 3) AS bias
+                    FROM (SELECT DISTINCT as_of_date FROM prediction.system_errors) d
+                    JOIN prediction.player_prop_predictions p
+                      ON p.game_date < d.as_of_date AND p.game_date >= d.as_of_date - 30
+                    JOIN (SELECT player_id, game_id, game_date, 'points' AS market, pts AS v FROM analytics.player_game_summary
+                          UNION ALL SELECT player_id, game_id, game_date, 'rebounds', reb FROM analytics.player_game_summary
+                          UNION ALL SELECT player_id, game_id, game_date, 'assists', ast FROM analytics.player_game_summary) g
+                      ON g.player_id = p.player_id AND g.game_id = p.game_id AND g.game_date = p.game_date
+                         AND g.market = p.market AND g.v IS NOT NULL
+                    GROUP BY 1, 2, 3)
+                SELECT count(*) || ' of ' || (SELECT count(*) FROM prediction.system_errors) FROM want w
+                FULL JOIN prediction.system_errors e USING (as_of_date, system_id, market)
+                WHERE (w.n, w.mae, w.rmse, w.bias) IS DISTINCT FROM (e.n_samples, e.mae, e.rmse, e.bias)")" \
+        '^0 of [1-9][0-9]*$'
 
 # No row may say failed: analytics exits early (skipped) while a date's box
 # scores are not loaded yet, instead of failing and waiting for a retry.
