@@ -128,7 +128,8 @@ export STATLINE_LOG_LEVEL=${STATLINE_LOG_LEVEL:-info}
 
 "$bin/tools/fixtures/statline-fixtures" --port 0 --seed "$seed" >"$run/logs/fixtures.out" \
         2>"$run/logs/fixtures.log" &
-pids+=($!)
+fx_pid=$!
+pids+=("$fx_pid")
 for _ in $(seq 100); do
         grep -q '^listening ' "$run/logs/fixtures.out" 2>/dev/null && break
         sleep 0.1
@@ -426,7 +427,6 @@ xgb_kb=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { lib = ($6 ~ /\/lib(xgboost|dmlc|gomp|std
               /^Rss:/ && lib { kb += $2 } END { print kb + 0 }' "/proc/$pred_pid/smaps" 2>/dev/null)
 [ -n "$xgb_kb" ] || die "cannot read statline-prediction's smaps"
 rss_pred_aside=$((rss[prediction] - xgb_kb))
-fx_pid=${pids[0]}
 rss_fixtures=$(awk '/^VmHWM:/ { print $2 }' "/proc/$fx_pid/status" 2>/dev/null)
 
 # ---------------------------------------------------------------- report
