@@ -243,7 +243,7 @@ static int refresh_error_sums(struct run *run, const char *window)
                        "('prediction.player_prop_predictions', 'analytics.player_game_summary') "
                        "AND (d.game_date = g.day::date OR d.game_date IS NULL)) AS fp "
                        "FROM generate_series($1::date - $2::int, $1::date - 1, interval '1 day') "
-                       "AS g(day)) w LEFT JOIN prediction.system_error_days s "
+                       "AS g(day)) w LEFT JOIN ops.system_error_days s "
                        "ON s.game_date = w.day WHERE s.inputs_fp IS DISTINCT FROM w.fp",
                        2, params, &res, run->errstr, sizeof(run->errstr));
         if (rc < 0)
@@ -286,7 +286,7 @@ static int refresh_error_sums(struct run *run, const char *window)
                     1, dp, NULL, run->errstr, sizeof(run->errstr));
         if (n > 0 && rc == 0)
                 rc = sl_pg_exec(run->svc->ph.pg,
-                                "INSERT INTO prediction.system_error_days (game_date, inputs_fp) "
+                                "INSERT INTO ops.system_error_days (game_date, inputs_fp) "
                                 "SELECT * FROM unnest($1::date[], $2::text[]) ON CONFLICT "
                                 "(game_date) DO UPDATE SET inputs_fp = excluded.inputs_fp",
                                 2, dp, NULL, run->errstr, sizeof(run->errstr));
