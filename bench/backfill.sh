@@ -142,14 +142,9 @@ export STATLINE_LOG_LEVEL=${STATLINE_LOG_LEVEL:-info}
 done) &
 pids+=($!)
 
-"$bin/tools/fixtures/statline-fixtures" --port 0 --seed "$seed" >"$run/logs/fixtures.out" \
-        2>"$run/logs/fixtures.log" &
-pids+=($!)
-for _ in $(seq 100); do
-        grep -q '^listening ' "$run/logs/fixtures.out" 2>/dev/null && break
-        sleep 0.1
-done
-league=http://$(sed -n 's/^listening //p' "$run/logs/fixtures.out")
+start_fixtures "$bin" "$run/logs" "$seed"
+pids+=("$FIXTURES_PID")
+league=http://$FIXTURES_ADDR
 info=$(curl -fsS "$league/_info") || die "statline-fixtures did not start"
 season=$(jq -r .season <<<"$info")
 first=$(jq -r .firstDay <<<"$info")

@@ -58,14 +58,9 @@ STATLINE_BUS_URL=$(tests/harness/redis.sh start "$tmp/redis" | tail -n 1) || die
 export STATLINE_BUS_BACKEND=redis-streams STATLINE_BUS_URL STATLINE_PG_MIGRATIONS=$run/migrations
 export STATLINE_BLOB_DIR=$run/blobs STATLINE_PUBLISH_DIR=$run/publish STATLINE_LOG_LEVEL=info
 
-"$bin/tools/fixtures/statline-fixtures" --port 0 --seed "${BENCH_SEED:-42}" >"$tmp/logs/fixtures.out" \
-        2>"$tmp/logs/fixtures.log" &
-pids+=($!)
-for _ in $(seq 100); do
-        grep -q '^listening ' "$tmp/logs/fixtures.out" 2>/dev/null && break
-        sleep 0.1
-done
-league=http://$(sed -n 's/^listening //p' "$tmp/logs/fixtures.out")
+start_fixtures "$bin" "$tmp/logs" "${BENCH_SEED:-42}"
+pids+=("$FIXTURES_PID")
+league=http://$FIXTURES_ADDR
 curl -fsS "$league/_info" >/dev/null || die "statline-fixtures did not start"
 for s in raw analytics precompute prediction publishing; do
         "$bin/services/$s/statline-$s" >"$tmp/logs/$s.log" 2>&1 &

@@ -126,15 +126,10 @@ export STATLINE_PG_MIGRATIONS=$run/migrations
 export STATLINE_BLOB_DIR=$run/blobs STATLINE_PUBLISH_DIR=$run/publish
 export STATLINE_LOG_LEVEL=${STATLINE_LOG_LEVEL:-info}
 
-"$bin/tools/fixtures/statline-fixtures" --port 0 --seed "$seed" >"$run/logs/fixtures.out" \
-        2>"$run/logs/fixtures.log" &
-fx_pid=$!
+start_fixtures "$bin" "$run/logs" "$seed"
+fx_pid=$FIXTURES_PID
 pids+=("$fx_pid")
-for _ in $(seq 100); do
-        grep -q '^listening ' "$run/logs/fixtures.out" 2>/dev/null && break
-        sleep 0.1
-done
-league=http://$(sed -n 's/^listening //p' "$run/logs/fixtures.out")
+league=http://$FIXTURES_ADDR
 info=$(curl -fsS "$league/_info") || die "statline-fixtures did not start"
 season=$(jq -r .season <<<"$info")
 

@@ -79,14 +79,9 @@ export STATLINE_BUS_BACKEND=$bus STATLINE_BUS_URL STATLINE_PG_DSN
 export STATLINE_BLOB_DIR=$run/blobs STATLINE_PUBLISH_DIR=$run/publish
 export STATLINE_LOG_LEVEL=${STATLINE_LOG_LEVEL:-info} STATLINE_SPORTS=nba,nhl
 
-"$bin/tools/fixtures/statline-fixtures" --port 0 --seed "$seed" >"$run/logs/fixtures.out" \
-        2>"$run/logs/fixtures.log" &
-pids+=($!)
-for _ in $(seq 100); do
-        grep -q '^listening ' "$run/logs/fixtures.out" 2>/dev/null && break
-        sleep 0.1
-done
-league=$(sed -n 's/^listening //p' "$run/logs/fixtures.out")
+start_fixtures "$bin" "$run/logs" "$seed"
+pids+=("$FIXTURES_PID")
+league=$FIXTURES_ADDR
 [ -n "$league" ] || die "statline-fixtures did not start (see $run/logs/fixtures.log)"
 first=$(curl -fsS "http://$league/_info" | sed -n 's/.*"firstDay" *: *"\([0-9-]*\)".*/\1/p')
 [ -n "$first" ] || die "cannot read the season's first game date from the league server"

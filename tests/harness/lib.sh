@@ -45,3 +45,20 @@ wait_pid_gone() {
         done
         ! kill -0 "$pid" 2>/dev/null
 }
+
+# start_fixtures BUILD_DIR LOG_DIR SEED: statline-fixtures from BUILD_DIR on a
+# free loopback port (--port 0), its stdout and stderr in LOG_DIR/fixtures.out
+# and .log; waits up to 10 s for its "listening HOST:PORT" line. Sets
+# FIXTURES_PID (add it to what you stop) and FIXTURES_ADDR (HOST:PORT, empty
+# when it did not come up). Call it directly, not in $(...): the variables
+# would stay in the subshell.
+start_fixtures() {
+        "$1/tools/fixtures/statline-fixtures" --port 0 --seed "$3" >"$2/fixtures.out" \
+                2>"$2/fixtures.log" &
+        FIXTURES_PID=$!
+        for _ in $(seq 100); do
+                grep -q '^listening ' "$2/fixtures.out" 2>/dev/null && break
+                sleep 0.1
+        done
+        FIXTURES_ADDR=$(sed -n 's/^listening //p' "$2/fixtures.out")
+}
