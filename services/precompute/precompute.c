@@ -763,10 +763,9 @@ static int compute_tx(struct run *run)
         if (rc == 0)
                 rc = outbox_write(run);
         for (size_t i = 0; rc == 0 && i < PC_NPROCESSORS; i++)
-                rc = run->unchanged ? exec_log(run, i, "skipped", UNCHANGED_REASON, NULL,
-                                               run->errstr, sizeof(run->errstr))
-                                    : exec_log(run, i, "completed", NULL, NULL, run->errstr,
-                                               sizeof(run->errstr));
+                rc = exec_log(run, i, run->unchanged ? "skipped" : "completed",
+                              run->unchanged ? UNCHANGED_REASON : NULL, NULL, run->errstr,
+                              sizeof(run->errstr));
         if (rc == 0)
                 rc = sl_pg_commit(pg, run->errstr, sizeof(run->errstr));
         return sl_phase_tx_end(&run->svc->ph, rc);

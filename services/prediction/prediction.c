@@ -86,7 +86,6 @@ struct run {
         int rows[PRED_N_SYSTEMS];    /* predictions produced */
         int written[PRED_N_SYSTEMS]; /* rows inserted or changed */
         int errors_rows;
-        int error_days; /* prediction dates whose error sums were taken again */
         struct pred_elo_stats elo;
         struct pred_kelly_stats kelly;
         char inputs_key[SL_SHA256_HEX_LEN + 1]; /* pred_inputs_key(), "" when not read */
@@ -217,13 +216,6 @@ static int claim(struct run *run)
 }
 
 /*
- * Scores the past PRED_ERR_WINDOW days of predictions against the box
- * scores, as of the run's date. An entity run (a player list) keeps the
- * scores an earlier run of the date wrote (*skip set): they read only rows
- * dated before the date, which an injury or a line of that date does not
- * change, and scoring reads every prediction of the window.
- */
-/*
  * The error sums of the window's prediction dates whose change-log
  * fingerprint moved since they were taken (migration 0024): read the
  * fingerprints first (a change committed after that moves the next one),
@@ -290,7 +282,6 @@ static int refresh_error_sums(struct run *run, const char *window)
                                 "SELECT * FROM unnest($1::date[], $2::text[]) ON CONFLICT "
                                 "(game_date) DO UPDATE SET inputs_fp = excluded.inputs_fp",
                                 2, dp, NULL, run->errstr, sizeof(run->errstr));
-        run->error_days = n;
         sl_buf_fini(&days);
         sl_buf_fini(&fps);
         return rc;
@@ -303,7 +294,10 @@ static int refresh_error_sums(struct run *run, const char *window)
  * same date. Summed from the kept per-date sums (refresh_error_sums()): the
  * same numeric values as avg() over the rows (sums of numerics are exact;
  * avg is sum / count), ~40,000 rows joined with their box scores on every
- * date before (docs/performance.md, pass 5).
+ * date before (docs/performance.md, pass 5). An entity run (a player list)
+ * keeps the scores an earlier run of the date wrote (*skip set): they read
+ * only rows dated before the date, which an injury or a line of that date
+ * does not change, and scoring reads every prediction of the window.
  */
 static int score_errors(struct run *run, const char **skip)
 {
